@@ -1,0 +1,114 @@
+"""The one small port between the engine and a chat platform, and the values that cross it.
+
+An adapter turns a platform event into a frozen `Incoming` for a `ThreadKey`, implements
+`ChatThread` for that thread, and renders each `Reply` its own way (Block Kit, embeds, plain
+text). Nothing platform-specific travels into core: no raw payloads, no SDK objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from core.models import Balance
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadKey:
+    """One conversation: a Slack thread, a Discord thread or DM, a console session."""
+
+    platform: str  # "slack" | "discord" | "console"
+    tenant: str  # Slack team id, Discord guild id (DMs: the user), console user
+    channel: str
+    thread: str  # Slack thread_ts, Discord thread/DM channel id, console session name
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.tenant}:{self.channel}:{self.thread}"
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file a user shared; `source` is whatever the adapter needs to stream it later."""
+
+    filename: str
+    size: int | None
+    source: str
+    content_type: str | None = None
+
+
+class Action(StrEnum):
+    """Buttons the engine offers; adapters map a click back to an `Incoming` with this action."""
+
+    EXPORT = "export"
+    STATUS = "status"
+    CREDITS = "credits"
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+    user: str = ""
+    locale: str | None = None
+    event_id: str | None = None  # platform delivery id, for deduplication
+    action: Action | None = None  # a button or slash command: no keyword guessing needed
+
+
+class ReplyKind(StrEnum):
+    TEXT = "text"  # the agent's words
+    STATUS = "status"  # progress: "Connecting...", "⏳ Still working...", render progress
+    TIMELINE = "timeline"  # the timeline summary or what changed
+    VIDEO = "video"  # a finished render
+    CREDITS = "credits"
+    NOTICE = "notice"  # fixed messages: queued, help, restarted timeline
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    kind: ReplyKind
+    text: str
+    buttons: tuple[Action, ...] = ()
+    video_url: str | None = None
+    balance: Balance | None = None
+    progress: float | None = None  # 0..100 for render progress
+    details: tuple[str, ...] = field(default_factory=tuple)  # extra lines (timeline changes)
+
+
+@runtime_checkable
+class ChatThread(Protocol):
+    """What an adapter implements for one thread. Every method may raise; the engine copes."""
+
+    key: ThreadKey
+
+    @property
+    def upload_limit(self) -> int:
+        """Largest file (bytes) this thread accepts from the bot; 0 when uploads are off."""
+        ...
+
+    async def post(self, reply: Reply) -> str:
+        """Post a reply in the thread; returns a message id usable with `update`."""
+        ...
+
+    async def update(self, message_id: str, reply: Reply) -> None:
+        """Replace a message posted earlier (progress edited in place)."""
+        ...
+
+    async def upload(
+        self, filename: str, size: int, chunks: AsyncIterator[bytes], reply: Reply
+    ) -> None:
+        """Attach a file (the finished MP4) to the thread, streamed."""
+        ...
+
+    async def set_busy(self, text: str | None) -> None:
+        """Show a busy indicator (typing, assistant status); None clears it."""
+        ...
+
+    def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
+        """Stream a shared file's bytes from the platform (only from the platform's own hosts)."""
+        ...
+
+
+ThreadResolver = Callable[[ThreadKey], ChatThread]
