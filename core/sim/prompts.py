@@ -1,0 +1,293 @@
+"""Reading a user's words the way the scripted agent needs: what to generate, what to change.
+
+Pure functions over text, so the agent's behaviour is testable without a server. The parser is
+forgiving on purpose: any text yields a usable generation (a subject falls back to "untitled clip").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+MIN_SECONDS, MAX_SECONDS, DEFAULT_SECONDS = 1, 300, 10
+
+GENRES = {
+    "lo-fi": "Lo-fi",
+    "lofi": "Lo-fi",
+    "lo fi": "Lo-fi",
+    "jazz": "Jazz",
+    "piano": "Piano",
+    "ambient": "Ambient",
+    "cinematic": "Cinematic",
+    "epic": "Epic",
+    "acoustic": "Acoustic",
+    "electronic": "Electronic",
+    "upbeat": "Upbeat",
+    "rock": "Rock",
+    "classical": "Classical",
+    "hip hop": "Hip-hop",
+    "hip-hop": "Hip-hop",
+    "chill": "Chill",
+    "synthwave": "Synthwave",
+}
+DEFAULT_GENRES = ("Lo-fi", "Ambient", "Upbeat", "Cinematic", "Acoustic")
+
+_WORD_NUMBERS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "five": 5,
+    "ten": 10,
+    "fifteen": 15,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "forty-five": 45,
+    "sixty": 60,
+    "ninety": 90,
+}
+_UNIT = r"(seconds?|secs?|s|minutes?|mins?|m)"
+_NUMERIC_DURATION = re.compile(rf"\b(\d+(?:\.\d+)?)\s*-?\s*{_UNIT}\b")
+_WORD_DURATION = re.compile(
+    rf"\b(half a|a|an|{'|'.join(_WORD_NUMBERS)})[\s-]+(seconds?|minutes?|min)\b"
+)
+_RATIO = re.compile(r"\b(9\s*:\s*16|16\s*:\s*9|1\s*:\s*1)\b")
+_ORIENTATION = {
+    "9:16": re.compile(r"\b(vertical|portrait|tiktok|reels?|shorts|stor(y|ies))\b"),
+    "1:1": re.compile(r"\b(square)\b"),
+    "16:9": re.compile(r"\b(horizontal|landscape|widescreen|wide screen)\b"),
+}
+_RESOLUTION = re.compile(r"\b(2160p|4k|1440p|1080p|full hd|fhd|720p|hd|480p)\b")
+_RESOLUTION_LINES = {
+    "2160p": 2160,
+    "4k": 2160,
+    "1440p": 1440,
+    "1080p": 1080,
+    "full hd": 1080,
+    "fhd": 1080,
+    "720p": 720,
+    "hd": 720,
+    "480p": 480,
+}
+_PERCENT = re.compile(r"\b(\d{1,3})\s*(%|percent\b)")
+_VOLUME_TO = re.compile(r"\bvolume\s*(?:to|at|of|=|:)?\s*(\d{1,3})\b")
+_QUOTED_TITLE = re.compile(
+    r"\b(?:title[ds]?|called|named)\s*(?:to|as|:|=)?\s*[\"“'‘]([^\"”'’]+)[\"”'’]"
+)
+_BARE_TITLE = re.compile(r"\btitle\s+(?:to|as)\s+(.+?)\s*(?:[.!?;]|$)")
+_NO_MUSIC = re.compile(r"\b(no|without)\s+(background\s+)?(music|sound|audio|bgm)\b|\bsilent\b")
+_REMOVE_MUSIC = re.compile(
+    r"\b(remove|delete|drop|cut|lose)\s+(the\s+)?(background\s+)?(music|bgm|soundtrack|audio|song)\b"
+)
+_REMOVE_TITLE = re.compile(
+    r"\b(remove|delete|drop|hide|lose)\s+(the\s+)?(title|text|caption)s?\b|\bno\s+title\b"
+)
+_MUSIC_WORD = re.compile(r"\b(music|song|soundtrack|beats?|bgm|tune|track)\b")
+_GENERATE_REQUEST = re.compile(
+    r"\b(make|create|generate|produce|render|give me|want|do)\b.*\b(video|clip|film|movie|animation)s?\b"
+)
+_CLAUSE = re.compile(r"[,.;:!?\n]|\s(?:with|set to|using|titled|called|named|and then|but)\s")
+_MEDIUM = re.compile(
+    r"\b(?:video|clip|film|movie|animation|reel|short)s?\s+(?:of|about|showing|featuring)\s+"
+)
+_FILLER = re.compile(
+    r"^(?:please|pls|hey|hi|ok|okay|so|can you|could you|would you|will you|i want|i'd like|"
+    r"i would like|give me|show me|make me|make|create|generate|produce|render|build|do|me|a|an|"
+    r"the|some|new|another|quick|video|clip|film|movie|of|about|showing|featuring|in|at|for)\b\s*"
+)
+
+_TRAILER = re.compile(r"\s*\b(?:in|at|for|with|of|a|an|the|and|to|on|please|video|clip)$")
+_CHAT = re.compile(
+    r"^(hi|hello|hey|yo|thanks|thank you|ok|okay|cool|nice|great|yes|no|help|how|what|why|when|"
+    r"where|who|which|can you|could you|do you|does|is|are|export|download|preview|status)\b"
+)
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What the first prompt of a session asks for."""
+
+    subject: str
+    title: str
+    seconds: int
+    size: tuple[int, int]
+    music: str | None  # a genre the user named; None: the agent picks one
+    volume: int
+    with_music: bool
+
+    @property
+    def aspect(self) -> str:
+        width, height = self.size
+        return "16:9" if width > height else "9:16" if height > width else "1:1"
+
+
+@dataclass(frozen=True)
+class EditOp:
+    """One `edit_multitrack` operation, as the tool call carries it."""
+
+    op: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def wire(self) -> dict[str, Any]:
+        return {"op": self.op, **self.args}
+
+
+def title_case(text: str) -> str:
+    return " ".join(word[:1].upper() + word[1:] for word in text.split())
+
+
+def duration_seconds(text: str) -> int | None:
+    lowered = text.lower()
+    found = _NUMERIC_DURATION.search(lowered)
+    if found:
+        amount = float(found.group(1))
+        unit = found.group(2)
+    else:
+        worded = _WORD_DURATION.search(lowered)
+        if not worded:
+            return None
+        amount = {"half a": 0.5, "a": 1.0, "an": 1.0}.get(worded.group(1), 0.0) or float(
+            _WORD_NUMBERS[worded.group(1)]
+        )
+        unit = worded.group(2)
+    seconds = amount * 60 if unit.startswith("m") else amount
+    return max(MIN_SECONDS, min(MAX_SECONDS, round(seconds)))
+
+
+def _even(value: float) -> int:
+    return 2 * round(value / 2)
+
+
+def canvas(text: str, current: tuple[int, int] | None = None) -> tuple[int, int] | None:
+    """The frame size the words ask for, keeping what they leave unsaid from `current`."""
+    lowered = text.lower()
+    ratio = None
+    if found := _RATIO.search(lowered):
+        ratio = re.sub(r"\s", "", found.group(1))
+    else:
+        ratio = next((name for name, rule in _ORIENTATION.items() if rule.search(lowered)), None)
+    lines = None
+    if found := _RESOLUTION.search(lowered):
+        lines = _RESOLUTION_LINES[found.group(1)]
+    if ratio is None and lines is None:
+        return None
+    width, height = current or (1920, 1080)
+    if ratio is None:
+        ratio = "16:9" if width > height else "9:16" if height > width else "1:1"
+    short = lines or min(width, height)
+    long = _even(short * 16 / 9)
+    return {"16:9": (long, short), "9:16": (short, long), "1:1": (short, short)}[ratio]
+
+
+def volume(text: str) -> int | None:
+    lowered = text.lower()
+    found = _VOLUME_TO.search(lowered)
+    if found is None and (_MUSIC_WORD.search(lowered) or "volume" in lowered):
+        found = _PERCENT.search(lowered)
+    return min(100, int(found.group(1))) if found else None
+
+
+def genre(text: str) -> str | None:
+    lowered = text.lower()
+    return next((name for key, name in GENRES.items() if re.search(rf"\b{key}\b", lowered)), None)
+
+
+def quoted_title(text: str) -> str | None:
+    found = _QUOTED_TITLE.search(text) or _BARE_TITLE.search(text)
+    return found.group(1).strip() if found else None
+
+
+def subject(text: str) -> str:
+    """The clip's subject: "Make a 30s video of a sunset over mountains" -> "sunset over mountains"."""
+    lowered = _QUOTED_TITLE.sub(" ", text.lower())
+    for rule in (
+        _RATIO,
+        _NUMERIC_DURATION,
+        _WORD_DURATION,
+        _RESOLUTION,
+        _PERCENT,
+        *_ORIENTATION.values(),
+    ):
+        lowered = rule.sub(" ", lowered)
+    for key in GENRES:
+        lowered = re.sub(rf"\b{key}\s+(music|beats?|soundtrack|song|tune)s?\b", " ", lowered)
+    for clause in _CLAUSE.split(lowered):
+        medium = _MEDIUM.search(clause)
+        words = clause[medium.end() :] if medium else clause
+        words = re.sub(r"[\"“”'‘’()\[\]]", " ", words)
+        words = re.sub(r"\s+", " ", words).strip(" -")
+        while (cut := _TRAILER.sub("", _FILLER.sub("", words))) != words:
+            words = cut.strip(" -")
+        if words:
+            return " ".join(words.split()[:8])
+    return "untitled clip"
+
+
+def is_generation_request(text: str) -> bool:
+    return bool(_GENERATE_REQUEST.search(text.lower()))
+
+
+def generation(text: str) -> Generation:
+    topic = subject(text)
+    seconds = duration_seconds(text) or DEFAULT_SECONDS
+    level = volume(text)
+    return Generation(
+        subject=topic,
+        title=quoted_title(text) or title_case(topic),
+        seconds=seconds,
+        size=canvas(text) or (1920, 1080),
+        music=genre(text),
+        volume=100 if level is None else level,
+        with_music=not _NO_MUSIC.search(text.lower()),
+    )
+
+
+def edits(text: str, current_canvas: tuple[int, int]) -> list[EditOp]:
+    """Every change the words ask of an existing draft, in a stable order."""
+    lowered = text.lower()
+    ops: list[EditOp] = []
+    if _REMOVE_MUSIC.search(lowered) or _NO_MUSIC.search(lowered):
+        ops.append(EditOp("remove_music"))
+    else:
+        name, level = genre(text), volume(text)
+        if re.search(r"\bmute\b", lowered):
+            level = 0
+        elif re.search(r"\bunmute\b", lowered):
+            level = 100
+        if name is not None or level is not None:
+            ops.append(EditOp("set_music", {"name": name, "volume": level}))
+        elif re.search(r"\b(louder|turn up|raise)\b", lowered) and _MUSIC_WORD.search(lowered):
+            ops.append(EditOp("change_volume", {"delta": 25}))
+        elif re.search(r"\b(quieter|softer|turn down|lower)\b", lowered) and _MUSIC_WORD.search(
+            lowered
+        ):
+            ops.append(EditOp("change_volume", {"delta": -25}))
+        elif re.search(r"\badd\b", lowered) and _MUSIC_WORD.search(lowered):
+            ops.append(EditOp("set_music", {"name": None, "volume": None}))
+    if _REMOVE_TITLE.search(lowered):
+        ops.append(EditOp("remove_title"))
+    elif (title := quoted_title(text)) is not None:
+        ops.append(EditOp("set_title", {"text": title}))
+    elif re.search(r"\btitle\b", lowered) and re.search(
+        r"\b(bigger|larger|huge|increase)\b", lowered
+    ):
+        ops.append(EditOp("scale_title", {"factor": 1.5}))
+    elif re.search(r"\btitle\b", lowered) and re.search(r"\b(smaller|tiny|decrease)\b", lowered):
+        ops.append(EditOp("scale_title", {"factor": 0.67}))
+    seconds = duration_seconds(text)
+    if seconds is not None and (
+        "title" not in lowered
+        or re.search(r"\b(trim|shorten|extend|cut|length|long|make it)\b", lowered)
+    ):
+        ops.append(EditOp("set_duration", {"seconds": seconds}))
+    size = canvas(text, current_canvas)
+    if size is not None and size != current_canvas:
+        ops.append(EditOp("set_canvas", {"width": size[0], "height": size[1]}))
+    return ops
+
+
+def is_chat(text: str) -> bool:
+    """Greetings, questions and help requests: the agent answers with words only."""
+    lowered = text.lower().strip()
+    return not lowered or lowered.endswith("?") or bool(_CHAT.match(lowered))
