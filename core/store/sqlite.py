@@ -36,6 +36,10 @@ _KEY = "platform = ? AND tenant = ? AND channel = ? AND thread = ?"
 _UNFINISHED = (RenderState.RENDERING.value, RenderState.READY.value)
 
 
+def _make_parent(path: str) -> None:
+    Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
 def _key(key: ThreadKey) -> tuple[str, str, str, str]:
     return (key.platform, key.tenant, key.channel, key.thread)
 
@@ -49,8 +53,7 @@ class SQLiteStore:
     @classmethod
     async def open(cls, path: str, *, cipher: Cipher | None = None) -> SQLiteStore:
         if path not in ("", ":memory:"):
-            parent = Path(path).expanduser().parent
-            await asyncio.to_thread(parent.mkdir, parents=True, exist_ok=True)
+            await asyncio.to_thread(_make_parent, path)
         db = await aiosqlite.connect(path or ":memory:", isolation_level=None)
         try:
             db.row_factory = aiosqlite.Row
