@@ -471,6 +471,15 @@ class NemoClient:
                 raise RenderTimedOut("the render did not finish in time")
             await asyncio.sleep(self.timing.render_poll_seconds)
 
+    async def media_size(self, url: str) -> int | None:
+        """The size of a finished video from a HEAD request, when the server says."""
+        try:
+            response = await self._http.head(url, timeout=15.0, follow_redirects=True)
+        except httpx.TransportError:
+            return None
+        length = response.headers.get("content-length")
+        return int(length) if response.status_code == 200 and length and length.isdigit() else None
+
     async def download(self, url: str) -> AsyncIterator[bytes]:
         """Stream a finished video (no auth header: output URLs are public links)."""
         async with self._http.stream(

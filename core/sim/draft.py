@@ -16,7 +16,7 @@ Json = dict[str, Any]
 
 VIDEO, AUDIO, TEXT = 0, 1, 7
 DEFAULT_TITLE_MS = 3000
-DEFAULT_TITLE_SIZE = 72
+DEFAULT_TITLE_SIZE = 120
 
 
 def empty_draft() -> Json:

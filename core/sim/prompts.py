@@ -85,7 +85,8 @@ _REMOVE_TITLE = re.compile(
 )
 _MUSIC_WORD = re.compile(r"\b(music|song|soundtrack|beats?|bgm|tune|track)\b")
 _GENERATE_REQUEST = re.compile(
-    r"\b(make|create|generate|produce|render|give me|want|do)\b.*\b(video|clip|film|movie|animation)s?\b"
+    r"\b(make|create|generate|produce|render|give me|want|need|do)\s+(me\s+)?"
+    r"(a|an|another|new|a new|one more)\b[^.?!]{0,40}?\b(video|clip|film|movie|animation)s?\b"
 )
 _CLAUSE = re.compile(r"[,.;:!?\n]|\s(?:with|set to|using|titled|called|named|and then|but)\s")
 _MEDIUM = re.compile(
@@ -200,7 +201,7 @@ def quoted_title(text: str) -> str | None:
 
 def subject(text: str) -> str:
     """The clip's subject: "Make a 30s video of a sunset over mountains" -> "sunset over mountains"."""
-    lowered = _QUOTED_TITLE.sub(" ", text.lower())
+    lowered = _NO_MUSIC.sub(" ", _QUOTED_TITLE.sub(" ", text.lower()))
     for rule in (
         _RATIO,
         _NUMERIC_DURATION,
@@ -219,7 +220,7 @@ def subject(text: str) -> str:
         words = re.sub(r"\s+", " ", words).strip(" -")
         while (cut := _TRAILER.sub("", _FILLER.sub("", words))) != words:
             words = cut.strip(" -")
-        if words:
+        if any(char.isalnum() for char in words):
             return " ".join(words.split()[:8])
     return "untitled clip"
 

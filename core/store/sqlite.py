@@ -295,13 +295,13 @@ class SQLiteStore:
         )
         return [ThreadKey(r[0], r[1], r[2], r[3]) for r in rows]
 
-    async def interrupt_stale_turns(self, now: float) -> list[TurnRow]:
+    async def interrupt_stale_turns(self, now: float, platform: str | None = None) -> list[TurnRow]:
         async with self._write() as db:
             async with db.execute(
                 """SELECT t.* FROM turns t JOIN threads h ON h.platform = t.platform
                      AND h.tenant = t.tenant AND h.channel = t.channel AND h.thread = t.thread
-                   WHERE t.status = ? AND h.turn_lease_until < ?""",
-                (TurnStatus.RUNNING.value, now),
+                   WHERE t.status = ? AND h.turn_lease_until < ? AND (? IS NULL OR t.platform = ?)""",
+                (TurnStatus.RUNNING.value, now, platform, platform),
             ) as cursor:
                 rows = [self._turn(r) for r in await cursor.fetchall()]
             for turn in rows:

@@ -1,0 +1,150 @@
+"""The terminal adapter: chat with the engine from a shell, interactively or piped.
+
+Piped input runs one line at a time and waits for its work (turns, renders) before reading the
+next, so `printf 'prompt\\nexport\\n' | jupiter console --offline` reads like a transcript and
+exits 0 when everything is done. Interactively, lines are taken as they come, like a chat.
+Files: `upload PATH [PATH...] [text]` attaches local files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import re
+import shlex
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TextIO
+
+from core.port import Attachment, Incoming, Reply, ReplyKind, ThreadKey
+from core.runtime import Runtime
+
+_UPLOAD = re.compile(r"^\s*(?:/?upload|上传)\s+(.+)$", re.I | re.S)
+CHUNK = 256 * 1024
+
+
+class ConsoleThread:
+    """ChatThread for a terminal: replies are printed; videos are saved under `out_dir`."""
+
+    def __init__(self, key: ThreadKey, out_dir: Path, stream: TextIO | None = None) -> None:
+        self.key = key
+        self._out_dir = out_dir
+        self._stream = stream or sys.stdout
+        self._next_id = 0
+        self.saved: list[Path] = []
+
+    @property
+    def upload_limit(self) -> int:
+        return 1 << 40
+
+    def _print(self, text: str) -> None:
+        print(text, file=self._stream, flush=True)
+
+    async def post(self, reply: Reply) -> str:
+        self._next_id += 1
+        self._print(render(reply))
+        return str(self._next_id)
+
+    async def update(self, message_id: str, reply: Reply) -> None:
+        self._print(render(reply))
+
+    async def upload(
+        self, filename: str, size: int, chunks: AsyncIterator[bytes], reply: Reply
+    ) -> None:
+        path = self._out_dir / Path(filename).name
+        await asyncio.to_thread(self._out_dir.mkdir, parents=True, exist_ok=True)
+        handle = await asyncio.to_thread(path.open, "wb")
+        try:
+            async for chunk in chunks:
+                await asyncio.to_thread(handle.write, chunk)
+        finally:
+            await asyncio.to_thread(handle.close)
+        self.saved.append(path)
+        self._print(f"💾 Saved the video to {path}")
+
+    async def set_busy(self, text: str | None) -> None:
+        return None
+
+    async def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
+        handle = await asyncio.to_thread(Path(attachment.source).open, "rb")
+        try:
+            while chunk := await asyncio.to_thread(handle.read, CHUNK):
+                yield chunk
+        finally:
+            await asyncio.to_thread(handle.close)
+
+
+def render(reply: Reply) -> str:
+    """A reply as terminal text: the message, its detail lines, and the buttons as hints."""
+    lines = [reply.text]
+    lines.extend(f"  {line}" for line in reply.details)
+    if reply.buttons and reply.kind is not ReplyKind.STATUS:
+        lines.append("  (say: " + " / ".join(b.value for b in reply.buttons) + ")")
+    return "\n".join(lines)
+
+
+def parse_line(line: str) -> Incoming:
+    """A console line as an Incoming; `upload PATH...` attaches local files."""
+    match = _UPLOAD.match(line)
+    if not match:
+        return Incoming(line.strip(), user=getpass.getuser())
+    try:
+        words = shlex.split(match.group(1))
+    except ValueError:
+        words = match.group(1).split()
+    files: list[Attachment] = []
+    rest: list[str] = []
+    for word in words:
+        path = Path(word).expanduser()
+        if path.is_file():
+            files.append(Attachment(path.name, path.stat().st_size, str(path.resolve())))
+        elif not files and ("/" in word or "." in word):
+            files.append(Attachment(path.name, None, str(path)))  # reported as unreadable
+        else:
+            rest.append(word)
+    return Incoming(" ".join(rest), tuple(files), user=getpass.getuser())
+
+
+async def _read_lines(interactive: bool) -> AsyncIterator[str]:
+    while True:
+        try:
+            line = (
+                await asyncio.to_thread(input, "you> ")
+                if interactive
+                else await asyncio.to_thread(sys.stdin.readline)
+            )
+        except EOFError:
+            return
+        if not interactive and line == "":
+            return
+        yield line.rstrip("\n")
+
+
+async def chat(rt: Runtime, out_dir: Path, *, interactive: bool | None = None) -> int:
+    """Run the console until stdin ends; returns the exit status."""
+    if interactive is None:
+        interactive = sys.stdin.isatty()
+    if interactive:
+        try:
+            import readline  # noqa: F401  (line editing and history for input())
+        except ImportError:
+            pass
+    user = getpass.getuser()
+    key = ThreadKey("console", user, "terminal", f"{int(time.time() * 1000)}-{os.getpid()}")
+    thread = ConsoleThread(key, out_dir)
+    rt.engine.register("console", lambda k: ConsoleThread(k, out_dir))
+    if interactive:
+        print(
+            "Jupiter console: describe a video, then edit it, say 'export' for the MP4. Ctrl-D quits."
+        )
+    async for line in _read_lines(interactive):
+        if not line.strip():
+            continue
+        await rt.engine.handle(thread, parse_line(line))
+        if not interactive:
+            await rt.engine.idle()
+    await rt.engine.idle()
+    return 0

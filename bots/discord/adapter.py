@@ -1,0 +1,290 @@
+"""Discord events in, engine calls out: the glue between discord.py and the conversation engine.
+
+Everything here returns quickly: the engine persists a message and schedules the work on its
+own tasks, so the gateway's event loop is never held up by a backend turn. Slash commands are
+acknowledged (deferred) before anything slow, because Discord drops an interaction that is not
+answered within 3 seconds; a conversation started by `/video` then continues as ordinary
+thread messages, because interaction tokens die after 15 minutes and renders can take longer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Literal, Protocol
+
+import discord
+
+from bots.discord.cdn import CdnFiles
+from bots.discord.thread import (
+    DEFAULT_UPLOAD_LIMIT,
+    NO_MENTIONS,
+    DiscordThread,
+    InteractionThread,
+    TypingIndicators,
+)
+from bots.discord.translate import (
+    MaybeTurn,
+    NewThread,
+    Turn,
+    classify,
+    dm_key,
+    locale_of,
+    thread_key,
+    thread_name,
+)
+from core.port import Action, ChatThread, Incoming, ThreadKey
+
+log = logging.getLogger(__name__)
+
+THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440  # a day without messages
+STARTER_PROMPT_LIMIT = 1500
+
+ERR_THREAD_PERMISSION = (
+    "I can't open a thread here. Please give me the **Create Public Threads** and "
+    "**Send Messages in Threads** permissions, or mention me in another channel."
+)
+ERR_NOT_IN_THREAD = (
+    "Use `/{command}` inside a video thread. Start one with `/video` or by mentioning me "
+    "with a prompt."
+)
+ERR_NESTED_THREAD = "Start a new video from a channel: this thread belongs to someone else."
+ERR_CHANNEL_KIND = "I can only start videos in text channels, threads I opened, and DMs."
+ERR_OTHER_THREAD = "This button belongs to another video thread."
+
+
+class ConversationEngine(Protocol):
+    """The part of `core.engine.Engine` the adapter uses."""
+
+    async def handle(self, thread: ChatThread, incoming: Incoming) -> None: ...
+
+    async def is_bot_thread(self, key: ThreadKey) -> bool: ...
+
+
+class DiscordAdapter:
+    """Routes Discord events to the engine and builds `DiscordThread`s for it.
+
+    `attach` binds the client once it exists; `online` is set once REST works (after login),
+    so a render resumed at start-up waits instead of failing on a client not yet logged in.
+    """
+
+    def __init__(
+        self,
+        engine: ConversationEngine,
+        cdn: CdnFiles,
+        *,
+        typing_seconds: float | None = None,
+    ) -> None:
+        self.engine = engine
+        self.cdn = cdn
+        self.typing = (
+            TypingIndicators(typing_seconds) if typing_seconds is not None else TypingIndicators()
+        )
+        self.online = asyncio.Event()
+        self._client: discord.Client | None = None
+
+    def attach(self, client: discord.Client) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> discord.Client:
+        if self._client is None:
+            raise RuntimeError("the Discord adapter has no client yet")
+        return self._client
+
+    async def close(self) -> None:
+        await self.typing.close()
+
+    # -- the port --------------------------------------------------------------------------
+
+    def thread(self, key: ThreadKey) -> DiscordThread:
+        """The `ChatThread` for a stored key; the resolver registered with the engine."""
+        guild_id = None if key.tenant.startswith("dm-") else int(key.tenant)
+        channel = self.client.get_partial_messageable(int(key.thread), guild_id=guild_id)
+        return DiscordThread(
+            key,
+            channel,
+            upload_limit=self.upload_limit(guild_id),
+            typing=self.typing,
+            cdn=self.cdn,
+            online=self.online,
+        )
+
+    def upload_limit(self, guild_id: int | None) -> int:
+        """The guild's limit (10 MiB, more with boosts); DMs get the default."""
+        guild = self.client.get_guild(guild_id) if guild_id is not None else None
+        return guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
+
+    # -- messages --------------------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        me = self.client.user
+        if me is None:
+            return
+        route = classify(message, me)
+        if route is None:
+            return
+        if isinstance(route, Turn):
+            await self._handle(route.key, route.incoming)
+        elif isinstance(route, MaybeTurn):
+            if await self.engine.is_bot_thread(route.key):
+                await self._handle(route.key, route.incoming)
+        elif isinstance(route, NewThread):
+            await self._open_thread(message, route)
+
+    async def _open_thread(self, message: discord.Message, route: NewThread) -> None:
+        assert message.guild is not None
+        try:
+            thread = await message.create_thread(
+                name=route.name, auto_archive_duration=THREAD_ARCHIVE_MINUTES
+            )
+            thread_id = thread.id
+        except discord.Forbidden:
+            await self._say(message.channel, ERR_THREAD_PERMISSION, reference=message)
+            return
+        except discord.HTTPException as exc:
+            if exc.code != 160004:  # "A thread has already been created for this message"
+                raise
+            # A redelivered message: the thread exists and, made from a message, has its id.
+            thread_id = message.id
+        key = thread_key(message.guild.id, message.channel.id, thread_id)
+        await self._handle(key, route.incoming)
+
+    async def _handle(self, key: ThreadKey, incoming: Incoming) -> None:
+        await self.engine.handle(self.thread(key), incoming)
+
+    async def _say(
+        self,
+        channel: discord.abc.Messageable,
+        text: str,
+        *,
+        reference: discord.Message | None = None,
+    ) -> None:
+        try:
+            if reference is not None:
+                await channel.send(
+                    text, reference=reference, mention_author=False, allowed_mentions=NO_MENTIONS
+                )
+            else:
+                await channel.send(text, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as exc:
+            log.warning("could not tell the user: HTTP %s", exc.status)
+
+    # -- slash commands --------------------------------------------------------------------
+
+    async def video_command(self, interaction: discord.Interaction[Any], prompt: str) -> None:
+        """`/video prompt:`: acknowledge now, then move into a thread the bot owns."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        incoming = self._incoming(interaction, prompt)
+        channel = interaction.channel
+        if isinstance(channel, discord.DMChannel):
+            await self._handle(dm_key(channel.id, interaction.user.id), incoming)
+            await interaction.followup.send("On it: I'll answer right here.", ephemeral=True)
+            return
+        if isinstance(channel, discord.Thread):
+            key = thread_key(channel.guild.id, channel.parent_id, channel.id)
+            if not await self._owned(channel, key):
+                await interaction.followup.send(ERR_NESTED_THREAD, ephemeral=True)
+                return
+            await self._handle(key, incoming)
+            await interaction.followup.send("On it: see below.", ephemeral=True)
+            return
+        if not isinstance(channel, discord.TextChannel | discord.VoiceChannel):
+            await interaction.followup.send(ERR_CHANNEL_KIND, ephemeral=True)
+            return
+        shown = (
+            prompt if len(prompt) <= STARTER_PROMPT_LIMIT else prompt[:STARTER_PROMPT_LIMIT] + "…"
+        )
+        try:
+            starter = await channel.send(
+                f"🎬 {interaction.user.mention} asked for a video:\n> {shown}",
+                allowed_mentions=NO_MENTIONS,
+            )
+            thread = await starter.create_thread(
+                name=thread_name(prompt), auto_archive_duration=THREAD_ARCHIVE_MINUTES
+            )
+        except discord.Forbidden:
+            await interaction.followup.send(ERR_THREAD_PERMISSION, ephemeral=True)
+            return
+        await self._handle(thread_key(channel.guild.id, channel.id, thread.id), incoming)
+        await interaction.followup.send(f"Your video thread: {thread.mention}", ephemeral=True)
+
+    async def thread_command(self, interaction: discord.Interaction[Any], action: Action) -> None:
+        """`/status`, `/export`: only inside a video thread (or the DM session)."""
+        key = await self._video_thread_of(interaction)
+        if key is None:
+            await interaction.response.send_message(
+                ERR_NOT_IN_THREAD.format(command=action.value), ephemeral=True
+            )
+            return
+        await interaction.response.send_message(_ACK[action], ephemeral=True)
+        await self._handle(key, self._incoming(interaction, action.value, action))
+
+    async def credits_command(self, interaction: discord.Interaction[Any]) -> None:
+        """`/credits` in a video thread answers there; anywhere else, privately."""
+        key = await self._video_thread_of(interaction)
+        if key is not None:
+            await interaction.response.send_message(_ACK[Action.CREDITS], ephemeral=True)
+            await self._handle(key, self._incoming(interaction, "credits", Action.CREDITS))
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        channel_id = interaction.channel_id or interaction.user.id
+        guild_id = interaction.guild_id
+        tenant = str(guild_id) if guild_id is not None else f"dm-{interaction.user.id}"
+        key = ThreadKey("discord", tenant, str(channel_id), f"{channel_id}-credits")
+        await self.engine.handle(
+            InteractionThread(key, interaction),
+            self._incoming(interaction, "credits", Action.CREDITS),
+        )
+
+    # -- buttons ---------------------------------------------------------------------------
+
+    async def button(
+        self, interaction: discord.Interaction[Any], action: Action, thread_id: int
+    ) -> None:
+        """A click answers only in the thread its message lives in."""
+        if interaction.channel_id != thread_id:
+            await interaction.response.send_message(ERR_OTHER_THREAD, ephemeral=True)
+            return
+        key = await self._video_thread_of(interaction)
+        if key is None:
+            await interaction.response.send_message(ERR_OTHER_THREAD, ephemeral=True)
+            return
+        await interaction.response.defer()
+        await self._handle(key, self._incoming(interaction, action.value, action))
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _video_thread_of(self, interaction: discord.Interaction[Any]) -> ThreadKey | None:
+        channel = interaction.channel
+        if isinstance(channel, discord.DMChannel):
+            return dm_key(channel.id, interaction.user.id)
+        if isinstance(channel, discord.Thread):
+            key = thread_key(channel.guild.id, channel.parent_id, channel.id)
+            return key if await self._owned(channel, key) else None
+        return None
+
+    async def _owned(self, channel: discord.Thread, key: ThreadKey) -> bool:
+        me = self.client.user
+        if me is not None and channel.owner_id == me.id:
+            return True
+        return await self.engine.is_bot_thread(key)
+
+    @staticmethod
+    def _incoming(
+        interaction: discord.Interaction[Any], text: str, action: Action | None = None
+    ) -> Incoming:
+        return Incoming(
+            text=text,
+            user=str(interaction.user.id),
+            locale=locale_of(interaction),
+            event_id=str(interaction.id),
+            action=action,
+        )
+
+
+_ACK = {
+    Action.EXPORT: "🎬 Exporting: the video will appear in this thread.",
+    Action.STATUS: "📋 Checking the timeline…",
+    Action.CREDITS: "💳 Checking credits…",
+}

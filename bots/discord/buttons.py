@@ -1,0 +1,68 @@
+"""Export / Status / Credits buttons that survive restarts.
+
+Each button's `custom_id` carries its action and the thread it was posted in
+(`jupiter:export:<thread id>`), and the class is registered with `Client.add_dynamic_items`,
+so a click on a message posted before a restart (or by another replica) still reaches a
+handler: no view state lives in memory. The thread id lets a click answer only where it
+belongs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, Self
+
+import discord
+
+from core.port import Action
+
+_ACTIONS = "|".join(re.escape(action.value) for action in Action)
+TEMPLATE = rf"jupiter:(?P<action>{_ACTIONS}):(?P<thread>[0-9]+)"
+
+_LOOK: dict[Action, tuple[str, str, discord.ButtonStyle]] = {
+    Action.EXPORT: ("Export", "🎬", discord.ButtonStyle.primary),
+    Action.STATUS: ("Status", "📋", discord.ButtonStyle.secondary),
+    Action.CREDITS: ("Credits", "💳", discord.ButtonStyle.secondary),
+}
+
+ButtonHandler = Callable[[discord.Interaction[Any], Action, int], Awaitable[None]]
+
+
+def custom_id(action: Action, thread_id: int) -> str:
+    return f"jupiter:{action.value}:{thread_id}"
+
+
+class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLATE):
+    def __init__(self, action: Action, thread_id: int) -> None:
+        label, emoji, style = _LOOK[action]
+        super().__init__(
+            discord.ui.Button(
+                label=label, emoji=emoji, style=style, custom_id=custom_id(action, thread_id)
+            )
+        )
+        self.action = action
+        self.thread_id = thread_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls(Action(match["action"]), int(match["thread"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        handler: ButtonHandler | None = getattr(interaction.client, "on_jupiter_button", None)
+        if handler is not None:
+            await handler(interaction, self.action, self.thread_id)
+
+
+def button_view(actions: tuple[Action, ...], thread_id: int) -> discord.ui.View:
+    """A view with one button per action (none: an empty view, which clears old buttons)."""
+    view = discord.ui.View(timeout=None)
+    for action in actions:
+        view.add_item(ActionButton(action, thread_id))
+    return view

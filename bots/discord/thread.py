@@ -1,0 +1,204 @@
+"""`ChatThread` for a Discord thread or DM channel: the one class the engine talks to.
+
+A thread is addressed by channel id alone (a `PartialMessageable`), so the same object can be
+built from a stored `ThreadKey` after a restart without asking Discord anything. Every send
+and edit carries `AllowedMentions.none()`: text from users or the backend can never ping
+@everyone, a role or a user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import tempfile
+from collections.abc import AsyncIterator
+from typing import Any
+
+import discord
+
+from bots.discord.buttons import button_view
+from bots.discord.cdn import AttachmentUnavailable, CdnFiles
+from bots.discord.render import Outgoing, render, render_edit
+from core.port import Attachment, Reply, ThreadKey
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES  # 10 MiB
+TYPING_SECONDS = 8.0  # Discord shows "typing" for 10 s after each trigger
+
+
+class UploadTooLarge(Exception):
+    """The file is over the channel's upload limit; the engine posts the link instead."""
+
+
+class TypingIndicators:
+    """One typing loop per channel, shared by every `DiscordThread` made for that channel."""
+
+    def __init__(self, interval: float = TYPING_SECONDS) -> None:
+        self.interval = interval
+        self._loops: dict[int, asyncio.Task[None]] = {}
+
+    def start(self, channel: discord.abc.Messageable, channel_id: int) -> None:
+        task = self._loops.get(channel_id)
+        if task is None or task.done():
+            self._loops[channel_id] = asyncio.create_task(
+                self._keep_typing(channel), name=f"discord-typing-{channel_id}"
+            )
+
+    async def stop(self, channel_id: int) -> None:
+        task = self._loops.pop(channel_id, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def active(self, channel_id: int) -> bool:
+        task = self._loops.get(channel_id)
+        return task is not None and not task.done()
+
+    async def close(self) -> None:
+        for channel_id in list(self._loops):
+            await self.stop(channel_id)
+
+    async def _keep_typing(self, channel: discord.abc.Messageable) -> None:
+        while True:
+            try:
+                await channel.typing()
+            except discord.HTTPException as exc:
+                log.warning("typing indicator failed: HTTP %s", exc.status)
+            await asyncio.sleep(self.interval)
+
+
+class DiscordThread:
+    def __init__(
+        self,
+        key: ThreadKey,
+        channel: discord.PartialMessageable,
+        *,
+        upload_limit: int,
+        typing: TypingIndicators,
+        cdn: CdnFiles,
+        online: asyncio.Event,
+    ) -> None:
+        self.key = key
+        self._channel = channel
+        self._upload_limit = upload_limit
+        self._typing = typing
+        self._cdn = cdn
+        self._online = online
+
+    @property
+    def upload_limit(self) -> int:
+        return self._upload_limit
+
+    async def post(self, reply: Reply) -> str:
+        await self._online.wait()
+        message_id = ""
+        for outgoing in render(reply):
+            message_id = str((await self._send(outgoing)).id)
+        return message_id
+
+    async def update(self, message_id: str, reply: Reply) -> None:
+        await self._online.wait()
+        outgoing = render_edit(reply)
+        view = button_view(outgoing.buttons, self._channel.id)
+        await self._channel.get_partial_message(int(message_id)).edit(
+            content=outgoing.content,
+            embeds=list(outgoing.embeds),
+            view=view,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    async def upload(
+        self, filename: str, size: int, chunks: AsyncIterator[bytes], reply: Reply
+    ) -> None:
+        """Spool the stream to a temporary file (never all in memory), then attach it."""
+        if size > self._upload_limit:
+            raise UploadTooLarge(f"{filename} is {size} bytes, over {self._upload_limit}")
+        await self._online.wait()
+        spool: io.BufferedRandom = await asyncio.to_thread(tempfile.TemporaryFile)
+        try:
+            written = 0
+            async for chunk in chunks:
+                written += len(chunk)
+                if written > self._upload_limit:
+                    raise UploadTooLarge(f"{filename} grew past {self._upload_limit} bytes")
+                await asyncio.to_thread(spool.write, chunk)
+            await asyncio.to_thread(spool.seek, 0)
+            messages = render(reply)
+            for outgoing in messages[:-1]:
+                await self._send(outgoing)
+            await self._send(messages[-1], file=discord.File(spool, filename=filename))
+        finally:
+            await asyncio.to_thread(spool.close)
+
+    async def set_busy(self, text: str | None) -> None:
+        if text is None:
+            await self._typing.stop(self._channel.id)
+        else:
+            self._typing.start(self._channel, self._channel.id)
+
+    def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
+        return self._cdn.stream(attachment.source, attachment.filename)
+
+    async def _send(
+        self, outgoing: Outgoing, *, file: discord.File | None = None
+    ) -> discord.Message:
+        return await self._channel.send(
+            content=outgoing.content or None,
+            embeds=list(outgoing.embeds),
+            files=[file] if file is not None else [],
+            view=button_view(outgoing.buttons, self._channel.id),
+            allowed_mentions=NO_MENTIONS,
+        )
+
+
+class InteractionThread:
+    """A `ChatThread` over an interaction's followups: private answers outside video threads.
+
+    Only for quick answers (credits): followups die with the interaction token after 15 min.
+    """
+
+    def __init__(self, key: ThreadKey, interaction: discord.Interaction[Any]) -> None:
+        self.key = key
+        self._interaction = interaction
+
+    @property
+    def upload_limit(self) -> int:
+        return 0
+
+    async def post(self, reply: Reply) -> str:
+        message_id = ""
+        for outgoing in render(reply):
+            sent = await self._interaction.followup.send(
+                content=outgoing.content or discord.utils.MISSING,
+                embeds=list(outgoing.embeds),
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
+                wait=True,
+            )
+            message_id = str(sent.id)
+        return message_id
+
+    async def update(self, message_id: str, reply: Reply) -> None:
+        outgoing = render_edit(reply)
+        await self._interaction.followup.edit_message(
+            int(message_id),
+            content=outgoing.content,
+            embeds=list(outgoing.embeds),
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    async def upload(
+        self, filename: str, size: int, chunks: AsyncIterator[bytes], reply: Reply
+    ) -> None:
+        raise UploadTooLarge("private answers take no files")
+
+    async def set_busy(self, text: str | None) -> None:
+        return None
+
+    def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
+        raise AttachmentUnavailable(f"{attachment.filename!r}: no files in private answers")

@@ -1,0 +1,1 @@
+"""The Slack adapter: Bolt in, the engine's port out. Start it with `bots.slack.server.serve`."""

@@ -1,0 +1,220 @@
+"""A `Reply` as Slack messages: Block Kit blocks plus the fallback text notifications show.
+
+What must hold:
+- every piece of text from users or the backend is escaped (`&`, `<`, `>`), so `<!channel>`,
+  `<!here>` or `<@U123>` arrive as characters and never ping anyone;
+- a section's text stays within Slack's 3,000 characters and a message within 50 blocks: long
+  text is cut on paragraph, then line, then word boundaries, and always before escaping, so a cut
+  never lands inside an `&amp;`;
+- buttons carry the thread key as their value, so a click is routed to its conversation even if
+  the message it sits on is not the thread's root.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from core.port import Action, Reply, ReplyKind, ThreadKey
+
+from .events import ACTION_PREFIX, OPEN_VIDEO_ACTION
+
+SECTION_LIMIT = 3000
+BLOCK_LIMIT = 50
+FALLBACK_LIMIT = 3000
+BUTTON_URL_LIMIT = 3000
+
+_LABELS = {Action.EXPORT: "Export", Action.STATUS: "Status", Action.CREDITS: "Credits"}
+_PROGRESS_CELLS = 20
+
+Block = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SlackMessage:
+    text: str
+    blocks: list[Block] = field(default_factory=list)
+
+
+def escape(text: str) -> str:
+    """Make text inert in mrkdwn: the only three characters Slack asks apps to escape."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _escaped_len(text: str) -> int:
+    return len(text) + 4 * text.count("&") + 3 * (text.count("<") + text.count(">"))
+
+
+def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
+    """Cut raw text into pieces whose *escaped* form fits `limit`, on the softest boundary."""
+    pieces: list[str] = []
+    rest = text.strip("\n")
+    while rest:
+        if _escaped_len(rest) <= limit:
+            pieces.append(rest)
+            break
+        cut = _cut_point(rest, limit)
+        piece, rest = rest[:cut].rstrip(), rest[cut:].lstrip("\n")
+        if piece:
+            pieces.append(piece)
+    return pieces
+
+
+def _cut_point(text: str, limit: int) -> int:
+    # The longest prefix whose escaped length fits, then back off to a boundary inside it.
+    size, end = 0, len(text)
+    for index, char in enumerate(text):
+        size += _escaped_len(char)
+        if size > limit:
+            end = index
+            break
+    else:
+        return end
+    window = text[:end]
+    for separator in ("\n\n", "\n", " "):
+        at = window.rfind(separator)
+        if at > len(window) // 3:
+            return at + len(separator)
+    return max(end, 1)
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _sections(raw: str) -> list[Block]:
+    return [_section(escape(piece)) for piece in split_text(raw)]
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _buttons(actions: tuple[Action, ...], key: ThreadKey) -> Block:
+    return {
+        "type": "actions",
+        "block_id": "jupiter_actions",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": f"{ACTION_PREFIX}{action.value}",
+                "text": {"type": "plain_text", "text": _LABELS.get(action, action.value.title())},
+                "value": str(key),
+                **({"style": "primary"} if action is Action.EXPORT else {}),
+            }
+            for action in actions
+        ],
+    }
+
+
+def _progress_bar(progress: float) -> str:
+    share = min(max(progress, 0.0), 100.0)
+    filled = round(share / 100 * _PROGRESS_CELLS)
+    return f"`{'█' * filled}{'░' * (_PROGRESS_CELLS - filled)}` {share:.0f}%"
+
+
+def _safe_url(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or any(c in url for c in " <>|"):
+        return None
+    return url
+
+
+def _video_blocks(url: str) -> list[Block]:
+    link = f"<{escape(url)}|Open the video>"
+    blocks: list[Block] = [_section(f"🎬 {link}")]
+    if len(url) <= BUTTON_URL_LIMIT:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "jupiter_video",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": OPEN_VIDEO_ACTION,
+                        "text": {"type": "plain_text", "text": "Download MP4"},
+                        "url": url,
+                    }
+                ],
+            }
+        )
+    return blocks
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def _body(reply: Reply) -> tuple[str, list[Block]]:
+    """The reply's own words (raw) and the blocks that come after them."""
+    text = reply.text
+    extra: list[Block] = []
+    if reply.kind is ReplyKind.ERROR:
+        text = f"⚠️ {text}" if text else "⚠️ Something went wrong."
+    if reply.kind is ReplyKind.STATUS and reply.progress is not None:
+        extra.append(_context(_progress_bar(reply.progress)))
+    if reply.details:
+        extra.extend(_sections("\n".join(f"• {line}" for line in reply.details)))
+    if reply.balance is not None:
+        balance = reply.balance
+        extra.append(
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": f"*Available*\n{_number(balance.available)}"},
+                    {"type": "mrkdwn", "text": f"*Frozen*\n{_number(balance.frozen)}"},
+                    {"type": "mrkdwn", "text": f"*Total*\n{_number(balance.grand_total)}"},
+                ],
+            }
+        )
+    url = _safe_url(reply.video_url)
+    if url is not None:
+        extra.extend(_video_blocks(url))
+    elif reply.video_url:  # not a link we can render: show it as inert text
+        extra.extend(_sections(reply.video_url))
+    return text, extra
+
+
+def _fallback(raw: str, reply: Reply) -> str:
+    words = raw or reply.video_url or reply.kind.value
+    if len(words) > FALLBACK_LIMIT:
+        words = split_text(words, FALLBACK_LIMIT - 1)[0] + "…"
+    return escape(words)
+
+
+def render(reply: Reply, key: ThreadKey) -> list[SlackMessage]:
+    """One message in nearly every case; very long text becomes several, buttons on the last."""
+    raw, extra = _body(reply)
+    blocks = _sections(raw) + extra
+    if not blocks:
+        blocks = [_section(escape(reply.kind.value))]
+    tail = [_buttons(reply.buttons, key)] if reply.buttons else []
+    room = BLOCK_LIMIT - len(tail)
+    chunks = [blocks[i : i + room] for i in range(0, len(blocks), room)]
+    chunks[-1] = chunks[-1] + tail
+    fallback = _fallback(raw, reply)
+    messages = [SlackMessage(text=fallback, blocks=chunks[0])]
+    for chunk in chunks[1:]:
+        first = chunk[0].get("text", {}).get("text", "") if chunk[0]["type"] == "section" else ""
+        messages.append(SlackMessage(text=first[:FALLBACK_LIMIT] or fallback, blocks=chunk))
+    return messages
+
+
+def root_message(prompt: str, user: str) -> SlackMessage:
+    """The channel message a `/video` command opens its thread under, quoting the prompt."""
+    shown = (split_text(prompt, 2500) or [""])[0]
+    quoted = "\n".join(f">{escape(line)}" for line in shown.splitlines())
+    who = f"<@{user}>" if user.isalnum() else "Someone"
+    text = f"🎬 {who} asked Jupiter for a video:\n{quoted}"
+    return SlackMessage(
+        text=f"🎬 Video request: {escape(prompt[:200])}",
+        blocks=[
+            _section(text),
+            _context("I'll work on it in this thread. Reply here to change it."),
+        ],
+    )

@@ -1,0 +1,164 @@
+"""Running the Slack app: Socket Mode, or HTTP with `/slack/events`, `/healthz` and `/metrics`.
+
+What must hold:
+- in HTTP mode nothing is processed unless Bolt's request verification accepts the signature
+  (`X-Slack-Signature` over `v0:{timestamp}:{body}`, timestamp within 5 minutes): 401 otherwise;
+- missing credentials stop start-up with a `SettingsError` naming the variable, before any
+  socket is opened;
+- `/healthz` and `/metrics` answer on `JUPITER_HTTP_PORT` in both modes, so an orchestrator can
+  watch a Socket Mode replica too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+import httpx
+from aiohttp import web
+from pydantic import SecretStr
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+
+from core.metrics import CONTENT_TYPE, Metrics
+from core.port import ThreadResolver
+from core.settings import Settings, SettingsError
+
+from .app import Engine, build_app
+from .thread import SlackThreads, build_client
+
+log = logging.getLogger("jupiter.slack")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+EVENTS_PATH = "/slack/events"
+HEALTH_TIMEOUT_SECONDS = 5.0
+
+
+class RegisteringEngine(Engine, Protocol):
+    def register(self, platform: str, resolver: ThreadResolver) -> None: ...
+
+
+class SlackRuntime(Protocol):
+    """What `serve` needs from `core.runtime.Runtime`."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def http(self) -> httpx.AsyncClient: ...
+
+    @property
+    def engine(self) -> RegisteringEngine: ...
+
+    @property
+    def metrics(self) -> Metrics: ...
+
+    async def healthy(self) -> bool: ...
+
+
+class HealthRuntime(Protocol):
+    @property
+    def metrics(self) -> Metrics: ...
+
+    async def healthy(self) -> bool: ...
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    text = value.get_secret_value().strip() if value is not None else ""
+    return text or None
+
+
+def _require(value: SecretStr | None, name: str, why: str) -> str:
+    secret = _secret(value)
+    if secret is None:
+        raise SettingsError(f"{name} is not set ({why})")
+    return secret
+
+
+def build_web_app(rt: HealthRuntime, bolt_app: AsyncApp | None) -> web.Application:
+    """`/healthz`, `/metrics`, and `/slack/events` when a Bolt app is given (HTTP mode)."""
+
+    async def healthz(_: web.Request) -> web.Response:
+        try:
+            ok = await asyncio.wait_for(rt.healthy(), HEALTH_TIMEOUT_SECONDS)
+        except Exception as exc:
+            log.warning("health check failed: %s", exc.__class__.__name__)
+            ok = False
+        if ok:
+            return web.json_response({"status": "ok"})
+        return web.json_response({"status": "unavailable"}, status=503)
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(body=rt.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+    web_app = web.Application()
+    web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/metrics", metrics)
+    if bolt_app is not None:
+        web_app.router.add_post(EVENTS_PATH, _events_handler(bolt_app))
+    return web_app
+
+
+def _events_handler(bolt_app: AsyncApp) -> Handler:
+    async def slack_events(request: web.Request) -> web.StreamResponse:
+        response = await bolt_app.async_dispatch(await to_bolt_request(request))
+        if response.status == 401:
+            log.warning("rejected a request to %s: bad or stale Slack signature", EVENTS_PATH)
+        return await to_aiohttp_response(response)
+
+    return slack_events
+
+
+def build(rt: SlackRuntime, *, socket: bool) -> tuple[AsyncApp, SlackThreads]:
+    """The Bolt app wired to the runtime, and the thread factory registered with the engine."""
+    settings = rt.settings
+    _require(settings.slack_bot_token, "SLACK_BOT_TOKEN", "the Slack bot token, xoxb-...")
+    if not socket:
+        _require(
+            settings.slack_signing_secret,
+            "SLACK_SIGNING_SECRET",
+            "needed to verify requests in HTTP mode; or set SLACK_APP_TOKEN for Socket Mode",
+        )
+    threads = SlackThreads(
+        client=build_client(settings, rt.metrics), http=rt.http, settings=settings
+    )
+    resolver: ThreadResolver = threads
+    rt.engine.register("slack", resolver)
+    bolt_app = build_app(settings=settings, engine=rt.engine, threads=threads, metrics=rt.metrics)
+    return bolt_app, threads
+
+
+async def serve(rt: SlackRuntime, *, socket: bool | None = None) -> None:
+    """Run until cancelled. `socket=None`: Socket Mode exactly when `SLACK_APP_TOKEN` is set."""
+    settings = rt.settings
+    app_token = _secret(settings.slack_app_token)
+    if socket is None:
+        socket = app_token is not None
+    if socket:
+        app_token = _require(
+            settings.slack_app_token, "SLACK_APP_TOKEN", "the app-level token, xapp-..."
+        )
+    bolt_app, _ = build(rt, socket=socket)
+
+    runner = web.AppRunner(build_web_app(rt, None if socket else bolt_app), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host="0.0.0.0", port=settings.http_port)
+        await site.start()
+        mode = "socket mode" if socket else f"HTTP at {EVENTS_PATH}"
+        log.info("slack app running (%s), listening on %s", mode, runner.addresses)
+        if socket:
+            handler = AsyncSocketModeHandler(bolt_app, app_token)
+            await handler.connect_async()
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await handler.close_async()
+        else:
+            await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,913 @@
+"""The conversation engine: given "a message arrived in thread T", do the right thing, say it
+well, and survive restarts.
+
+What must hold:
+- One turn at a time per thread (a lease in the store, so also across replicas). Later messages
+  are persisted as queued turns and run in order: never sent twice, never dropped.
+- Status, credits and help answer at once, even while a turn runs; stop cancels what runs.
+- A turn that was running when the process died is reported as interrupted, not re-sent (the
+  backend charges per turn). A queued turn that never started runs after the restart.
+- A render's link is posted exactly once: the job is persisted, polled under a lease, and the
+  post happens only after the store's conditional `mark_posted` succeeds.
+- Every failure becomes a friendly reply in the thread; the thread stays usable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from core.client import Credentials, NemoClient, new_client_id
+from core.errors import (
+    BackendUnavailable,
+    ExportBlocked,
+    FileRejected,
+    FileTooLarge,
+    NemoError,
+    OutOfCredits,
+    RateLimited,
+    RenderFailed,
+    SessionNotFound,
+    StreamInterrupted,
+    TokenRejected,
+    TurnBusy,
+    TurnFailed,
+    TurnTimedOut,
+    UnsupportedFileType,
+)
+from core.files import check_upload
+from core.gui import GuiAction, translate
+from core.intents import Intent, classify, is_chinese
+from core.language import session_language
+from core.messages import say
+from core.metrics import Metrics
+from core.models import Draft, ErrorEvent, TextEvent, ToolCallEvent
+from core.port import (
+    Action,
+    Attachment,
+    ChatThread,
+    Incoming,
+    Reply,
+    ReplyKind,
+    ThreadKey,
+    ThreadResolver,
+)
+from core.redact import chat_safe
+from core.store import RenderJob, Store, TenantRow, TurnRow, TurnStatus
+from core.store.base import RenderState
+from core.timeline import describe_changes, summarize
+
+log = logging.getLogger("jupiter.engine")
+
+BUTTONS = (Action.EXPORT, Action.STATUS, Action.CREDITS)
+_ACTION_INTENT = {
+    Action.EXPORT: Intent.EXPORT,
+    Action.STATUS: Intent.STATUS,
+    Action.CREDITS: Intent.CREDITS,
+}
+_IMMEDIATE = {Intent.STATUS, Intent.CREDITS, Intent.HELP}
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    heartbeat_seconds: float = 120.0
+    render_poll_seconds: float = 30.0
+    render_timeout_seconds: float = 300.0
+    lease_seconds: float = 60.0
+    language: str = "en"
+    nemo_token: str | None = None
+
+
+def _elapsed(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+class Engine:
+    def __init__(
+        self,
+        client: NemoClient,
+        store: Store,
+        config: EngineConfig | None = None,
+        metrics: Metrics | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.config = config or EngineConfig()
+        self.metrics = metrics or Metrics()
+        self.owner = owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._resolvers: dict[str, ThreadResolver] = {}
+        self._threads: dict[ThreadKey, ChatThread] = {}
+        self._workers: dict[ThreadKey, asyncio.Task[None]] = {}
+        self._running: dict[ThreadKey, asyncio.Task[None]] = {}
+        self._renders: dict[int, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._creds: dict[tuple[str, str], Credentials] = {}
+        self._creds_lock = asyncio.Lock()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._closing = False
+        self._started = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def register(self, platform: str, resolver: ThreadResolver) -> None:
+        """How to reach a thread of `platform` without an incoming message (resumed work)."""
+        self._resolvers[platform] = resolver
+        if self._started and not self._closing:
+            self._spawn(self._recover(platform), f"recover {platform}")
+
+    async def start(self) -> None:
+        """Resume what a previous process left: interrupted turns, queued turns, renders."""
+        self._started = True
+        for platform in list(self._resolvers):
+            await self._recover(platform)
+        self._supervisor = asyncio.create_task(self._supervise(), name="jupiter-supervisor")
+
+    async def stop(self) -> None:
+        self._closing = True
+        tasks = [self._supervisor, *self._workers.values(), *self._renders.values(), *self._tasks]
+        for task in tasks:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(t for t in tasks if t is not None), return_exceptions=True)
+        for key in list(self._workers):
+            with contextlib.suppress(Exception):
+                await self.store.release_thread(key, self.owner)
+
+    async def idle(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Wait until no turn, render or reply is pending (for tests and piped consoles)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                pending = [
+                    t
+                    for t in (*self._workers.values(), *self._renders.values(), *self._tasks)
+                    if not t.done()
+                ]
+                if not pending:
+                    return
+                await asyncio.wait(pending)
+
+    async def is_bot_thread(self, key: ThreadKey) -> bool:
+        row = await self.store.get_thread(key)
+        return row is not None and (row.session_id is not None or key in self._workers)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _thread(self, key: ThreadKey) -> ChatThread | None:
+        thread = self._threads.get(key)
+        if thread is None and key.platform in self._resolvers:
+            thread = self._resolvers[key.platform](key)
+            self._threads[key] = thread
+        return thread
+
+    # -- entry point -----------------------------------------------------------------------
+
+    async def handle(self, thread: ChatThread, incoming: Incoming) -> None:
+        """Take one message. Returns quickly: the work runs on the engine's own tasks."""
+        key = thread.key
+        self._threads[key] = thread
+        self.metrics.messages.labels(key.platform).inc()
+        intent = self._intent(incoming)
+        chinese = is_chinese(incoming.text)
+        if intent is Intent.STOP:
+            if incoming.event_id and not await self.store.first_seen(incoming.event_id):
+                return
+            self._spawn(self._guard(thread, chinese, self._stop(thread, chinese)), f"stop {key}")
+            return
+        if intent in _IMMEDIATE:
+            if incoming.event_id and not await self.store.first_seen(incoming.event_id):
+                return
+            self._spawn(
+                self._guard(thread, chinese, self._immediate(thread, intent, incoming)),
+                f"{intent} {key}",
+            )
+            return
+        turn_id = await self.store.enqueue_turn(key, incoming)
+        if turn_id is None:
+            log.info("duplicate delivery ignored", extra={"thread": str(key)})
+            return
+        worker = self._workers.get(key)
+        if worker is not None and not worker.done():
+            ahead = max(await self.store.queued_count(key) - 1, 0) + 1
+            self.metrics.queued.inc()
+            self._spawn(
+                self._guard(
+                    thread,
+                    chinese,
+                    self._post(
+                        thread, Reply(ReplyKind.NOTICE, say("queued", chinese, ahead=ahead))
+                    ),
+                ),
+                f"queued {key}",
+            )
+            return
+        self._start_worker(key)
+
+    def _intent(self, incoming: Incoming) -> Intent:
+        if incoming.action is not None:
+            return _ACTION_INTENT[incoming.action]
+        return classify(incoming.text, bool(incoming.attachments))
+
+    async def _post(self, thread: ChatThread, reply: Reply) -> str:
+        return await thread.post(reply)
+
+    async def _guard(self, thread: ChatThread, chinese: bool, work: Awaitable[Any]) -> None:
+        """Run `work`; whatever it raises becomes a friendly reply, never a dead task."""
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except NemoError as exc:
+            await self._report(thread, exc, chinese)
+        except Exception:
+            log.exception("unexpected failure", extra={"thread": str(thread.key)})
+            with contextlib.suppress(Exception):
+                await thread.post(Reply(ReplyKind.ERROR, say("err_internal", chinese)))
+
+    # -- the per-thread worker -------------------------------------------------------------
+
+    def _start_worker(self, key: ThreadKey) -> None:
+        if self._closing:
+            return
+        self._workers[key] = asyncio.create_task(self._work(key), name=f"worker {key}")
+
+    async def _work(self, key: ThreadKey) -> None:
+        try:
+            while True:
+                if not await self.store.claim_thread(key, self.owner, self.config.lease_seconds):
+                    return  # another replica runs this thread; the supervisor looks again later
+                turn = await self.store.next_turn(key)
+                if turn is None:
+                    if self._workers.get(key) is asyncio.current_task():
+                        del self._workers[key]
+                    await self.store.release_thread(key, self.owner)
+                    return
+                if not await self.store.start_turn(turn.id):
+                    continue
+                await self._run_turn(key, turn)
+        finally:
+            if self._workers.get(key) is asyncio.current_task():
+                del self._workers[key]
+
+    async def _run_turn(self, key: ThreadKey, turn: TurnRow) -> None:
+        thread = self._thread(key)
+        if thread is None:
+            await self.store.finish_turn(turn.id, TurnStatus.FAILED, "no adapter for platform")
+            return
+        chinese = is_chinese(turn.text)
+        task = asyncio.create_task(self._execute(thread, turn), name=f"turn {turn.id}")
+        self._running[key] = task
+        renew = asyncio.create_task(self._renew_thread(key))
+        status, error = TurnStatus.DONE, None
+        self.metrics.active_turns.inc()
+        started = time.monotonic()
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.cancelled():  # the worker itself is being cancelled (shutdown)
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+                raise
+            status = TurnStatus.CANCELLED
+        except NemoError as exc:
+            status, error = TurnStatus.FAILED, f"{exc.__class__.__name__}: {exc.message}"
+            self.metrics.backend_errors.labels(str(exc.code or exc.__class__.__name__)).inc()
+            await self._report(thread, exc, chinese)
+        except Exception as exc:
+            status, error = TurnStatus.FAILED, exc.__class__.__name__
+            log.exception("turn failed", extra={"thread": str(key), "turn": turn.id})
+            with contextlib.suppress(Exception):
+                await thread.post(Reply(ReplyKind.ERROR, say("err_internal", chinese)))
+        finally:
+            renew.cancel()
+            self.metrics.active_turns.dec()
+            self._running.pop(key, None)
+            self.metrics.turn_seconds.observe(time.monotonic() - started)
+            self.metrics.turns.labels(status.value).inc()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self.store.finish_turn(turn.id, status, error))
+
+    async def _renew_thread(self, key: ThreadKey) -> None:
+        period = max(self.config.lease_seconds / 3, 0.05)
+        while True:
+            await asyncio.sleep(period)
+            await self.store.claim_thread(key, self.owner, self.config.lease_seconds)
+
+    async def _execute(self, thread: ChatThread, turn: TurnRow) -> None:
+        incoming = turn.incoming
+        chinese = is_chinese(incoming.text)
+        intent = self._intent(incoming)
+        if intent is Intent.UPLOAD:
+            await self._upload(thread, incoming, chinese)
+            rest = incoming.text.strip()
+            if rest and classify(rest) is Intent.TURN:
+                await self._agent_turn(thread, incoming, rest, chinese)
+            elif rest and classify(rest) is not Intent.UPLOAD:
+                await self._run_intent(thread, classify(rest), incoming, chinese)
+            return
+        await self._run_intent(thread, intent, incoming, chinese)
+
+    async def _run_intent(
+        self, thread: ChatThread, intent: Intent, incoming: Incoming, chinese: bool
+    ) -> None:
+        if intent is Intent.EXPORT:
+            await self._export(thread, incoming, chinese)
+        elif intent in _IMMEDIATE:
+            await self._immediate(thread, intent, incoming)
+        else:
+            await self._agent_turn(thread, incoming, incoming.text, chinese)
+
+    # -- identity and sessions ---------------------------------------------------------------
+
+    async def credentials(self, key: ThreadKey) -> Credentials:
+        cache_key = (key.platform, key.tenant)
+        async with self._creds_lock:
+            creds = self._creds.get(cache_key)
+            if creds is not None:
+                return creds
+            if self.config.nemo_token:
+                creds = Credentials("configured", key.platform, self.config.nemo_token, fixed=True)
+            else:
+                row = await self.store.get_tenant(key.platform, key.tenant)
+                if row is None:
+                    row = TenantRow(key.platform, key.tenant, new_client_id())
+                    await self.store.put_tenant(row)
+                creds = Credentials(row.client_id, key.platform, row.token, row.user_id)
+
+                async def persist(
+                    c: Credentials, platform: str = key.platform, tenant: str = key.tenant
+                ) -> None:
+                    await self.store.put_tenant(
+                        TenantRow(platform, tenant, c.client_id, c.token, c.user_id)
+                    )
+
+                creds.on_renew = persist
+            self._creds[cache_key] = creds
+            return creds
+
+    async def _session(
+        self, key: ThreadKey, creds: Credentials, incoming: Incoming
+    ) -> tuple[str, bool]:
+        """The thread's backend session id, created on first use; (id, created now)."""
+        row = await self.store.get_thread(key)
+        if row is not None and row.session_id:
+            return row.session_id, False
+        return await self._new_session(key, creds, incoming), True
+
+    async def _new_session(self, key: ThreadKey, creds: Credentials, incoming: Incoming) -> str:
+        language = session_language(incoming.locale, incoming.text, self.config.language)
+        info = await self.client.create_session(creds, language)
+        await self.store.put_session(key, info.session_id, language)
+        return info.session_id
+
+    async def _cached_draft(self, key: ThreadKey) -> Draft:
+        row = await self.store.get_thread(key)
+        if row is None or not row.draft_json:
+            return Draft()
+        try:
+            return Draft.model_validate(json.loads(row.draft_json))
+        except ValueError:
+            return Draft()
+
+    async def _fresh_draft(self, key: ThreadKey, creds: Credentials, session_id: str) -> Draft:
+        state = await self.client.state(creds, session_id)
+        await self.store.put_draft(key, json.dumps(state.draft.raw))
+        return state.draft
+
+    # -- agent turns -----------------------------------------------------------------------
+
+    async def _agent_turn(
+        self, thread: ChatThread, incoming: Incoming, text: str, chinese: bool
+    ) -> None:
+        key = thread.key
+        status_id = await thread.post(Reply(ReplyKind.STATUS, say("connecting", chinese)))
+        creds = await self.credentials(key)
+        session_id, _ = await self._session(key, creds, incoming)
+        before = await self._cached_draft(key)
+        started = time.monotonic()
+        beat = asyncio.create_task(self._heartbeat(thread, status_id, started, chinese))
+        texts: list[str] = []
+        actions: list[tuple[GuiAction, str]] = []
+        try:
+            with contextlib.suppress(Exception):
+                await thread.set_busy(say("busy", chinese))
+            try:
+                await self._stream(thread, creds, session_id, text, texts, actions)
+            except SessionNotFound:
+                session_id = await self._new_session(key, creds, incoming)
+                before = Draft()
+                await thread.post(Reply(ReplyKind.NOTICE, say("session_restarted", chinese)))
+                await self._stream(thread, creds, session_id, text, texts, actions)
+        finally:
+            beat.cancel()
+            with contextlib.suppress(Exception):
+                await thread.set_busy(None)
+        after = await self._fresh_draft(key, creds, session_id)
+        summary = summarize(after)
+        changes = tuple(describe_changes(before, after))
+        if texts:
+            final = texts[-1]
+            reply = Reply(ReplyKind.TEXT, final, BUTTONS, details=(summary,))
+        elif changes:
+            reply = Reply(
+                ReplyKind.TIMELINE,
+                say("no_text_changes", chinese),
+                BUTTONS,
+                details=(*changes, summary),
+            )
+        else:
+            reply = Reply(
+                ReplyKind.TIMELINE, say("no_text_same", chinese), BUTTONS, details=(summary,)
+            )
+        await thread.update(status_id, reply)
+        await self._gui_actions(thread, incoming, actions, chinese)
+
+    async def _stream(
+        self,
+        thread: ChatThread,
+        creds: Credentials,
+        session_id: str,
+        text: str,
+        texts: list[str],
+        actions: list[tuple[GuiAction, str]],
+    ) -> None:
+        """Relay one turn: each finished text is posted when the next arrives; the last one
+        replaces the status message at the end (fewer chat calls, no flood)."""
+        partial: list[str] = []
+        async for event in self.client.run_turn(creds, session_id, text):
+            if isinstance(event, TextEvent):
+                if event.partial:
+                    partial.append(event.text)
+                    continue
+                partial.clear()
+                await self._add_text(thread, event.text, texts, actions)
+            elif isinstance(event, ErrorEvent):
+                if partial:
+                    await self._add_text(thread, "".join(partial), texts, actions)
+                if event.code == 2001 or "credit" in event.message.lower():
+                    raise OutOfCredits(event.message)
+                raise TurnFailed(chat_safe(event.message) or "unknown error", code=event.code)
+            elif isinstance(event, ToolCallEvent):
+                log.debug("tool call", extra={"tool": event.name, "thread": str(thread.key)})
+        if partial:
+            await self._add_text(thread, "".join(partial), texts, actions)
+
+    async def _add_text(
+        self, thread: ChatThread, raw: str, texts: list[str], actions: list[tuple[GuiAction, str]]
+    ) -> None:
+        translated = translate(chat_safe(raw))
+        actions.extend(translated.actions)
+        if not translated.text:
+            return
+        if texts:
+            await thread.post(Reply(ReplyKind.TEXT, texts[-1]))
+        texts.append(translated.text)
+
+    async def _heartbeat(
+        self, thread: ChatThread, status_id: str, started: float, chinese: bool
+    ) -> None:
+        while True:
+            await asyncio.sleep(self.config.heartbeat_seconds)
+            text = say("working", chinese, elapsed=_elapsed(time.monotonic() - started))
+            try:
+                await thread.update(status_id, Reply(ReplyKind.STATUS, text))
+                await thread.set_busy(say("busy", chinese))
+            except Exception:
+                log.warning("heartbeat post failed", extra={"thread": str(thread.key)})
+
+    async def _gui_actions(
+        self,
+        thread: ChatThread,
+        incoming: Incoming,
+        actions: list[tuple[GuiAction, str]],
+        chinese: bool,
+    ) -> None:
+        done: set[GuiAction] = set()
+        for action, argument in actions:
+            if action is GuiAction.EXPORT and action not in done:
+                done.add(action)
+                await self._export(thread, incoming, chinese)
+            elif action is GuiAction.EDIT and incoming.event_id != "gui-edit":
+                await thread.post(Reply(ReplyKind.NOTICE, say("gui_edit", chinese, text=argument)))
+                follow = Incoming(
+                    argument, user=incoming.user, locale=incoming.locale, event_id=None
+                )
+                await self.store.enqueue_turn(thread.key, follow)
+            # SHOW_STATE: the summary is already part of the final reply.
+
+    # -- immediate answers -----------------------------------------------------------------
+
+    async def _immediate(self, thread: ChatThread, intent: Intent, incoming: Incoming) -> None:
+        chinese = is_chinese(incoming.text)
+        if intent is Intent.HELP:
+            await thread.post(Reply(ReplyKind.NOTICE, say("help", chinese), BUTTONS))
+        elif intent is Intent.CREDITS:
+            await self._credits(thread, chinese)
+        else:
+            await self._status(thread, chinese)
+
+    async def _credits(self, thread: ChatThread, chinese: bool) -> None:
+        creds = await self.credentials(thread.key)
+        balance = await self.client.balance(creds)
+        text = say(
+            "credits",
+            chinese,
+            available=_num(balance.available),
+            frozen=_num(balance.frozen),
+            total=_num(balance.grand_total),
+        )
+        details = (say("credits_low", chinese),) if balance.available < 100 else ()
+        await thread.post(
+            Reply(ReplyKind.CREDITS, text, (Action.STATUS,), balance=balance, details=details)
+        )
+
+    async def _status(self, thread: ChatThread, chinese: bool) -> None:
+        key = thread.key
+        row = await self.store.get_thread(key)
+        if row is None or not row.session_id:
+            await thread.post(Reply(ReplyKind.TIMELINE, summarize(Draft()), (Action.CREDITS,)))
+            return
+        creds = await self.credentials(key)
+        try:
+            draft = await self._fresh_draft(key, creds, row.session_id)
+        except SessionNotFound:
+            await self.store.put_session(key, None, row.language)
+            await thread.post(Reply(ReplyKind.NOTICE, say("session_restarted", chinese)))
+            draft = Draft()
+        details = tuple(
+            say("render_running", chinese, progress=int(job.progress))
+            for job in await self.store.active_renders(key)
+        )
+        buttons = (Action.EXPORT, Action.CREDITS) if draft.ready else (Action.CREDITS,)
+        await thread.post(Reply(ReplyKind.TIMELINE, summarize(draft), buttons, details=details))
+
+    async def _stop(self, thread: ChatThread, chinese: bool) -> None:
+        key = thread.key
+        dropped = await self.store.cancel_queued(key)
+        running = self._running.get(key)
+        stopped = False
+        if running is not None and not running.done():
+            running.cancel()
+            stopped = True
+        for job in await self.store.active_renders(key):
+            task = self._renders.pop(job.id, None)
+            if task is not None:
+                task.cancel()
+            with contextlib.suppress(NemoError):
+                await self.client.cancel_render(await self.credentials(key), job.render_id)
+            await self.store.update_render(
+                job.id, job.lease_owner or self.owner, 0, status=RenderState.CANCELLED
+            )
+            if job.message_id:
+                with contextlib.suppress(Exception):
+                    await thread.update(
+                        job.message_id, Reply(ReplyKind.STATUS, say("render_cancelled", chinese))
+                    )
+            stopped = True
+        if stopped or dropped:
+            text = (
+                say("stopped_queue", chinese, count=dropped) if dropped else say("stopped", chinese)
+            )
+        else:
+            text = say("nothing_running", chinese)
+        await thread.post(Reply(ReplyKind.NOTICE, text))
+
+    # -- uploads -----------------------------------------------------------------------------
+
+    async def _upload(self, thread: ChatThread, incoming: Incoming, chinese: bool) -> None:
+        key = thread.key
+        creds = await self.credentials(key)
+        accepted: list[Attachment] = []
+        for attachment in incoming.attachments:
+            try:
+                check_upload(attachment.filename, attachment.size)
+            except FileRejected as exc:
+                await self._report(thread, exc, chinese)
+                continue
+            if attachment.size is None:
+                await thread.post(
+                    Reply(
+                        ReplyKind.ERROR,
+                        say("err_file_size_unknown", chinese, name=attachment.filename),
+                    )
+                )
+                continue
+            accepted.append(attachment)
+        if not accepted:
+            return
+        session_id, _ = await self._session(key, creds, incoming)
+        lines: list[str] = []
+        for attachment in accepted:
+            size = attachment.size or 0
+            try:
+                result = await self.client.upload_stream(
+                    creds,
+                    session_id,
+                    attachment.filename,
+                    size,
+                    functools.partial(thread.open_attachment, attachment),
+                )
+            except (
+                FileRejected,
+                SessionNotFound,
+                BackendUnavailable,
+                TokenRejected,
+                RateLimited,
+            ) as exc:
+                await self._report(thread, exc, chinese)
+                continue
+            for item in result.files or []:
+                duration = f", {item.duration:.1f} s" if item.duration else ""
+                size_text = f", {item.width}x{item.height}" if item.width and item.height else ""
+                lines.append(
+                    f"{item.filename or attachment.filename}: {item.file_type or 'file'}{duration}{size_text}"
+                )
+        if lines:
+            await self._fresh_draft(key, creds, session_id)
+            await thread.post(
+                Reply(ReplyKind.NOTICE, say("uploaded", chinese), details=tuple(lines))
+            )
+
+    # -- exports and durable renders -----------------------------------------------------------
+
+    async def _export(self, thread: ChatThread, incoming: Incoming, chinese: bool) -> None:
+        key = thread.key
+        row = await self.store.get_thread(key)
+        if row is None or not row.session_id:
+            await thread.post(Reply(ReplyKind.NOTICE, say("nothing_to_export", chinese)))
+            return
+        active = await self.store.active_renders(key)
+        if active:
+            await thread.post(
+                Reply(
+                    ReplyKind.STATUS,
+                    say("render_running", chinese, progress=int(active[0].progress)),
+                )
+            )
+            return
+        creds = await self.credentials(key)
+        draft = await self._fresh_draft(key, creds, row.session_id)
+        if not draft.ready:
+            await thread.post(Reply(ReplyKind.NOTICE, say("nothing_to_export", chinese)))
+            return
+        message_id = await thread.post(
+            Reply(ReplyKind.STATUS, say("render_started", chinese, progress=0), progress=0)
+        )
+        status = await self.client.start_render(creds, row.session_id, draft)
+        job = await self.store.add_render(
+            key,
+            status.id or self.client.new_render_id(),
+            owner=self.owner,
+            lease_seconds=self.config.lease_seconds,
+            deadline_at=time.time() + self.config.render_timeout_seconds,
+            message_id=message_id,
+            language="zh-CN" if chinese else row.language,
+        )
+        self.metrics.render_jobs.labels("rendering").inc()
+        self._drive(job)
+
+    def _drive(self, job: RenderJob) -> None:
+        if job.id in self._renders and not self._renders[job.id].done() or self._closing:
+            return
+        task = asyncio.create_task(self._drive_render(job), name=f"render {job.render_id}")
+        self._renders[job.id] = task
+        task.add_done_callback(functools.partial(self._forget_render, job.id))
+
+    def _forget_render(self, job_id: int, task: asyncio.Task[None]) -> None:
+        if self._renders.get(job_id) is task:
+            del self._renders[job_id]
+
+    async def _drive_render(self, job: RenderJob) -> None:
+        """Poll one render to its end and post its link exactly once."""
+        chinese = job.language.startswith("zh")
+        lease = self.config.lease_seconds
+        try:
+            creds = await self.credentials(job.key)
+            last_progress = job.progress
+            while job.status is RenderState.RENDERING:
+                wait = job.next_poll_at - time.time()
+                if wait > 0:
+                    await asyncio.sleep(min(wait, self.config.render_poll_seconds))
+                try:
+                    status = await self.client.render_status(creds, job.render_id)
+                except BackendUnavailable:
+                    status = None
+                now = time.time()
+                if status is not None and status.succeeded:
+                    if not await self.store.update_render(
+                        job.id,
+                        self.owner,
+                        lease,
+                        status=RenderState.READY,
+                        progress=100,
+                        output_url=status.output_url,
+                        size=status.size,
+                    ):
+                        return
+                    break
+                if status is not None and status.finished:
+                    reason = status.error or status.status
+                    await self.store.update_render(
+                        job.id, self.owner, lease, status=RenderState.FAILED, error=reason
+                    )
+                    await self._render_message(
+                        job, Reply(ReplyKind.ERROR, say("render_failed", chinese, reason=reason))
+                    )
+                    return
+                if now >= job.deadline_at:
+                    await self.store.update_render(
+                        job.id, self.owner, lease, status=RenderState.FAILED, error="timeout"
+                    )
+                    await self._render_message(
+                        job,
+                        Reply(
+                            ReplyKind.ERROR,
+                            say("render_failed", chinese, reason="it did not finish in time"),
+                        ),
+                    )
+                    return
+                progress = status.progress if status is not None else last_progress
+                if not await self.store.update_render(
+                    job.id,
+                    self.owner,
+                    lease,
+                    progress=progress,
+                    next_poll_at=now + self.config.render_poll_seconds,
+                ):
+                    return  # another replica took the job over
+                if int(progress) != int(last_progress) and job.message_id:
+                    last_progress = progress
+                    await self._render_progress(job, progress, chinese)
+                job = await self.store.get_render(job.id) or job
+            await self._deliver(job.id, chinese)
+        except asyncio.CancelledError:
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(
+                    self.store.update_render(job.id, self.owner, 0)
+                )  # free the lease
+            raise
+        except RenderFailed as exc:
+            await self.store.update_render(
+                job.id, self.owner, lease, status=RenderState.FAILED, error=exc.message
+            )
+            await self._render_message(
+                job, Reply(ReplyKind.ERROR, say("render_failed", chinese, reason=exc.message))
+            )
+        except Exception:
+            log.exception("render driver failed", extra={"render": job.render_id})
+
+    async def _render_progress(self, job: RenderJob, progress: float, chinese: bool) -> None:
+        thread = self._thread(job.key)
+        if thread is None or job.message_id is None:
+            return
+        reply = Reply(
+            ReplyKind.STATUS,
+            say("render_started", chinese, progress=int(progress)),
+            progress=progress,
+        )
+        with contextlib.suppress(Exception):
+            await thread.update(job.message_id, reply)
+
+    async def _render_message(self, job: RenderJob, reply: Reply) -> None:
+        thread = self._thread(job.key)
+        if thread is not None:
+            with contextlib.suppress(Exception):
+                await thread.post(reply)
+
+    async def _deliver(self, job_id: int, chinese: bool) -> None:
+        job = await self.store.get_render(job_id)
+        if job is None or job.output_url is None or not await self.store.mark_posted(job_id):
+            return
+        self.metrics.render_seconds.observe(max(time.time() - job.created_at, 0))
+        thread = self._thread(job.key)
+        if thread is None:
+            log.error("no adapter to post a finished render", extra={"render": job.render_id})
+            return
+        url = job.output_url
+        reply = Reply(
+            ReplyKind.VIDEO,
+            say("render_done", chinese, url=url),
+            (Action.STATUS, Action.CREDITS),
+            video_url=url,
+        )
+        if job.message_id:
+            with contextlib.suppress(Exception):
+                await thread.update(
+                    job.message_id, Reply(ReplyKind.STATUS, "🎬 100%", progress=100)
+                )
+        await thread.post(reply)
+        limit = thread.upload_limit
+        if limit <= 0:
+            return
+        try:
+            size = job.size or await self.client.media_size(url)
+            if size is None or size > limit:
+                return
+            name = f"jupiter-{job.render_id}.mp4"
+            await thread.upload(name, size, self.client.download(url), reply)
+        except Exception:
+            log.warning(
+                "could not attach the video file; the link was posted",
+                extra={"render": job.render_id},
+            )
+
+    # -- recovery and supervision --------------------------------------------------------------
+
+    async def _recover(self, platform: str) -> None:
+        """Tell users about turns a dead process left running; resume queued turns and renders."""
+        for turn in await self.store.interrupt_stale_turns(time.time(), platform):
+            thread = self._thread(turn.key)
+            if thread is not None:
+                text = turn.text if len(turn.text) <= 80 else turn.text[:77] + "..."
+                notice = Reply(
+                    ReplyKind.NOTICE, say("interrupted", is_chinese(turn.text), text=text)
+                )
+                with contextlib.suppress(Exception):
+                    await thread.post(notice)
+        await self._resume()
+
+    async def _resume(self) -> None:
+        for job in await self.store.claim_renders(self.owner, self.config.lease_seconds):
+            if job.key.platform not in self._resolvers:
+                await self.store.update_render(job.id, self.owner, 0)
+                continue
+            if job.status is RenderState.READY:
+                chinese = job.language.startswith("zh")
+                self._spawn(self._deliver(job.id, chinese), f"deliver {job.render_id}")
+            else:
+                self._drive(job)
+        for key in await self.store.threads_with_queued_turns():
+            if key.platform in self._resolvers and key not in self._workers:
+                self._start_worker(key)
+
+    async def _supervise(self) -> None:
+        period = max(min(self.config.lease_seconds / 2, 10.0), 0.05)
+        while True:
+            await asyncio.sleep(period)
+            try:
+                for platform in list(self._resolvers):
+                    await self._recover(platform)
+                for state, count in (await self.store.count_renders()).items():
+                    self.metrics.render_jobs.labels(state).set(count)
+            except Exception:
+                log.exception("supervisor pass failed")
+
+    # -- errors to words -----------------------------------------------------------------------
+
+    async def _report(self, thread: ChatThread, exc: NemoError, chinese: bool) -> None:
+        with contextlib.suppress(Exception):
+            await thread.post(Reply(ReplyKind.ERROR, await self._explain(thread.key, exc, chinese)))
+
+    async def _explain(self, key: ThreadKey, exc: NemoError, chinese: bool) -> str:
+        detail = chat_safe(exc.message)
+        if isinstance(exc, TokenRejected):
+            return say("err_token_fixed" if self.config.nemo_token else "err_token", chinese)
+        if isinstance(exc, OutOfCredits):
+            creds = await self.credentials(key)
+            if not creds.fixed and creds.user_id:
+                return say("err_credits_anon", chinese, user_id=creds.user_id)
+            return say("err_credits", chinese)
+        if isinstance(exc, UnsupportedFileType):
+            return say("err_type", chinese, detail=detail)
+        if isinstance(exc, FileTooLarge):
+            return say("err_size", chinese, detail=detail)
+        if isinstance(exc, ExportBlocked):
+            return say("err_export_plan", chinese)
+        if isinstance(exc, RateLimited):
+            return say("err_rate", chinese)
+        if isinstance(exc, TurnBusy):
+            return say("err_busy", chinese)
+        if isinstance(exc, TurnTimedOut):
+            return say("err_timeout", chinese, detail=detail)
+        if isinstance(exc, StreamInterrupted):
+            return say("err_interrupted", chinese)
+        if isinstance(exc, BackendUnavailable):
+            return say("err_down", chinese, detail=detail)
+        if isinstance(exc, TurnFailed):
+            return say("err_agent", chinese, detail=detail)
+        if isinstance(exc, RenderFailed):
+            return say("err_render", chinese, detail=detail)
+        return say("err_backend", chinese, detail=detail)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+ErrorHook = Callable[[ThreadKey, NemoError], Awaitable[None]]

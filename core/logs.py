@@ -1,0 +1,52 @@
+"""Logs: one JSON object a line on stderr, with a `level` key, and never a token.
+
+A redaction filter masks anything token-shaped in the message and its extras, and httpx's
+request lines (which print full URLs) are quieted to WARNING.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+from core.redact import mask_secrets
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": mask_secrets(record.getMessage()),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = mask_secrets(str(value)) if isinstance(value, str) else value
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["error"] = mask_secrets(f"{record.exc_info[0].__name__}: {record.exc_info[1]}")
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def setup_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "aiohttp.access",
+        "slack_bolt",
+        "slack_sdk",
+        "discord",
+        "asyncio",
+    ):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -1,0 +1,86 @@
+"""Wiring in one place: open the shared resources with `async with`, hand them to constructors.
+
+    async with Runtime.open(settings) as rt:
+        rt.engine.register("slack", ...)
+        ...
+
+No globals, no import-time side effects; tests open their own runtimes side by side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from core import __version__
+from core.client import ClientTiming, NemoClient
+from core.engine import Engine, EngineConfig
+from core.metrics import Metrics
+from core.settings import Settings
+from core.store import Store, open_store
+
+
+def client_timing(settings: Settings) -> ClientTiming:
+    return ClientTiming(
+        retry_after_seconds=settings.retry_after_seconds,
+        backoff_seconds=settings.retry_backoff_seconds,
+        turn_timeout_seconds=settings.turn_timeout_seconds,
+        stream_idle_seconds=settings.stream_idle_seconds,
+        render_poll_seconds=settings.render_poll_seconds,
+        render_timeout_seconds=settings.render_timeout_seconds,
+    )
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    return EngineConfig(
+        heartbeat_seconds=settings.heartbeat_seconds,
+        render_poll_seconds=settings.render_poll_seconds,
+        render_timeout_seconds=settings.render_timeout_seconds,
+        lease_seconds=settings.job_lease_seconds,
+        language=settings.language,
+        nemo_token=settings.nemo_token.get_secret_value() if settings.nemo_token else None,
+    )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    http: httpx.AsyncClient
+    store: Store
+    client: NemoClient
+    engine: Engine
+    metrics: Metrics
+
+    async def healthy(self) -> bool:
+        return await self.store.ping()
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, settings: Settings, *, base_url: str | None = None, owner: str | None = None
+    ) -> AsyncIterator[Runtime]:
+        """Open the HTTP client, the store and the engine; close them all on the way out."""
+        limits = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
+        headers = {"User-Agent": f"jupiter/{__version__}"}
+        async with httpx.AsyncClient(
+            limits=limits, headers=headers, follow_redirects=False
+        ) as http:
+            secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+            store = await open_store(settings.database_url, secret_key=secret)
+            try:
+                metrics = Metrics()
+                client = NemoClient(
+                    http, base_url or settings.nemo_base_url, client_timing(settings)
+                )
+                engine = Engine(client, store, engine_config(settings), metrics, owner=owner)
+                runtime = cls(settings, http, store, client, engine, metrics)
+                await engine.start()
+                try:
+                    yield runtime
+                finally:
+                    await engine.stop()
+            finally:
+                await store.close()

@@ -1,0 +1,208 @@
+"""The render endpoints (`/api/render/proxy/lambda`): exports that end in a real MP4.
+
+A render job's status is derived from the clock (pending, then processing with rising
+progress) until its encode has finished and `render_seconds` have passed; the encode runs in a
+worker thread so the server keeps answering while it works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from core.sim import draft as drafts
+from core.sim import render
+from core.sim.accounts import User
+from core.sim.draft import Json
+from core.sim.state import STATE, TOKEN_ERROR, SimState, fail, read_json
+
+ATTRIBUTION = ("X-Skill-Source", "X-Skill-Version", "X-Skill-Platform")
+RENDER_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+
+routes = web.RouteTableDef()
+
+
+@dataclass(eq=False)
+class RenderJob:
+    id: str
+    user: User
+    session_id: str | None
+    draft: Json
+    seconds: float
+    fail: bool
+    started: float = field(default_factory=time.monotonic)
+    outcome: str | None = None  # "completed" or "failed" once finished
+    error: str | None = None
+    path: Path | None = None
+    duration: float = 0.0
+    polls: int = 0
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    task: asyncio.Task[None] | None = None
+
+    def progress(self) -> tuple[str, int]:
+        if self.outcome == "completed":
+            return self.outcome, 100
+        elapsed = time.monotonic() - self.started
+        share = min(1.0, elapsed / self.seconds) if self.seconds else 1.0
+        if self.outcome is not None:
+            return self.outcome, 5 + int(90 * share)
+        if elapsed < min(0.5, self.seconds / 10):
+            return "pending", 5
+        return "processing", min(95, 5 + int(90 * share))
+
+    async def run(self, target: Path) -> None:
+        """Encodes (or fails, when the fault says so) and waits out `render_seconds`."""
+        try:
+            if self.fail:
+                await asyncio.sleep(self.seconds)
+                raise RuntimeError("simulated render failure (render_fail is on)")
+            partial = target.with_name(f"{target.name}.part")
+            encoding = asyncio.to_thread(render.encode, self.draft, partial, self.cancelled)
+            self.duration, _ = await asyncio.gather(encoding, asyncio.sleep(self.seconds))
+            partial.replace(target)
+            self.path, self.outcome = target, "completed"
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        except Exception as exc:  # noqa: BLE001 - any encoder failure is the render's failure
+            self.outcome, self.error = "failed", f"render failed: {exc}"
+
+    def stop(self, reason: str) -> None:
+        self.cancelled.set()
+        if self.task is not None:
+            self.task.cancel()
+        self.outcome, self.error = "failed", reason
+
+
+JOBS = web.AppKey("render_jobs", dict[str, RenderJob])
+
+
+def _attributed(request: web.Request) -> bool:
+    return all(request.headers.get(name, "").strip() for name in ATTRIBUTION)
+
+
+def _job(request: web.Request, user: User) -> RenderJob | None:
+    job = request.app[JOBS].get(request.match_info["render_id"])
+    return job if job is not None and job.user is user else None
+
+
+def _not_found() -> web.Response:
+    return fail({"detail": "Render not found"}, status=404)
+
+
+def _token_error(request: web.Request) -> web.Response:
+    return fail({"success": False, "error": TOKEN_ERROR["message"], **TOKEN_ERROR})
+
+
+def _status(state: SimState, request: web.Request, job: RenderJob) -> dict[str, Any]:
+    """One of the two documented layouts, alternating poll by poll (start fixed by the seed)."""
+    status, progress = job.progress()
+    url = state.media_url(request, f"{job.id}.mp4") if status == "completed" else None
+    job.polls += 1
+    if (state.seed + job.polls) % 2:
+        data: dict[str, Any] = {"id": job.id, "status": status, "progress": progress}
+        if url:
+            data["outputUrl"] = url
+        if job.error:
+            data["error"] = job.error
+        return {"success": True, "data": data}
+    flat: dict[str, Any] = {"id": job.id, "status": status, "progress": progress}
+    if url and job.path is not None:
+        flat["output"] = {
+            "url": url,
+            "duration": round(job.duration, 3),
+            "size": job.path.stat().st_size,
+        }
+    if job.error:
+        flat["error"] = job.error
+    return flat
+
+
+@routes.post("/api/render/proxy/lambda")
+async def start_render(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    token = state.token_for(request)
+    if token is None:
+        return _token_error(request)
+    if token.user.anonymous and not _attributed(request):
+        message = (
+            "export blocked on the free plan: send X-Skill-Source, X-Skill-Version and "
+            "X-Skill-Platform"
+        )
+        return fail({"code": 402, "message": message}, status=402)
+    body, problem = await read_json(request)
+    if problem is not None:
+        return fail({"success": False, "error": "the body must be JSON"}, status=400)
+    if not isinstance(body, dict):
+        return fail({"success": False, "error": "the body must be a JSON object"}, status=400)
+    render_id, draft = body.get("id"), body.get("draft")
+    if not isinstance(render_id, str) or not RENDER_ID.match(render_id):
+        return fail({"success": False, "error": "id must be a string like render_<ts>"}, status=400)
+    if not isinstance(draft, dict) or not drafts.is_exportable(draft):
+        error = "the draft is empty: generate or upload a video before exporting"
+        return fail({"success": False, "error": error}, status=400)
+    jobs = request.app[JOBS]
+    if render_id in jobs:
+        return fail({"success": False, "error": "duplicate render id"}, status=409)
+    faults = state.faults
+    session_id = body.get("sessionId")
+    job = RenderJob(
+        id=render_id,
+        user=token.user,
+        draft=copy.deepcopy(draft),
+        session_id=session_id if isinstance(session_id, str) else None,
+        seconds=faults.render_seconds,
+        fail=faults.render_fail,
+    )
+    jobs[render_id] = job
+    job.task = asyncio.create_task(job.run(state.media_dir / f"{render_id}.mp4"))
+    return web.json_response(
+        {"success": True, "data": {"id": render_id, "status": "pending", "progress": 5}}
+    )
+
+
+@routes.get("/api/render/proxy/lambda/{render_id}")
+async def render_status(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    token = state.token_for(request)
+    if token is None:
+        return _token_error(request)
+    job = _job(request, token.user)
+    return _not_found() if job is None else web.json_response(_status(state, request, job))
+
+
+@routes.post("/api/render/proxy/lambda/{render_id}/cancel")
+async def cancel_render(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    token = state.token_for(request)
+    if token is None:
+        return _token_error(request)
+    job = _job(request, token.user)
+    if job is None:
+        return _not_found()
+    if job.outcome is not None:
+        return fail({"success": False, "error": f"render already {job.outcome}"})
+    job.stop("render cancelled")
+    status, progress = job.progress()
+    return web.json_response(
+        {
+            "success": True,
+            "data": {"id": job.id, "status": status, "progress": progress, "error": job.error},
+        }
+    )
+
+
+async def stop_all(app: web.Application) -> None:
+    """On shutdown: stop every running render and wait for its task to end."""
+    running = [job for job in app[JOBS].values() if job.task is not None and not job.task.done()]
+    for job in running:
+        job.stop("the backend stopped")
+    await asyncio.gather(*(job.task for job in running if job.task), return_exceptions=True)
