@@ -24,6 +24,7 @@ from bots.discord.thread import (
     TypingIndicators,
 )
 from bots.discord.translate import (
+    PLATFORM,
     MaybeTurn,
     NewThread,
     Turn,
@@ -231,7 +232,8 @@ class DiscordAdapter:
         channel_id = interaction.channel_id or interaction.user.id
         guild_id = interaction.guild_id
         tenant = str(guild_id) if guild_id is not None else f"dm-{interaction.user.id}"
-        key = ThreadKey("discord", tenant, str(channel_id), f"{channel_id}-credits")
+        # Not a conversation: a key no message can map to, so no session grows from it.
+        key = ThreadKey(PLATFORM, tenant, f"credits-{channel_id}", str(channel_id))
         await self.engine.handle(
             InteractionThread(key, interaction),
             self._incoming(interaction, "credits", Action.CREDITS),

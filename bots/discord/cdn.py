@@ -27,18 +27,15 @@ class AttachmentUnavailable(FileRejected):
 
 class CdnFiles:
     def __init__(self, http: httpx.AsyncClient, api_url: str) -> None:
-        api = urlsplit(api_url)
         self._http = http
-        self._api_host = (api.hostname or "").lower()
-        self._api_scheme = api.scheme
+        self._api_origin = _origin(api_url)
 
     def allowed(self, url: str) -> bool:
         parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        if parts.scheme == "https" and (host in CDN_HOSTS or host == self._api_host):
+        if parts.scheme == "https" and (parts.hostname or "").lower() in CDN_HOSTS:
             return True
-        # Plain HTTP only where DISCORD_API_URL itself is plain HTTP (a loopback fake).
-        return parts.scheme == "http" == self._api_scheme and host == self._api_host
+        # The host of DISCORD_API_URL (scheme and port included: a loopback fake in tests).
+        return _origin(url) == self._api_origin
 
     async def stream(self, url: str, filename: str) -> AsyncIterator[bytes]:
         """The file's bytes as they arrive; raises `AttachmentUnavailable` before the first."""
@@ -62,3 +59,13 @@ class CdnFiles:
             finally:
                 await response.aclose()
         raise AttachmentUnavailable(f"{filename!r}: too many redirects")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    try:
+        port = parts.port or default
+    except ValueError:
+        port = -1
+    return parts.scheme, (parts.hostname or "").lower(), port

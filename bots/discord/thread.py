@@ -20,7 +20,7 @@ import discord
 
 from bots.discord.buttons import button_view
 from bots.discord.cdn import AttachmentUnavailable, CdnFiles
-from bots.discord.render import Outgoing, render, render_edit
+from bots.discord.render import Outgoing, render
 from core.port import Attachment, Reply, ThreadKey
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,7 @@ class DiscordThread:
         return self._upload_limit
 
     async def post(self, reply: Reply) -> str:
+        """Send the reply (several messages when long); the id is the last one's."""
         await self._online.wait()
         message_id = ""
         for outgoing in render(reply):
@@ -102,20 +103,25 @@ class DiscordThread:
         return message_id
 
     async def update(self, message_id: str, reply: Reply) -> None:
+        """Edit in place; a reply too long for one message continues in new messages."""
         await self._online.wait()
-        outgoing = render_edit(reply)
-        view = button_view(outgoing.buttons, self._channel.id)
+        first, *rest = render(reply)
         await self._channel.get_partial_message(int(message_id)).edit(
-            content=outgoing.content,
-            embeds=list(outgoing.embeds),
-            view=view,
+            content=first.content,
+            view=button_view(first.buttons, self._channel.id),
             allowed_mentions=NO_MENTIONS,
         )
+        for outgoing in rest:
+            await self._send(outgoing)
 
     async def upload(
         self, filename: str, size: int, chunks: AsyncIterator[bytes], reply: Reply
     ) -> None:
-        """Spool the stream to a temporary file (never all in memory), then attach it."""
+        """Attach the file under the reply already posted (the link), without repeating it.
+
+        The stream is spooled to a temporary file, never held in memory, and file IO runs in
+        worker threads so the event loop keeps serving the gateway.
+        """
         if size > self._upload_limit:
             raise UploadTooLarge(f"{filename} is {size} bytes, over {self._upload_limit}")
         await self._online.wait()
@@ -128,10 +134,9 @@ class DiscordThread:
                     raise UploadTooLarge(f"{filename} grew past {self._upload_limit} bytes")
                 await asyncio.to_thread(spool.write, chunk)
             await asyncio.to_thread(spool.seek, 0)
-            messages = render(reply)
-            for outgoing in messages[:-1]:
-                await self._send(outgoing)
-            await self._send(messages[-1], file=discord.File(spool, filename=filename))
+            await self._channel.send(
+                file=discord.File(spool, filename=filename), allowed_mentions=NO_MENTIONS
+            )
         finally:
             await asyncio.to_thread(spool.close)
 
@@ -144,13 +149,9 @@ class DiscordThread:
     def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
         return self._cdn.stream(attachment.source, attachment.filename)
 
-    async def _send(
-        self, outgoing: Outgoing, *, file: discord.File | None = None
-    ) -> discord.Message:
+    async def _send(self, outgoing: Outgoing) -> discord.Message:
         return await self._channel.send(
-            content=outgoing.content or None,
-            embeds=list(outgoing.embeds),
-            files=[file] if file is not None else [],
+            content=outgoing.content,
             view=button_view(outgoing.buttons, self._channel.id),
             allowed_mentions=NO_MENTIONS,
         )
@@ -159,7 +160,8 @@ class DiscordThread:
 class InteractionThread:
     """A `ChatThread` over an interaction's followups: private answers outside video threads.
 
-    Only for quick answers (credits): followups die with the interaction token after 15 min.
+    Only for quick answers (credits): followups die with the interaction token after 15 min,
+    and the buttons are left off because they act on a video thread.
     """
 
     def __init__(self, key: ThreadKey, interaction: discord.Interaction[Any]) -> None:
@@ -174,23 +176,20 @@ class InteractionThread:
         message_id = ""
         for outgoing in render(reply):
             sent = await self._interaction.followup.send(
-                content=outgoing.content or discord.utils.MISSING,
-                embeds=list(outgoing.embeds),
-                ephemeral=True,
-                allowed_mentions=NO_MENTIONS,
-                wait=True,
+                outgoing.content, ephemeral=True, allowed_mentions=NO_MENTIONS, wait=True
             )
             message_id = str(sent.id)
         return message_id
 
     async def update(self, message_id: str, reply: Reply) -> None:
-        outgoing = render_edit(reply)
+        first, *rest = render(reply)
         await self._interaction.followup.edit_message(
-            int(message_id),
-            content=outgoing.content,
-            embeds=list(outgoing.embeds),
-            allowed_mentions=NO_MENTIONS,
+            int(message_id), content=first.content, allowed_mentions=NO_MENTIONS
         )
+        for outgoing in rest:
+            await self._interaction.followup.send(
+                outgoing.content, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
 
     async def upload(
         self, filename: str, size: int, chunks: AsyncIterator[bytes], reply: Reply

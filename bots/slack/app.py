@@ -28,7 +28,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from core.errors import FileRejected
 from core.files import ACCEPTED_TYPES, check_upload
-from core.metrics import Metrics
 from core.port import ChatThread, Incoming, Reply, ReplyKind, ThreadKey
 from core.settings import Settings
 
@@ -126,7 +125,6 @@ def build_app(
     settings: Settings,
     engine: Engine,
     threads: SlackThreads,
-    metrics: Metrics,
 ) -> AsyncApp:
     """The Bolt app for HTTP or Socket Mode; the signing secret matters only for HTTP."""
     client = threads.client
@@ -155,7 +153,6 @@ def build_app(
                 return
         if incoming.locale is None and incoming.user:
             incoming = replace(incoming, locale=await locales.get(incoming.user))
-        metrics.messages.labels(platform="slack").inc()
         await engine.handle(thread, incoming)
 
     async def on_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:

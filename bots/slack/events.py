@@ -122,7 +122,7 @@ def _incoming(body: Payload, event: Payload, bot_user_id: str | None) -> Incomin
         attachments=attachments(event),
         user=str(event.get("user") or ""),
         locale=_locale(event),
-        event_id=str(body["event_id"]) if body.get("event_id") else None,
+        event_id=f"slack:{body['event_id']}" if body.get("event_id") else None,
     )
 
 
@@ -213,7 +213,7 @@ def from_command(form: Payload) -> Command | None:
         channel=channel,
         user=str(form.get("user_id") or ""),
         prompt=plain_text(str(form.get("text") or ""), None),
-        event_id=f"command:{trigger}" if trigger else None,
+        event_id=f"slack:command:{trigger}" if trigger else None,
         locale=_locale(form),
     )
 
@@ -254,7 +254,7 @@ def from_action(payload: Payload) -> Routed | None:
             text=action.value,
             user=user_id,
             locale=_locale(payload),
-            event_id=f"action:{stamp}:{user_id}" if stamp else None,
+            event_id=f"slack:action:{stamp}:{user_id}" if stamp else None,
             action=action,
         ),
     )

@@ -128,7 +128,7 @@ def build(rt: SlackRuntime, *, socket: bool) -> tuple[AsyncApp, SlackThreads]:
     )
     resolver: ThreadResolver = threads
     rt.engine.register("slack", resolver)
-    bolt_app = build_app(settings=settings, engine=rt.engine, threads=threads, metrics=rt.metrics)
+    bolt_app = build_app(settings=settings, engine=rt.engine, threads=threads)
     return bolt_app, threads
 
 
@@ -153,11 +153,11 @@ async def serve(rt: SlackRuntime, *, socket: bool | None = None) -> None:
         log.info("slack app running (%s), listening on %s", mode, runner.addresses)
         if socket:
             handler = AsyncSocketModeHandler(bolt_app, app_token)
-            await handler.connect_async()
+            await handler.connect_async()  # type: ignore[no-untyped-call]
             try:
                 await asyncio.Event().wait()
             finally:
-                await handler.close_async()
+                await handler.close_async()  # type: ignore[no-untyped-call]
         else:
             await asyncio.Event().wait()
     finally:

@@ -39,7 +39,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from core.errors import FileRejected, FileTooLarge
 from core.files import MAX_UPLOAD_BYTES
 from core.metrics import Metrics
-from core.port import Attachment, Reply, ThreadKey
+from core.port import Attachment, Reply, ReplyKind, ThreadKey
 from core.settings import Settings
 
 from .render import render
@@ -289,9 +289,9 @@ class SlackThread:
                 self._status_shown = False
                 await self._set_status("")
             return
-        if await self._set_status(text[:50]):
+        if await self._set_status(text[:100]):
             self._status_shown = True
-            self._refresher = asyncio.create_task(self._keep_status(text[:50]))
+            self._refresher = asyncio.create_task(self._keep_status(text[:100]))
 
     async def _keep_status(self, text: str) -> None:
         deadline = asyncio.get_running_loop().time() + (
@@ -350,7 +350,8 @@ class SlackThread:
         )
         if response.status_code != 200:
             raise SlackUploadError(f"Slack refused the video upload (HTTP {response.status_code})")
-        comment = render(reply, self.key)[0].text
+        # The engine posts a video's link before its file; the file need not repeat it.
+        comment = None if reply.kind is ReplyKind.VIDEO else render(reply, self.key)[0].text
         await self._client.files_completeUploadExternal(
             files=[{"id": file_id, "title": filename}],
             channel_id=self.key.channel,

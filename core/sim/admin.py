@@ -99,15 +99,18 @@ async def faults_and_log(request: web.Request, handler: Handler) -> web.StreamRe
     return response
 
 
-def _loopback(request: web.Request) -> bool:
+def is_loopback_client(request: web.Request) -> bool:
     try:
-        return request.remote is not None and ipaddress.ip_address(request.remote).is_loopback
+        address = ipaddress.ip_address(request.remote or "")
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 def _admin(request: web.Request) -> SimState:
-    if not _loopback(request):
+    if not is_loopback_client(request):
         raise web.HTTPForbidden(text="the local backend's knobs answer loopback clients only")
     return request.app[STATE]
 

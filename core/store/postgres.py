@@ -353,7 +353,7 @@ class PostgresStore:
         )
         return [_thread_key(r) for r in rows]
 
-    async def interrupt_stale_turns(self, now: float) -> list[TurnRow]:
+    async def interrupt_stale_turns(self, now: float, platform: str | None = None) -> list[TurnRow]:
         # The rows are returned as found (still "running"), like SQLite. Locking them first
         # makes a racing replica skip them, or re-check them and find them no longer running.
         async with self._transaction() as db:
@@ -361,9 +361,11 @@ class PostgresStore:
                 """SELECT t.* FROM turns t JOIN threads h ON h.platform = t.platform
                      AND h.tenant = t.tenant AND h.channel = t.channel AND h.thread = t.thread
                    WHERE t.status = $1 AND h.turn_lease_until < $2
+                     AND ($3::text IS NULL OR t.platform = $3)
                    ORDER BY t.id FOR UPDATE OF t SKIP LOCKED""",
                 TurnStatus.RUNNING.value,
                 now,
+                platform,
             )
             turns = [_turn(r) for r in rows]
             if turns:

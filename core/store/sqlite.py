@@ -230,7 +230,7 @@ class SQLiteStore:
                     incoming.locale,
                     incoming.action.value if incoming.action else None,
                     TurnStatus.QUEUED.value,
-                    incoming.event_id,
+                    incoming.event_id or None,  # "" is no id: a second "" must not collide
                     now,
                     now,
                 ),

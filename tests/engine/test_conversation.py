@@ -1,0 +1,286 @@
+"""Conversations through the real engine against the local backend, read as transcripts."""
+
+from __future__ import annotations
+
+import io
+
+import av
+import httpx
+
+from core.port import Action, Attachment, Incoming, ReplyKind, ThreadKey
+from core.sim import LocalBackend
+from tests.conftest import RuntimeFactory
+from tests.fakes.thread import FakeThread
+
+
+def key(name: str = "t1") -> ThreadKey:
+    return ThreadKey("console", "team", "chan", name)
+
+
+def said(text: str, **kw: object) -> Incoming:
+    return Incoming(text, user="u1", **kw)  # type: ignore[arg-type]
+
+
+async def test_prompt_edit_status_export_gives_a_real_mp4(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+    async with runtime() as rt:
+        thread = FakeThread(key())
+        await rt.engine.handle(thread, said("a 3-second sunset over mountains"))
+        await rt.engine.idle(20)
+        first = thread.log[0]
+        assert first.op == "post" and first.text == "Connecting..."
+        final = thread.log[-1]
+        assert final.op == "update" and final.message_id == first.message_id
+        assert final.reply is not None and final.reply.kind is ReplyKind.TEXT
+        assert "Timeline (3 tracks)" in final.text and "sunset over mountains" in final.text
+        assert set(final.reply.buttons) == {Action.EXPORT, Action.STATUS, Action.CREDITS}
+
+        await rt.engine.handle(thread, said("status"))
+        await rt.engine.idle(20)
+        assert thread.log[-1].text.startswith("Timeline (3 tracks): 1. Video: sunset over mountains (0-3s)")
+
+        await rt.engine.handle(thread, said("export"))
+        await rt.engine.idle(20)
+        videos = [s for s in thread.log if s.op == "post" and s.reply is not None and s.reply.kind is ReplyKind.VIDEO]
+        assert len(videos) == 1 and videos[0].reply is not None
+        url = videos[0].reply.video_url
+        assert url and url.startswith(sim.base_url)
+        uploads = [s for s in thread.log if s.op == "upload"]
+        assert len(uploads) == 1
+        with av.open(io.BytesIO(uploads[0].data)) as container:
+            stream = container.streams.video[0]
+            assert stream.codec_context.name == "h264"
+            assert container.duration is not None
+            assert abs(container.duration / 1_000_000 - 3.0) < 0.3
+
+
+async def test_heartbeats_edit_the_status_message_while_a_turn_runs(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+    sim.set_faults({"turn_seconds": 0.8})
+    async with runtime(heartbeat_seconds=0.1) as rt:
+        thread = FakeThread(key())
+        await rt.engine.handle(thread, said("a city timelapse"))
+        await rt.engine.idle(20)
+        status_id = thread.log[0].message_id
+        beats = [s for s in thread.log if s.op == "update" and "Still working" in s.text]
+        assert len(beats) >= 3
+        assert all(b.message_id == status_id for b in beats)
+        assert thread.busy[0] and thread.busy[-1] is None
+
+
+async def test_chinese_keywords_answer_in_chinese(runtime: RuntimeFactory) -> None:
+    async with runtime() as rt:
+        thread = FakeThread(key())
+        await rt.engine.handle(thread, said("积分"))
+        await rt.engine.idle(20)
+        assert "积分：可用 100，冻结 0，总计 100。" in thread.log[-1].text
+        await rt.engine.handle(thread, said("导出"))
+        await rt.engine.idle(20)
+        assert "还没有可以导出的内容" in thread.log[-1].text
+        await rt.engine.handle(thread, said("状态"))
+        await rt.engine.idle(20)
+        assert thread.log[-1].text.startswith("Timeline (0 tracks)")
+
+
+async def test_no_text_turn_summarises_what_changed(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+    async with runtime() as rt:
+        thread = FakeThread(key())
+        sim.set_faults({"credits": 1000})
+        await rt.engine.handle(thread, said("a 10-second beach at dawn"))
+        await rt.engine.idle(20)
+        sim.set_faults({"no_text_ratio": 1.0})
+        await rt.engine.handle(thread, said("add lo-fi music at 35%"))
+        await rt.engine.idle(20)
+        final = thread.log[-1]
+        assert final.reply is not None and final.reply.kind is ReplyKind.TIMELINE
+        assert "what changed" in final.text
+        assert "35%" in final.text
+        assert "Timeline (3 tracks)" in final.text
+
+
+async def test_messages_during_a_turn_are_queued_and_run_in_order(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+    sim.set_faults({"turn_seconds": 0.5, "credits": 1000})
+    async with runtime() as rt:
+        thread = FakeThread(key())
+        await rt.engine.handle(thread, said("a forest in autumn"))
+        await rt.engine.handle(thread, said("make it 5 seconds"))
+        await rt.engine.handle(thread, said("make it vertical"))
+        await rt.engine.idle(30)
+        transcript = thread.transcript()
+        assert transcript.count("I'll start on this as soon as the current step finishes") == 2
+        connecting = thread.count(lambda s: s.text == "Connecting...")
+        assert connecting == 3
+        runs = [entry for entry in await sim_log(sim) if entry["path"] == "/run_sse"]
+        assert len(runs) == 3  # each message sent exactly once
+        sent = [entry["json"]["new_message"]["parts"][0]["text"] for entry in runs]
+        assert sent == ["a forest in autumn", "make it 5 seconds", "make it vertical"]
+        assert "ERROR" not in transcript and "⚠️" not in transcript
+
+
+async def sim_log(sim: LocalBackend) -> list[dict[str, object]]:
+    async with httpx.AsyncClient() as http:
+        response = await http.get(sim.base_url + "/_sim/log", timeout=5)
+    data = response.json()
+    return data if isinstance(data, list) else data.get("requests", [])  # type: ignore[no-any-return]
+
+
+async def test_duplicate_delivery_is_handled_once(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+    async with runtime() as rt:
+        thread = FakeThread(key())
+        await rt.engine.handle(thread, said("a red balloon", event_id="Ev1"))
+        await rt.engine.handle(thread, said("a red balloon", event_id="Ev1"))
+        await rt.engine.idle(20)
+        assert thread.count(lambda s: s.text == "Connecting...") == 1
+        assert len([e for e in await sim_log(sim) if e["path"] == "/run_sse"]) == 1
+
+
+async def test_expired_token_is_renewed_transparently(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+    async with runtime() as rt:
+        thread = FakeThread(key())
+        await rt.engine.handle(thread, said("credits"))
+        await rt.engine.idle(20)
+        sim.set_faults({"expire_tokens": True})
+        await rt.engine.handle(thread, said("a snowy cabin"))
+        await rt.engine.idle(20)
+        assert "⚠️" not in thread.transcript()
+        assert "Timeline (3 tracks)" in thread.log[-1].text
+        tokens = [e for e in await sim_log(sim) if e["path"] == "/api/auth/anonymous-token"]
+        assert len(tokens) == 2
+        client_ids = {str(e["headers"].get("X-Client-Id") or e["headers"].get("x-client-id")) for e in tokens}  # type: ignore[union-attr]
+        assert len(client_ids) == 1
+
+
+async def test_lost_session_restarts_the_timeline_and_answers(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+    sim.set_faults({"credits": 1000})
+    async with runtime() as rt:
+        thread = FakeThread(key())
+        await rt.engine.handle(thread, said("a lighthouse at night"))
+        await rt.engine.idle(20)
+        sim.set_faults({"drop_sessions": True})
+        await rt.engine.handle(thread, said("a desert road trip"))
+        await rt.engine.idle(20)
+        transcript = thread.transcript()
+        assert "started a fresh timeline" in transcript
+        assert "Timeline (3 tracks)" in thread.log[-1].text
+
+
+async def test_out_of_credits_links_registration_with_the_anonymous_user(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+    sim.set_faults({"credits": 0})
+    async with runtime() as rt:
+        thread = FakeThread(key())
+        await rt.engine.handle(thread, said("a waterfall in iceland"))
+        await rt.engine.idle(20)
+        error = thread.log[-1]
+        assert error.reply is not None and error.reply.kind is ReplyKind.ERROR
+        assert "https://nemovideo.com/register?bind=anon_" in error.text
+        sim.set_faults({"credits": 1000})
+        await rt.engine.handle(thread, said("a waterfall in iceland"))
+        await rt.engine.idle(20)
+        assert "Timeline (3 tracks)" in thread.log[-1].text  # the thread stays usable
+
+
+async def test_rate_limit_is_retried_once_then_explained(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+    async with runtime() as rt:
+        thread = FakeThread(key())
+        sim.set_faults({"rate_limit_next": 1})
+        await rt.engine.handle(thread, said("credits"))
+        await rt.engine.idle(20)
+        assert "100 available" in thread.log[-1].text
+        sim.set_faults({"rate_limit_next": 10})
+        await rt.engine.handle(thread, said("credits"))
+        await rt.engine.idle(20)
+        assert "rate-limiting" in thread.log[-1].text
+
+
+async def test_dropped_stream_is_reported_and_not_resent(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+    sim.set_faults({"drop_stream_after": 2, "turn_seconds": 0.5})
+    async with runtime() as rt:
+        thread = FakeThread(key())
+        await rt.engine.handle(thread, said("a koi pond"))
+        await rt.engine.idle(20)
+        assert "connection to the video service dropped" in thread.transcript()
+        assert len([e for e in await sim_log(sim) if e["path"] == "/run_sse"]) == 1
+        sim.set_faults({"drop_stream_after": 0})
+        await rt.engine.handle(thread, said("status"))
+        await rt.engine.idle(20)
+        assert thread.log[-1].text.startswith("Timeline (")
+
+
+async def test_backend_down_gives_a_clear_message(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from core.runtime import Runtime
+    from tests.conftest import fast_settings
+
+    async with Runtime.open(fast_settings(Path(str(tmp_path))), base_url="http://127.0.0.1:9") as rt:
+        thread = FakeThread(key())
+        await rt.engine.handle(thread, said("a mountain lake"))
+        await rt.engine.idle(20)
+        assert "can't reach the video service" in thread.log[-1].text
+
+
+async def test_uploads_stream_and_report_kind_then_run_the_text(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+    sim.set_faults({"credits": 1000})
+    clip = _tiny_mp4()
+    async with runtime() as rt:
+        thread = FakeThread(key(), files={"src-1": clip})
+        files = (
+            Attachment("clip.mp4", len(clip), "src-1", "video/mp4"),
+            Attachment("notes.exe", 10, "src-2"),
+            Attachment("huge.mov", 600 * 1024 * 1024, "src-3"),
+        )
+        await rt.engine.handle(thread, said("use this as the intro", attachments=files))
+        await rt.engine.idle(20)
+        transcript = thread.transcript()
+        assert "Accepted types: mp4" in transcript  # notes.exe refused before download
+        assert "500 MB" in transcript  # huge.mov refused before download
+        assert "clip.mp4: video" in transcript
+        assert "Connecting..." in transcript  # the text ran as a turn after the upload
+        uploads = [e for e in await sim_log(sim) if str(e["path"]).startswith("/api/upload-video/")]
+        assert len(uploads) == 1
+
+
+async def test_stop_cancels_the_running_turn(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+    sim.set_faults({"turn_seconds": 5})
+    async with runtime() as rt:
+        thread = FakeThread(key())
+        await rt.engine.handle(thread, said("a long epic"))
+        await thread.wait_text("Connecting...")
+        await rt.engine.handle(thread, said("stop"))
+        await rt.engine.idle(10)
+        assert "🛑 Stopped." in thread.transcript()
+        assert not thread.busy or thread.busy[-1] is None
+
+
+async def test_export_of_an_empty_timeline_is_refused_kindly(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+    async with runtime() as rt:
+        thread = FakeThread(key())
+        await rt.engine.handle(thread, Incoming("", action=Action.EXPORT))
+        await rt.engine.idle(20)
+        assert "nothing to export yet" in thread.log[-1].text
+        assert not [e for e in await sim_log(sim) if str(e["path"]).startswith("/api/render")]
+
+
+async def test_render_failure_is_reported(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+    async with runtime() as rt:
+        thread = FakeThread(key())
+        await rt.engine.handle(thread, said("a tiny clip"))
+        await rt.engine.idle(20)
+        sim.set_faults({"render_fail": True})
+        await rt.engine.handle(thread, said("export"))
+        await rt.engine.idle(20)
+        assert "render failed" in thread.log[-1].text.lower()
+
+
+def _tiny_mp4() -> bytes:
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for _ in range(20):
+            frame = av.VideoFrame(64, 64, "yuv420p")
+            for plane in frame.planes:
+                plane.update(bytes(plane.buffer_size))
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buffer.getvalue()

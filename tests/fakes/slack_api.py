@@ -1,0 +1,492 @@
+"""A loopback fake of the Slack Web API, strict where the real one is strict.
+
+It answers the methods the adapter uses the way Slack does (JSON `{"ok": ...}` bodies, bearer
+tokens, form or JSON arguments, Block Kit limits), accepts uploads at the URLs it hands out
+(streamed and counted, never kept whole), serves private files at `/files-pri/...` only to the
+bot token, and takes orders from tests: fail the next N calls with 429 + `Retry-After` or a 5xx,
+answer a file request with a login page (the app lacks files:read), or redirect it elsewhere.
+
+A second listener plays "another host" (`other_url`): it records every request that reaches it,
+so a test can prove the bot token never went there.
+
+    async with FakeSlack(bot_token="xoxb-...") as slack:
+        settings = Settings(slack_api_url=slack.api_url, ...)
+        ...
+        await slack.wait_for(lambda: slack.calls("chat.postMessage"))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+SECTION_TEXT_LIMIT = 3000
+BLOCK_LIMIT = 50
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    headers: dict[str, str]
+
+    @property
+    def token(self) -> str | None:
+        auth = self.headers.get("Authorization", "")
+        return auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    thread_ts: str | None
+    edits: int = 0
+
+    @property
+    def all_text(self) -> str:
+        """The fallback text and every text in its blocks, as a user would read them."""
+        parts = [self.text]
+        for block in self.blocks:
+            if isinstance(block.get("text"), dict):
+                parts.append(block["text"].get("text", ""))
+            for item in block.get("fields", []) + block.get("elements", []):
+                if isinstance(item, dict):
+                    text = item.get("text")
+                    parts.append(text.get("text", "") if isinstance(text, dict) else str(text))
+        return "\n".join(parts)
+
+
+@dataclass
+class Upload:
+    file_id: str
+    filename: str
+    length: int
+    received: int = 0
+    chunks: int = 0
+    sha256: str = ""
+    content_length_header: str | None = None
+    completed: dict[str, Any] | None = None
+
+
+@dataclass
+class PrivateFile:
+    name: str
+    data: bytes
+    content_type: str = "application/octet-stream"
+
+
+@dataclass
+class Fault:
+    status: int
+    count: int
+    retry_after: float | None = None
+
+
+@dataclass
+class FileRequest:
+    path: str
+    headers: dict[str, str]
+
+
+@dataclass
+class _State:
+    calls: list[Call] = field(default_factory=list)
+    messages: dict[tuple[str, str], Message] = field(default_factory=dict)
+    uploads: dict[str, Upload] = field(default_factory=dict)
+    files: dict[str, PrivateFile] = field(default_factory=dict)
+    file_requests: list[FileRequest] = field(default_factory=list)
+    other_requests: list[FileRequest] = field(default_factory=list)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+    faults: dict[str, Fault] = field(default_factory=dict)
+
+
+class FakeSlack:
+    def __init__(
+        self,
+        *,
+        bot_token: str = "xoxb-test-bot-token",
+        team_id: str = "T0TEAM",
+        bot_user_id: str = "U0JUPITER",
+        bot_id: str = "B0JUPITER",
+    ) -> None:
+        self.bot_token = bot_token
+        self.team_id = team_id
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self.status_error: str | None = None  # e.g. "missing_scope" for setStatus
+        self.users_error: str | None = None
+        self.user_locales: dict[str, str] = {}
+        self.post_errors: dict[str, str] = {}  # channel -> error for chat.postMessage
+        self.file_mode = "ok"  # ok | html | redirect_other | redirect_slack | forbidden
+        self._state = _State()
+        self._changed = asyncio.Condition()
+        self._ts = itertools.count(1)
+        self._ids = itertools.count(1)
+        self._runners: list[web.AppRunner] = []
+        self.base_url = ""
+        self.other_url = ""
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> FakeSlack:
+        self.base_url = await self._serve(self._app())
+        self.other_url = await self._serve(self._other_app())
+        return self
+
+    async def stop(self) -> None:
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+        self._runners.clear()
+
+    async def __aenter__(self) -> FakeSlack:
+        return await self.start()
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
+
+    async def _serve(self, app: web.Application, host: str = "127.0.0.1") -> str:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        self._runners.append(runner)
+        site = web.TCPSite(runner, host, 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        return f"http://{host}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api/"
+
+    # -- what tests read ----------------------------------------------------------------------
+
+    def calls(self, method: str | None = None) -> list[Call]:
+        return [c for c in self._state.calls if method is None or c.method == method]
+
+    def thread(self, channel: str, thread_ts: str) -> list[Message]:
+        """Messages posted in a thread (the root included when the bot posted it), in order."""
+        found = [
+            m
+            for m in self._state.messages.values()
+            if m.channel == channel and (m.thread_ts == thread_ts or m.ts == thread_ts)
+        ]
+        return sorted(found, key=lambda m: float(m.ts))
+
+    def messages(self) -> list[Message]:
+        return sorted(self._state.messages.values(), key=lambda m: float(m.ts))
+
+    @property
+    def uploads(self) -> list[Upload]:
+        return list(self._state.uploads.values())
+
+    @property
+    def file_requests(self) -> list[FileRequest]:
+        return list(self._state.file_requests)
+
+    @property
+    def other_requests(self) -> list[FileRequest]:
+        return list(self._state.other_requests)
+
+    @property
+    def responses(self) -> list[dict[str, Any]]:
+        """Bodies posted to a slash command's `response_url`."""
+        return list(self._state.responses)
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+        """Wait until `predicate()` is truthy (checked after every request); return its value."""
+        async with asyncio.timeout(timeout), self._changed:
+            while True:
+                value = predicate()
+                if value:
+                    return value
+                await self._changed.wait()
+
+    async def _touch(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # -- what tests set -----------------------------------------------------------------------
+
+    def fail_next(
+        self, method: str, *, status: int = 429, count: int = 1, retry_after: float | None = None
+    ) -> None:
+        """The next `count` calls to `method` answer `status` (429 carries `Retry-After`)."""
+        if status == 429 and retry_after is None:
+            retry_after = 0
+        self._state.faults[method] = Fault(status, count, retry_after)
+
+    def add_file(self, file_id: str, name: str, data: bytes, content_type: str = "") -> str:
+        """Serve `data` as a private file; returns its `url_private_download`."""
+        self._state.files[file_id] = PrivateFile(name, data, content_type or _guess(name))
+        return f"{self.base_url}/files-pri/{self.team_id}-{file_id}/download/{name}"
+
+    def file_event(self, file_id: str, name: str, size: int, mimetype: str = "") -> dict[str, Any]:
+        """A `files` entry as Slack puts it in a message event."""
+        url = f"{self.base_url}/files-pri/{self.team_id}-{file_id}/download/{name}"
+        return {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype or _guess(name),
+            "filetype": name.rsplit(".", 1)[-1],
+            "size": size,
+            "mode": "hosted",
+            "url_private": url.replace("/download/", "/"),
+            "url_private_download": url,
+        }
+
+    # -- the Web API --------------------------------------------------------------------------
+
+    def _app(self) -> web.Application:
+        app = web.Application(client_max_size=1024**3)
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/files-pri/{tail:.*}", self._private_file)
+        app.router.add_post("/respond/{id}", self._respond)
+        app.router.add_get("/login", self._login)
+        return app
+
+    def _other_app(self) -> web.Application:
+        async def anything(request: web.Request) -> web.Response:
+            self._state.other_requests.append(FileRequest(request.path_qs, dict(request.headers)))
+            await self._touch()
+            return web.Response(body=b"stolen", content_type="application/octet-stream")
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", anything)
+        return app
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args: dict[str, Any] = dict(request.query)
+        if request.can_read_body:
+            raw = await request.read()
+            if request.content_type == "application/json":
+                args.update(json.loads(raw or b"{}"))
+            else:
+                args.update(parse_qsl(raw.decode(), keep_blank_values=True))
+        call = Call(method, args, dict(request.headers))
+        self._state.calls.append(call)
+        try:
+            fault = self._state.faults.get(method)
+            if fault is not None and fault.count > 0:
+                fault.count -= 1
+                headers = {}
+                if fault.retry_after is not None:
+                    headers["Retry-After"] = f"{fault.retry_after:g}"
+                body = {"ok": False, "error": "ratelimited" if fault.status == 429 else "fatal"}
+                return web.json_response(body, status=fault.status, headers=headers)
+            if call.token != self.bot_token:
+                return _error("not_authed" if call.token is None else "invalid_auth")
+            handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+            if handler is None:
+                return _error("unknown_method")
+            answer: dict[str, Any] = handler(args)
+            return web.json_response(answer)
+        finally:
+            await self._touch()
+
+    def _m_auth_test(self, _: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://jupiter-test.slack.com/",
+            "team": "Jupiter Test",
+            "user": "jupiter",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if channel in self.post_errors:
+            return {"ok": False, "error": self.post_errors[channel]}
+        problem = _check_content(args)
+        if problem:
+            return {"ok": False, "error": problem}
+        ts = f"{int(time.time())}.{next(self._ts):06d}"
+        thread_ts = args.get("thread_ts") or None
+        blocks = _blocks(args)
+        message = Message(channel, ts, str(args.get("text") or ""), blocks, thread_ts)
+        self._state.messages[(channel, ts)] = message
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": ts,
+            "message": {"type": "message", "text": message.text, "ts": ts, "bot_id": self.bot_id},
+        }
+
+    def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        key = (str(args.get("channel") or ""), str(args.get("ts") or ""))
+        message = self._state.messages.get(key)
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        problem = _check_content(args)
+        if problem:
+            return {"ok": False, "error": problem}
+        message.text = str(args.get("text") or "")
+        message.blocks = _blocks(args)
+        message.edits += 1
+        return {"ok": True, "channel": key[0], "ts": key[1], "text": message.text}
+
+    def _m_assistant_threads_setStatus(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.status_error:
+            return {"ok": False, "error": self.status_error, "needed": "assistant:write"}
+        if not args.get("channel_id") or not args.get("thread_ts") or "status" not in args:
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True}
+
+    def _m_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            length = int(args.get("length", ""))
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not args.get("filename"):
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._ids):08d}"
+        self._state.uploads[file_id] = Upload(file_id, str(args["filename"]), length)
+        return {"ok": True, "upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
+
+    def _m_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            files = json.loads(args.get("files") or "[]")
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        done = []
+        for item in files:
+            upload = self._state.uploads.get(item.get("id", ""))
+            if upload is None or upload.received != upload.length:
+                return {"ok": False, "error": "file_not_found"}
+            upload.completed = dict(args)
+            done.append({"id": upload.file_id, "name": upload.filename, "title": item.get("title")})
+        return {"ok": True, "files": done}
+
+    def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.users_error:
+            return {"ok": False, "error": self.users_error}
+        user = str(args.get("user") or "")
+        profile: dict[str, Any] = {"id": user, "team_id": self.team_id, "name": user.lower()}
+        if str(args.get("include_locale", "")).lower() in {"1", "true"}:
+            profile["locale"] = self.user_locales.get(user, "en-US")
+        return {"ok": True, "user": profile}
+
+    def _m_conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel") or "")
+        return {
+            "ok": True,
+            "channel": {"id": channel, "is_im": channel.startswith("D"), "is_member": True},
+        }
+
+    # -- uploads, private files, response_url -------------------------------------------------
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        upload = self._state.uploads.get(request.match_info["file_id"])
+        if upload is None:
+            return web.Response(status=404, text="unknown upload")
+        upload.content_length_header = request.headers.get("Content-Length")
+        digest = hashlib.sha256()
+        async for chunk in request.content.iter_any():
+            upload.received += len(chunk)
+            upload.chunks += 1
+            digest.update(chunk)
+        upload.sha256 = digest.hexdigest()
+        await self._touch()
+        return web.Response(text=f"OK - {upload.received}")
+
+    async def _private_file(self, request: web.Request) -> web.StreamResponse:
+        self._state.file_requests.append(FileRequest(request.path_qs, dict(request.headers)))
+        await self._touch()
+        if self.file_mode == "redirect_other":
+            raise web.HTTPFound(f"{self.other_url}/steal{request.path}")
+        if self.file_mode == "redirect_slack":
+            self.file_mode = "ok"
+            raise web.HTTPFound(request.path)  # same host: allowed
+        authorized = request.headers.get("Authorization") == f"Bearer {self.bot_token}"
+        if self.file_mode == "html" or not authorized:
+            return web.Response(
+                text="<!DOCTYPE html><html><body>Sign in to Slack</body></html>",
+                content_type="text/html",
+            )
+        if self.file_mode == "forbidden":
+            return web.Response(status=403, text="forbidden")
+        file_id = request.match_info["tail"].split("/", 1)[0].split("-", 1)[-1]
+        stored = self._state.files.get(file_id)
+        if stored is None:
+            return web.Response(status=404, text="file not found")
+        response = web.StreamResponse(headers={"Content-Type": stored.content_type})
+        response.content_length = len(stored.data)
+        await response.prepare(request)
+        for start in range(0, len(stored.data), 64 * 1024):
+            await response.write(stored.data[start : start + 64 * 1024])
+        await response.write_eof()
+        return response
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        self._state.responses.append(await request.json())
+        await self._touch()
+        return web.Response(text="ok")
+
+    async def _login(self, _: web.Request) -> web.Response:
+        return web.Response(text="<html>login</html>", content_type="text/html")
+
+    def response_url(self, name: str = "1") -> str:
+        return f"{self.base_url}/respond/{name}"
+
+
+def _error(code: str) -> web.Response:
+    return web.json_response({"ok": False, "error": code})
+
+
+def _blocks(args: dict[str, Any]) -> list[dict[str, Any]]:
+    blocks = args.get("blocks")
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    return list(blocks or [])
+
+
+def _check_content(args: dict[str, Any]) -> str | None:
+    """Slack's own refusals for message content: the adapter must never trigger them."""
+    try:
+        blocks = _blocks(args)
+    except ValueError:
+        return "invalid_blocks_format"
+    if not args.get("text") and not blocks:
+        return "no_text"
+    if len(blocks) > BLOCK_LIMIT:
+        return "invalid_blocks"
+    for block in blocks:
+        text = block.get("text")
+        if isinstance(text, dict) and len(text.get("text", "")) > SECTION_TEXT_LIMIT:
+            return "invalid_blocks"
+        if block.get("type") == "actions" and not block.get("elements"):
+            return "invalid_blocks"
+    return None
+
+
+def _guess(name: str) -> str:
+    extension = name.rsplit(".", 1)[-1].lower()
+    return {
+        "mp4": "video/mp4",
+        "mov": "video/quicktime",
+        "png": "image/png",
+        "jpg": "image/jpeg",
+        "jpeg": "image/jpeg",
+        "mp3": "audio/mpeg",
+        "txt": "text/plain",
+        "exe": "application/x-msdownload",
+    }.get(extension, "application/octet-stream")

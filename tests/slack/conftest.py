@@ -1,0 +1,221 @@
+"""Slack fixtures: the fake Web API, signed requests exactly as Slack sends them, the HTTP app.
+
+Requests go through the real stack: aiohttp server -> Bolt's `async_dispatch` (signature check,
+auth.test, self-event filter, listener matching, ack) -> the adapter -> an engine. The engine is
+either the real one (with the local backend) or `RecordingEngine`, a stand-in that only records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from aiohttp import web
+
+from bots.slack.server import build, build_web_app
+from bots.slack.thread import SlackThreads
+from core.metrics import Metrics
+from core.port import ChatThread, Incoming, ThreadKey, ThreadResolver
+from core.settings import Settings
+from tests.fakes.slack_api import FakeSlack
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+BOT_TOKEN = "xoxb-1111-2222-testtoken"
+TEAM = "T0TEAM"
+CHANNEL = "C0VIDEO"
+USER = "U0ALICE"
+PAYLOADS = Path(__file__).resolve().parents[1] / "payloads"
+
+
+def payload(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((PAYLOADS / f"slack_{name}.json").read_text())
+    return data
+
+
+def sign(body: str, *, secret: str = SECRET, timestamp: int | None = None) -> dict[str, str]:
+    """Slack's request signature: v0=HMAC-SHA256(secret, "v0:{timestamp}:{body}")."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256)
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest.hexdigest()}"}
+
+
+def slack_settings(slack: FakeSlack, tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": f"sqlite:///{tmp_path / 'jupiter.db'}",
+        "slack_bot_token": BOT_TOKEN,
+        "slack_signing_secret": SECRET,
+        "slack_api_url": slack.api_url,
+        "heartbeat_seconds": 0.05,
+        "render_poll_seconds": 0.05,
+        "render_timeout_seconds": 20,
+        "retry_after_seconds": 0.01,
+        "retry_backoff_seconds": 0.01,
+        "turn_timeout_seconds": 20,
+        "stream_idle_seconds": 5,
+        "job_lease_seconds": 2,
+        "http_port": 0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+class RecordingEngine:
+    """Stand-in for the engine API (handle / is_bot_thread / register): records, does nothing."""
+
+    def __init__(self, owned: tuple[ThreadKey, ...] = ()) -> None:
+        self.handled: list[tuple[ChatThread, Incoming]] = []
+        self.owned = set(owned)
+        self.resolvers: dict[str, ThreadResolver] = {}
+        self._changed = asyncio.Condition()
+
+    async def handle(self, thread: ChatThread, incoming: Incoming) -> None:
+        async with self._changed:
+            self.handled.append((thread, incoming))
+            self._changed.notify_all()
+
+    async def is_bot_thread(self, key: ThreadKey) -> bool:
+        return key in self.owned
+
+    def register(self, platform: str, resolver: ThreadResolver) -> None:
+        self.resolvers[platform] = resolver
+
+    async def wait_handled(self, count: int = 1, timeout: float = 5.0) -> list[Incoming]:
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: len(self.handled) >= count)
+        return [incoming for _, incoming in self.handled]
+
+
+@dataclass
+class FakeRuntime:
+    """The slice of `core.runtime.Runtime` that `serve`/`build` use, around a stand-in engine."""
+
+    settings: Settings
+    http: httpx.AsyncClient
+    engine: Any
+    metrics: Metrics = field(default_factory=Metrics)
+    health: bool = True
+
+    async def healthy(self) -> bool:
+        return self.health
+
+
+@dataclass
+class SlackHttp:
+    """The app's HTTP endpoint on a free loopback port, and a client that talks like Slack."""
+
+    url: str
+    client: httpx.AsyncClient
+    threads: SlackThreads
+    secret: str = SECRET
+    _ids: int = 0
+
+    def next_id(self, prefix: str) -> str:
+        self._ids += 1
+        return f"{prefix}{self._ids:06d}"
+
+    async def send(
+        self,
+        body: str,
+        content_type: str,
+        *,
+        headers: dict[str, str] | None = None,
+        secret: str | None = None,
+        timestamp: int | None = None,
+    ) -> httpx.Response:
+        signed = sign(body, secret=secret or self.secret, timestamp=timestamp)
+        return await self.client.post(
+            f"{self.url}/slack/events",
+            content=body.encode(),
+            headers={"Content-Type": content_type, **signed, **(headers or {})},
+        )
+
+    async def event(
+        self, event: dict[str, Any], *, event_id: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        body = {
+            "token": "verification-token-unused",
+            "team_id": TEAM,
+            "api_app_id": "A0JUPITER",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or self.next_id("Ev"),
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": TEAM, "user_id": "U0JUPITER", "is_bot": True}],
+        }
+        return await self.send(json.dumps(body), "application/json", **kwargs)
+
+    async def command(self, text: str, **fields: str) -> httpx.Response:
+        form = {
+            "token": "verification-token-unused",
+            "team_id": TEAM,
+            "team_domain": "jupiter-test",
+            "channel_id": CHANNEL,
+            "channel_name": "video",
+            "user_id": USER,
+            "user_name": "alice",
+            "command": "/video",
+            "text": text,
+            "api_app_id": "A0JUPITER",
+            "response_url": fields.pop("response_url", "https://hooks.slack.com/commands/x"),
+            "trigger_id": self.next_id("trigger."),
+            **fields,
+        }
+        return await self.send(urlencode(form), "application/x-www-form-urlencoded")
+
+    async def click(self, action: str, key: ThreadKey, **kwargs: Any) -> httpx.Response:
+        data = payload("block_actions")
+        data["actions"][0]["action_id"] = f"jupiter_{action}"
+        data["actions"][0]["value"] = str(key)
+        data["actions"][0]["action_ts"] = f"{time.time():.6f}"
+        data["channel"]["id"] = key.channel
+        data["container"]["channel_id"] = key.channel
+        data["message"]["thread_ts"] = key.thread
+        body = urlencode({"payload": json.dumps(data)})
+        return await self.send(body, "application/x-www-form-urlencoded", **kwargs)
+
+
+@asynccontextmanager
+async def running(rt: Any) -> AsyncIterator[SlackHttp]:
+    """Build the app exactly as `serve` does (HTTP mode) and run it on 127.0.0.1:0."""
+    bolt_app, threads = build(rt, socket=False)
+    runner = web.AppRunner(build_web_app(rt, bolt_app), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        async with httpx.AsyncClient(timeout=10) as client:
+            yield SlackHttp(f"http://127.0.0.1:{port}", client, threads)
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack(bot_token=BOT_TOKEN, team_id=TEAM) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(follow_redirects=False) as client:
+        yield client
+
+
+async def eventually(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+    """Poll a condition that no fake can signal (engine state) until it holds or time runs out."""
+    async with asyncio.timeout(timeout):
+        while not (value := predicate()):
+            await asyncio.sleep(0.01)
+        return value

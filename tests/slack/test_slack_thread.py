@@ -1,0 +1,219 @@
+"""`SlackThread` against the fake Web API: threading, edits, retries, status, files, uploads."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bots.slack.thread import (
+    LACKS_FILES_READ,
+    AttachmentUnavailable,
+    SlackThreads,
+    TokenHosts,
+    build_client,
+)
+from core.metrics import Metrics
+from core.port import Attachment, ChatThread, Reply, ReplyKind, ThreadKey
+from tests.fakes.slack_api import FakeSlack
+from tests.slack.conftest import BOT_TOKEN, CHANNEL, TEAM, slack_settings
+
+KEY = ThreadKey("slack", TEAM, CHANNEL, "1700000000.000100")
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    return Metrics()
+
+
+@pytest.fixture
+def threads(
+    slack: FakeSlack, http: httpx.AsyncClient, tmp_path: Path, metrics: Metrics
+) -> SlackThreads:
+    settings = slack_settings(slack, tmp_path, slack_upload_max_bytes=10 * 1024 * 1024)
+    return SlackThreads(
+        client=build_client(settings, metrics),
+        http=http,
+        settings=settings,
+        status_refresh_seconds=0.05,
+    )
+
+
+def _retries(metrics: Metrics) -> float:
+    value = metrics.registry.get_sample_value(
+        "jupiter_chat_api_retries_total", {"platform": "slack"}
+    )
+    return value or 0.0
+
+
+async def _read(stream: AsyncIterator[bytes]) -> bytes:
+    return b"".join([chunk async for chunk in stream])
+
+
+def test_it_is_the_engines_port(threads: SlackThreads) -> None:
+    assert isinstance(threads(KEY), ChatThread)
+    assert threads(KEY).upload_limit == 10 * 1024 * 1024
+    assert BOT_TOKEN not in repr(threads(KEY))
+
+
+async def test_posts_carry_the_thread_and_progress_is_edited_in_place(
+    slack: FakeSlack, threads: SlackThreads
+) -> None:
+    thread = threads(KEY)
+    first = await thread.post(Reply(ReplyKind.STATUS, "Connecting..."))
+    await thread.update(first, Reply(ReplyKind.STATUS, "⏳ Still working... (2s)"))
+    await thread.update(first, Reply(ReplyKind.TEXT, "Here it is"))
+    posts = slack.calls("chat.postMessage")
+    assert [c.args["thread_ts"] for c in posts] == [KEY.thread]
+    assert posts[0].token == BOT_TOKEN
+    (message,) = slack.thread(CHANNEL, KEY.thread)
+    assert message.edits == 2 and "Here it is" in message.all_text
+
+
+async def test_rate_limits_are_retried_after_retry_after_and_counted(
+    slack: FakeSlack, threads: SlackThreads, metrics: Metrics
+) -> None:
+    slack.fail_next("chat.postMessage", status=429, count=2, retry_after=0)
+    await threads(KEY).post(Reply(ReplyKind.TEXT, "hello"))
+    assert len(slack.calls("chat.postMessage")) == 3
+    assert len(slack.thread(CHANNEL, KEY.thread)) == 1
+    assert _retries(metrics) == 2
+
+
+async def test_server_errors_are_retried_and_counted(
+    slack: FakeSlack, threads: SlackThreads, metrics: Metrics
+) -> None:
+    slack.fail_next("chat.update", status=503, count=1)
+    thread = threads(KEY)
+    ts = await thread.post(Reply(ReplyKind.STATUS, "Connecting..."))
+    await thread.update(ts, Reply(ReplyKind.STATUS, "still"))
+    assert len(slack.calls("chat.update")) == 2
+    assert _retries(metrics) == 1
+
+
+async def test_assistant_status_is_set_refreshed_and_cleared(
+    slack: FakeSlack, threads: SlackThreads
+) -> None:
+    thread = threads(KEY)
+    await thread.set_busy("Working on your video...")
+    await slack.wait_for(lambda: len(slack.calls("assistant.threads.setStatus")) >= 3)
+    await thread.set_busy(None)
+    calls = slack.calls("assistant.threads.setStatus")
+    assert calls[0].args == {
+        "channel_id": CHANNEL,
+        "thread_ts": KEY.thread,
+        "status": "Working on your video...",
+    }
+    assert calls[-1].args["status"] == ""
+    settled = len(calls)
+    await thread.set_busy(None)
+    assert len(slack.calls("assistant.threads.setStatus")) == settled
+
+
+async def test_without_the_scope_status_is_tried_once_per_process(
+    slack: FakeSlack, threads: SlackThreads
+) -> None:
+    slack.status_error = "missing_scope"
+    await threads(KEY).set_busy("Working...")
+    await threads(KEY).set_busy("Working...")
+    other = ThreadKey("slack", TEAM, CHANNEL, "1700000999.000100")
+    await threads(other).set_busy("Working...")
+    await threads(other).set_busy(None)
+    assert len(slack.calls("assistant.threads.setStatus")) == 1
+    assert not threads.status_available
+
+
+async def test_the_video_is_streamed_into_the_thread(
+    slack: FakeSlack, threads: SlackThreads
+) -> None:
+    data = bytes(range(256)) * 4096  # 1 MiB
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(data), 64 * 1024):
+            yield data[start : start + 64 * 1024]
+
+    reply = Reply(ReplyKind.VIDEO, "ready", video_url="https://cdn.example.com/v.mp4")
+    await threads(KEY).upload("jupiter-r1.mp4", len(data), chunks(), reply)
+    (upload,) = slack.uploads
+    assert upload.received == len(data) and upload.content_length_header == str(len(data))
+    assert upload.sha256 == hashlib.sha256(data).hexdigest()
+    (ticket,) = slack.calls("files.getUploadURLExternal")
+    assert ticket.args["filename"] == "jupiter-r1.mp4" and ticket.args["length"] == str(len(data))
+    (done,) = slack.calls("files.completeUploadExternal")
+    assert done.args["channel_id"] == CHANNEL and done.args["thread_ts"] == KEY.thread
+    assert upload.completed is not None
+
+
+async def test_uploads_over_the_limit_are_refused_before_any_call(
+    slack: FakeSlack, threads: SlackThreads
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"x"
+
+    with pytest.raises(Exception, match="over the Slack upload limit"):
+        await threads(KEY).upload("big.mp4", 11 * 1024 * 1024, chunks(), Reply(ReplyKind.VIDEO, ""))
+    assert slack.calls() == []
+
+
+async def test_private_files_are_streamed_with_the_token(
+    slack: FakeSlack, threads: SlackThreads
+) -> None:
+    data = b"\x00\x01" * 100_000
+    url = slack.add_file("F0CLIP", "clip.mp4", data)
+    got = await _read(threads(KEY).open_attachment(Attachment("clip.mp4", len(data), url)))
+    assert got == data
+    assert slack.file_requests[0].headers["Authorization"] == f"Bearer {BOT_TOKEN}"
+
+
+async def test_a_redirect_on_the_same_slack_host_is_followed(
+    slack: FakeSlack, threads: SlackThreads
+) -> None:
+    url = slack.add_file("F0CLIP", "clip.mp4", b"movie")
+    slack.file_mode = "redirect_slack"
+    got = await _read(threads(KEY).open_attachment(Attachment("clip.mp4", 5, url)))
+    assert got == b"movie" and len(slack.file_requests) == 2
+
+
+async def test_a_redirect_that_would_leak_the_token_is_refused(
+    slack: FakeSlack, threads: SlackThreads
+) -> None:
+    url = slack.add_file("F0CLIP", "clip.mp4", b"movie")
+    slack.file_mode = "redirect_other"
+    with pytest.raises(AttachmentUnavailable, match="not hosted by Slack") as caught:
+        await _read(threads(KEY).open_attachment(Attachment("clip.mp4", 5, url)))
+    assert slack.other_requests == []
+    assert BOT_TOKEN not in str(caught.value)
+
+
+async def test_a_file_url_off_slack_is_never_fetched(
+    slack: FakeSlack, threads: SlackThreads
+) -> None:
+    attachment = Attachment("clip.mp4", 5, f"{slack.other_url}/files-pri/x/clip.mp4")
+    with pytest.raises(AttachmentUnavailable):
+        await _read(threads(KEY).open_attachment(attachment))
+    assert slack.other_requests == []
+
+
+async def test_a_login_page_means_the_app_lacks_files_read(
+    slack: FakeSlack, threads: SlackThreads
+) -> None:
+    url = slack.add_file("F0CLIP", "clip.mp4", b"movie")
+    slack.file_mode = "html"
+    with pytest.raises(AttachmentUnavailable) as caught:
+        await _read(threads(KEY).open_attachment(Attachment("clip.mp4", 5, url)))
+    assert caught.value.message == LACKS_FILES_READ
+
+
+def test_token_hosts() -> None:
+    hosts = TokenHosts.for_api("http://127.0.0.1:8123/api/")
+    assert hosts.allows("https://files.slack.com/files-pri/T-F/x.mp4")
+    assert hosts.allows("https://a.slack-edge.com/x")
+    assert hosts.allows("http://127.0.0.1:8123/files-pri/x")
+    assert not hosts.allows("http://files.slack.com/x")  # the token never travels in clear
+    assert not hosts.allows("https://slack.com.evil.example/x")
+    assert not hosts.allows("https://evilslack.com/x")
+    assert not hosts.allows("http://127.0.0.1:9999/x")
+    assert not hosts.allows("ftp://files.slack.com/x")
