@@ -190,7 +190,7 @@ class NemoClient:
             code = body.get("code")
             if isinstance(code, int) and code not in (0, 200):
                 raise error_for_code(code, _text(body.get("message") or body.get("msg")))
-            if body.get("success") is False:
+            if body.get("success") is False and status != 402:
                 error = (
                     _text(body.get("error") or body.get("message")) or "the render service refused"
                 )
@@ -326,7 +326,9 @@ class NemoClient:
                 async with self._http.stream(
                     "POST", self._base + "/run_sse", json=body, headers=headers, timeout=timeout
                 ) as response:
-                    if response.status_code != 200:
+                    content_type = response.headers.get("content-type", "")
+                    if response.status_code != 200 or "json" in content_type:
+                        # refused before streaming; errors may come as HTTP 200 {"code":1001}
                         await response.aread()
                         self._unwrap(response, "/run_sse")
                         raise ProtocolError(f"the turn was refused (HTTP {response.status_code})")
@@ -412,11 +414,18 @@ class NemoClient:
         return f"render_{self._last_render_ms}"
 
     async def start_render(
-        self, creds: Credentials, session_id: str, draft: Draft, render_id: str | None = None
+        self,
+        creds: Credentials,
+        session_id: str,
+        draft: Draft,
+        render_id: str | None = None,
+        *,
+        retry_duplicate: bool = True,
     ) -> RenderStatus:
-        """Start a render; a duplicate id is retried once with a fresh one."""
+        """Start a render; a duplicate id is retried once with a fresh one (unless the caller
+        tracks ids itself and asks for `retry_duplicate=False`)."""
         render_id = render_id or self.new_render_id()
-        for attempt in (1, 2):
+        for attempt in (1, 2) if retry_duplicate else (2,):
             try:
                 data = await self._call(
                     "POST",

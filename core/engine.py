@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from core.client import Credentials, NemoClient, new_client_id
+from core.client import Credentials, DuplicateRenderId, NemoClient, new_client_id
 from core.errors import (
     BackendUnavailable,
     ExportBlocked,
@@ -136,12 +136,13 @@ class Engine:
 
     async def stop(self) -> None:
         self._closing = True
+        held = list(self._workers)
         tasks = [self._supervisor, *self._workers.values(), *self._renders.values(), *self._tasks]
         for task in tasks:
             if task is not None:
                 task.cancel()
         await asyncio.gather(*(t for t in tasks if t is not None), return_exceptions=True)
-        for key in list(self._workers):
+        for key in held:
             with contextlib.suppress(Exception):
                 await self.store.release_thread(key, self.owner)
 
@@ -274,12 +275,16 @@ class Engine:
         self._running[key] = task
         renew = asyncio.create_task(self._renew_thread(key))
         status, error = TurnStatus.DONE, None
+        shutdown = False
         self.metrics.active_turns.inc()
         started = time.monotonic()
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
-            if not task.cancelled():  # the worker itself is being cancelled (shutdown)
+            if not task.cancelled():
+                # The worker itself is cancelled (shutdown): the turn stays `running`, so the
+                # next process reports it as interrupted instead of silently re-sending it.
+                shutdown = True
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
@@ -299,9 +304,10 @@ class Engine:
             self.metrics.active_turns.dec()
             self._running.pop(key, None)
             self.metrics.turn_seconds.observe(time.monotonic() - started)
-            self.metrics.turns.labels(status.value).inc()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(self.store.finish_turn(turn.id, status, error))
+            if not shutdown:
+                self.metrics.turns.labels(status.value).inc()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(self.store.finish_turn(turn.id, status, error))
 
     async def _renew_thread(self, key: ThreadKey) -> None:
         period = max(self.config.lease_seconds / 3, 0.05)
@@ -669,16 +675,36 @@ class Engine:
         message_id = await thread.post(
             Reply(ReplyKind.STATUS, say("render_started", chinese, progress=0), progress=0)
         )
-        status = await self.client.start_render(creds, row.session_id, draft)
-        job = await self.store.add_render(
-            key,
-            status.id or self.client.new_render_id(),
-            owner=self.owner,
-            lease_seconds=self.config.lease_seconds,
-            deadline_at=time.time() + self.config.render_timeout_seconds,
-            message_id=message_id,
-            language="zh-CN" if chinese else row.language,
-        )
+        language = "zh-CN" if chinese else row.language
+        for attempt in (1, 2):
+            # The job is persisted before the render starts, so a crash in between leaves a
+            # job that is resumed (and reported), never a render nobody watches.
+            job = await self.store.add_render(
+                key,
+                self.client.new_render_id(),
+                owner=self.owner,
+                lease_seconds=self.config.lease_seconds,
+                deadline_at=time.time() + self.config.render_timeout_seconds,
+                message_id=message_id,
+                language=language,
+            )
+            try:
+                await self.client.start_render(
+                    creds, row.session_id, draft, job.render_id, retry_duplicate=False
+                )
+            except DuplicateRenderId:
+                await self.store.update_render(
+                    job.id, self.owner, 0, status=RenderState.FAILED, error="duplicate id"
+                )
+                if attempt == 2:
+                    raise
+                continue
+            except BaseException:
+                await self.store.update_render(
+                    job.id, self.owner, 0, status=RenderState.FAILED, error="not started"
+                )
+                raise
+            break
         self.metrics.render_jobs.labels("rendering").inc()
         self._drive(job)
 

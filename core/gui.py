@@ -27,7 +27,11 @@ class Translation:
     actions: tuple[tuple[GuiAction, str], ...]  # (action, argument) in order of appearance
 
 
-_SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]*\n?|\n")
+# A sentence ends at punctuation followed by a space or the end, so URLs, file names and
+# "2.5 s" stay whole; stray punctuation is matched too, so forwarded text loses nothing.
+_SENTENCE = re.compile(
+    r"(?:[^.!?。！？\n]|[.!?](?=[^\s.!?。！？]))+[.!?。！？]*\n?|[.!?。！？]+\n?|\n"
+)
 _EXPORT = re.compile(r"(export|download|导出|下载)", re.I)
 _CLICK = re.compile(r"\b(click|tap|press|hit)\b|点击|单击|按下", re.I)
 _OPEN = re.compile(r"\bopen\b.*\b(panel|tab|editor|sidebar|menu|timeline)\b|打开", re.I)

@@ -3,7 +3,8 @@
 Why our own parser: the stream must survive frames split across reads, CRLF or CR line ends,
 `:` comments, empty `data:` lines, non-JSON payloads and absurdly long lines, and must never split
 on U+2028 (valid inside JSON strings; `str.splitlines` would break on it). Lines are split on
-bytes only, and a line longer than `max_line` is dropped whole instead of growing without bound.
+bytes only, and a line longer than `max_line` is dropped whole instead of growing without bound,
+as is an event whose data lines together outgrow it.
 """
 
 from __future__ import annotations
@@ -32,12 +33,16 @@ class SSEParser:
     def __init__(self, max_line: int = MAX_LINE_BYTES) -> None:
         self._buffer = b""
         self._data: list[str] = []
+        self._size = 0  # characters of data gathered for the current event
+        self._oversized = False  # the current event outgrew `max_line`: drop it whole
         self._max_line = max_line
         self._overflow = False  # inside a line that is being dropped
         self._pending_cr = False
 
     def feed(self, chunk: bytes) -> list[str | None]:
         out: list[str | None] = []
+        if not chunk:
+            return out  # an empty read must not forget a pending \r
         if self._pending_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]  # the \n of a \r\n split across reads
         self._pending_cr = False
@@ -60,6 +65,7 @@ class SSEParser:
         if self._buffer:
             self._line(self._buffer, out)
             self._buffer = b""
+        self._overflow = False  # a dropped line cut by the end must not swallow the last event
         self._line(b"", out)
         return out
 
@@ -68,10 +74,12 @@ class SSEParser:
             self._overflow = False  # the tail of an over-long line: drop it with its head
             return
         if not raw:
-            if self._data:
+            if self._data and not self._oversized:
                 out.append("\n".join(self._data))
-                self._data = []
+            self._data, self._size, self._oversized = [], 0, False
             return
+        if len(raw) > self._max_line:
+            return  # an over-long line that arrived whole in one read: dropped all the same
         line = raw.decode("utf-8", errors="replace")
         if line.startswith(":"):
             out.append(None)
@@ -81,7 +89,11 @@ class SSEParser:
             value = value[1:]
         if name == "data":
             if value:
-                self._data.append(value)
+                self._size += len(value) + 1
+                if self._size > self._max_line:
+                    self._data, self._oversized = [], True
+                elif not self._oversized:
+                    self._data.append(value)
             elif not self._data:
                 out.append(None)  # an empty `data:` line is a keep-alive
 
@@ -137,20 +149,20 @@ def _from_payload(payload: dict[str, Any]) -> Iterable[TurnEvent]:
 
 def _adk(payload: dict[str, Any]) -> Iterable[TurnEvent]:
     content = payload["content"]
-    if content.get("role") not in (None, "model", "assistant"):
-        return
+    # ADK sends tool results with role "user"; only the model's own words are text to relay
+    from_model = content.get("role") in (None, "model", "assistant")
     partial = bool(payload.get("partial"))
     parts = content.get("parts")
     for part in parts if isinstance(parts, list) else []:
         if not isinstance(part, dict):
             continue
-        if isinstance(part.get("functionCall"), dict):
+        if isinstance(part.get("functionCall"), dict) and from_model:
             call = part["functionCall"]
             yield ToolCallEvent(str(call.get("name") or ""), _dict(call.get("args")))
         elif isinstance(part.get("functionResponse"), dict):
             response = part["functionResponse"]
             yield ToolResultEvent(str(response.get("name") or ""), response.get("response"))
-        elif "text" in part and not part.get("thought"):
+        elif "text" in part and not part.get("thought") and from_model:
             yield from _text(part.get("text"), partial)
 
 
@@ -174,7 +186,7 @@ def _error(payload: dict[str, Any]) -> ErrorEvent | None:
     numeric: int | None
     try:
         numeric = int(code) if code is not None else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # JSON allows Infinity
         numeric = None
     return ErrorEvent(str(message or "the agent reported an error")[:2000], numeric)
 

@@ -62,6 +62,8 @@ class JupiterClient(discord.Client):
     """discord.py's client with the adapter's handlers; `tree` holds the slash commands."""
 
     def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
+        # No voice here: skip discord.py's start-up warnings about missing voice libraries.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(intents=intents(), allowed_mentions=NO_MENTIONS, **options)
         self.adapter = adapter
         self.tree: app_commands.CommandTree[Any] = command_tree(self, adapter)

@@ -25,7 +25,7 @@ _ROLE_MENTION = re.compile(r"<@&(\d+)>")
 _CHANNEL_MENTION = re.compile(r"<#(\d+)>")
 _CUSTOM_EMOJI = re.compile(r"<a?:(\w+):\d+>")
 _TIMESTAMP = re.compile(r"<t:(-?\d+)(?::[tTdDfFR])?>")
-_NAME_NOISE = re.compile(r"[`*_~|>#\[\]]+")
+_NAME_NOISE = re.compile(r"[`*_~|>\[\]]+|^#+\s+")
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,7 +154,7 @@ def _body(reply: Reply) -> tuple[str, list[Block]]:
     """The reply's own words (raw) and the blocks that come after them."""
     text = reply.text
     extra: list[Block] = []
-    if reply.kind is ReplyKind.ERROR:
+    if reply.kind is ReplyKind.ERROR and not text.lstrip().startswith("⚠"):
         text = f"⚠️ {text}" if text else "⚠️ Something went wrong."
     if reply.kind is ReplyKind.STATUS and reply.progress is not None:
         extra.append(_context(_progress_bar(reply.progress)))

@@ -94,6 +94,8 @@ async def faults_and_log(request: web.Request, handler: Handler) -> web.StreamRe
             response = await handler(request)
         except web.HTTPException as exc:
             entry["status"] = exc.status
+            if exc.status in (404, 405):  # FastAPI's shape for unknown routes and methods
+                return web.json_response({"detail": exc.reason}, status=exc.status)
             raise
     entry["status"] = response.status
     return response
@@ -153,7 +155,7 @@ def apply_faults(state: SimState, changes: dict[str, Any]) -> None:
 
 @routes.get("/_sim/log")
 async def get_log(request: web.Request) -> web.Response:
-    return web.json_response(_admin(request).log)
+    return web.json_response(list(_admin(request).log))
 
 
 @routes.post("/_sim/reset")

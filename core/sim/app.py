@@ -84,7 +84,9 @@ class LocalBackend:
             state.accounts.set_credits(state.faults.credits)
         for value in self._api_tokens:
             state.accounts.register(value)
-        runner = web.AppRunner(self._app(state), handler_cancellation=True, access_log=None)
+        runner = web.AppRunner(
+            self._app(state), handler_cancellation=True, access_log=None, shutdown_timeout=1.0
+        )
         await runner.setup()
         try:
             site = web.TCPSite(runner, host, port)

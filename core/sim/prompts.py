@@ -30,7 +30,7 @@ GENRES = {
     "hip-hop": "Hip-hop",
     "chill": "Chill",
     "synthwave": "Synthwave",
-}
+}  # what users call a style -> the BGM track's name
 DEFAULT_GENRES = ("Lo-fi", "Ambient", "Upbeat", "Cinematic", "Acoustic")
 
 _WORD_NUMBERS = {
@@ -47,6 +47,7 @@ _WORD_NUMBERS = {
     "sixty": 60,
     "ninety": 90,
 }
+_WORD_AMOUNTS = {"half a": 0.5, "a": 1.0, "an": 1.0, **_WORD_NUMBERS}
 _UNIT = r"(seconds?|secs?|s|minutes?|mins?|m)"
 _NUMERIC_DURATION = re.compile(rf"\b(\d+(?:\.\d+)?)\s*-?\s*{_UNIT}\b")
 _WORD_DURATION = re.compile(
@@ -135,23 +136,28 @@ class EditOp:
 
 
 def title_case(text: str) -> str:
+    """Capitalises each word without str.title()'s "Don'T"."""
     return " ".join(word[:1].upper() + word[1:] for word in text.split())
 
 
 def duration_seconds(text: str) -> int | None:
+    """Seconds named in the words ("30-second", "30s", "1 minute", "half a minute"), clamped."""
     lowered = text.lower()
-    found = _NUMERIC_DURATION.search(lowered)
-    if found:
-        amount = float(found.group(1))
-        unit = found.group(2)
+    if found := _NUMERIC_DURATION.search(lowered):
+        amount, unit = float(found.group(1)), found.group(2)
     else:
-        worded = _WORD_DURATION.search(lowered)
-        if not worded:
-            return None
-        amount = {"half a": 0.5, "a": 1.0, "an": 1.0}.get(worded.group(1), 0.0) or float(
-            _WORD_NUMBERS[worded.group(1)]
+        # "a second video" is an ordinal, not a duration: "a"/"an" only go with minutes.
+        worded = next(
+            (
+                match
+                for match in _WORD_DURATION.finditer(lowered)
+                if match.group(1) in _WORD_NUMBERS or match.group(2).startswith("m")
+            ),
+            None,
         )
-        unit = worded.group(2)
+        if worded is None:
+            return None
+        amount, unit = _WORD_AMOUNTS[worded.group(1)], worded.group(2)
     seconds = amount * 60 if unit.startswith("m") else amount
     return max(MIN_SECONDS, min(MAX_SECONDS, round(seconds)))
 
@@ -163,14 +169,12 @@ def _even(value: float) -> int:
 def canvas(text: str, current: tuple[int, int] | None = None) -> tuple[int, int] | None:
     """The frame size the words ask for, keeping what they leave unsaid from `current`."""
     lowered = text.lower()
-    ratio = None
     if found := _RATIO.search(lowered):
-        ratio = re.sub(r"\s", "", found.group(1))
+        ratio: str | None = re.sub(r"\s", "", found.group(1))
     else:
         ratio = next((name for name, rule in _ORIENTATION.items() if rule.search(lowered)), None)
-    lines = None
-    if found := _RESOLUTION.search(lowered):
-        lines = _RESOLUTION_LINES[found.group(1)]
+    found = _RESOLUTION.search(lowered)
+    lines = _RESOLUTION_LINES[found.group(1)] if found else None
     if ratio is None and lines is None:
         return None
     width, height = current or (1920, 1080)

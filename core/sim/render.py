@@ -27,6 +27,7 @@ FPS = 12
 SAMPLE_RATE = 22_050
 AUDIO_FRAME = 1024
 TONE_LEVEL = 0.25
+MAX_SECONDS = 1800
 
 
 class RenderCancelled(Exception):
@@ -83,8 +84,10 @@ def plan(draft: Json) -> Plan:
     scale = LONG_SIDE / max(canvas_w, canvas_h)
     width, height = (max(2, 2 * round(side * scale / 2)) for side in (canvas_w, canvas_h))
     seconds = (int(draft.get("d") or 0) or drafts.content_ms(draft)) / 1000
-    if seconds <= 0:
-        raise ValueError("the draft has no duration")
+    if not 0 < seconds <= MAX_SECONDS:
+        raise ValueError(
+            f"the draft lasts {seconds:g} s; the local renderer takes 0-{MAX_SECONDS} s"
+        )
     shots, captions, tones = [], [], []
     for track in draft.get("t", []):
         for start, end, segment in drafts.spans(track):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import deque
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +23,7 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 TOKEN_ERROR = {"code": 1001, "message": "token expired or invalid"}
 SESSION_ERROR = {"code": 1002, "message": "session not found"}
+LOG_LIMIT = 10_000  # the request log keeps the latest calls of a long-running sim
 
 
 class SimState:
@@ -33,7 +35,7 @@ class SimState:
         self.media_dir = media_dir
         self.max_upload_bytes = max_upload_bytes
         self.accounts = Accounts(random.Random(f"{seed}:accounts"))
-        self.log: list[dict[str, Any]] = []
+        self.log: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
         self._counters: dict[str, int] = {}
 
     def count(self, what: str) -> int:

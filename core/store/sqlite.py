@@ -40,6 +40,20 @@ def _make_parent(path: str) -> None:
     Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
+async def _enable_wal(db: aiosqlite.Connection) -> None:
+    """Switching a new file to WAL takes an exclusive lock, and when processes open it at once
+    SQLite answers "database is locked" straight away instead of waiting `busy_timeout`: retry."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            await db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.01)
+
+
 def _key(key: ThreadKey) -> tuple[str, str, str, str]:
     return (key.platform, key.tenant, key.channel, key.thread)
 
@@ -58,7 +72,7 @@ class SQLiteStore:
         try:
             db.row_factory = aiosqlite.Row
             await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await db.execute("PRAGMA journal_mode = WAL")
+            await _enable_wal(db)
             await db.execute("PRAGMA synchronous = NORMAL")
             store = cls(db, cipher or PlainCipher())
             await store._migrate()

@@ -21,7 +21,9 @@ def said(text: str, **kw: object) -> Incoming:
     return Incoming(text, user="u1", **kw)  # type: ignore[arg-type]
 
 
-async def test_prompt_edit_status_export_gives_a_real_mp4(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+async def test_prompt_edit_status_export_gives_a_real_mp4(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
     async with runtime() as rt:
         thread = FakeThread(key())
         await rt.engine.handle(thread, said("a 3-second sunset over mountains"))
@@ -36,11 +38,17 @@ async def test_prompt_edit_status_export_gives_a_real_mp4(runtime: RuntimeFactor
 
         await rt.engine.handle(thread, said("status"))
         await rt.engine.idle(20)
-        assert thread.log[-1].text.startswith("Timeline (3 tracks): 1. Video: sunset over mountains (0-3s)")
+        assert thread.log[-1].text.startswith(
+            "Timeline (3 tracks): 1. Video: sunset over mountains (0-3s)"
+        )
 
         await rt.engine.handle(thread, said("export"))
         await rt.engine.idle(20)
-        videos = [s for s in thread.log if s.op == "post" and s.reply is not None and s.reply.kind is ReplyKind.VIDEO]
+        videos = [
+            s
+            for s in thread.log
+            if s.op == "post" and s.reply is not None and s.reply.kind is ReplyKind.VIDEO
+        ]
         assert len(videos) == 1 and videos[0].reply is not None
         url = videos[0].reply.video_url
         assert url and url.startswith(sim.base_url)
@@ -53,7 +61,9 @@ async def test_prompt_edit_status_export_gives_a_real_mp4(runtime: RuntimeFactor
             assert abs(container.duration / 1_000_000 - 3.0) < 0.3
 
 
-async def test_heartbeats_edit_the_status_message_while_a_turn_runs(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+async def test_heartbeats_edit_the_status_message_while_a_turn_runs(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
     sim.set_faults({"turn_seconds": 0.8})
     async with runtime(heartbeat_seconds=0.1) as rt:
         thread = FakeThread(key())
@@ -80,7 +90,9 @@ async def test_chinese_keywords_answer_in_chinese(runtime: RuntimeFactory) -> No
         assert thread.log[-1].text.startswith("Timeline (0 tracks)")
 
 
-async def test_no_text_turn_summarises_what_changed(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+async def test_no_text_turn_summarises_what_changed(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
     async with runtime() as rt:
         thread = FakeThread(key())
         sim.set_faults({"credits": 1000})
@@ -96,7 +108,9 @@ async def test_no_text_turn_summarises_what_changed(runtime: RuntimeFactory, sim
         assert "Timeline (3 tracks)" in final.text
 
 
-async def test_messages_during_a_turn_are_queued_and_run_in_order(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+async def test_messages_during_a_turn_are_queued_and_run_in_order(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
     sim.set_faults({"turn_seconds": 0.5, "credits": 1000})
     async with runtime() as rt:
         thread = FakeThread(key())
@@ -122,7 +136,9 @@ async def sim_log(sim: LocalBackend) -> list[dict[str, object]]:
     return data if isinstance(data, list) else data.get("requests", [])  # type: ignore[no-any-return]
 
 
-async def test_duplicate_delivery_is_handled_once(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+async def test_duplicate_delivery_is_handled_once(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
     async with runtime() as rt:
         thread = FakeThread(key())
         await rt.engine.handle(thread, said("a red balloon", event_id="Ev1"))
@@ -132,7 +148,9 @@ async def test_duplicate_delivery_is_handled_once(runtime: RuntimeFactory, sim: 
         assert len([e for e in await sim_log(sim) if e["path"] == "/run_sse"]) == 1
 
 
-async def test_expired_token_is_renewed_transparently(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+async def test_expired_token_is_renewed_transparently(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
     async with runtime() as rt:
         thread = FakeThread(key())
         await rt.engine.handle(thread, said("credits"))
@@ -144,11 +162,15 @@ async def test_expired_token_is_renewed_transparently(runtime: RuntimeFactory, s
         assert "Timeline (3 tracks)" in thread.log[-1].text
         tokens = [e for e in await sim_log(sim) if e["path"] == "/api/auth/anonymous-token"]
         assert len(tokens) == 2
-        client_ids = {str(e["headers"].get("X-Client-Id") or e["headers"].get("x-client-id")) for e in tokens}  # type: ignore[union-attr]
+        client_ids = {
+            str(e["headers"].get("X-Client-Id") or e["headers"].get("x-client-id")) for e in tokens
+        }  # type: ignore[union-attr]
         assert len(client_ids) == 1
 
 
-async def test_lost_session_restarts_the_timeline_and_answers(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+async def test_lost_session_restarts_the_timeline_and_answers(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
     sim.set_faults({"credits": 1000})
     async with runtime() as rt:
         thread = FakeThread(key())
@@ -162,7 +184,9 @@ async def test_lost_session_restarts_the_timeline_and_answers(runtime: RuntimeFa
         assert "Timeline (3 tracks)" in thread.log[-1].text
 
 
-async def test_out_of_credits_links_registration_with_the_anonymous_user(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+async def test_out_of_credits_links_registration_with_the_anonymous_user(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
     sim.set_faults({"credits": 0})
     async with runtime() as rt:
         thread = FakeThread(key())
@@ -177,7 +201,9 @@ async def test_out_of_credits_links_registration_with_the_anonymous_user(runtime
         assert "Timeline (3 tracks)" in thread.log[-1].text  # the thread stays usable
 
 
-async def test_rate_limit_is_retried_once_then_explained(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+async def test_rate_limit_is_retried_once_then_explained(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
     async with runtime() as rt:
         thread = FakeThread(key())
         sim.set_faults({"rate_limit_next": 1})
@@ -190,7 +216,9 @@ async def test_rate_limit_is_retried_once_then_explained(runtime: RuntimeFactory
         assert "rate-limiting" in thread.log[-1].text
 
 
-async def test_dropped_stream_is_reported_and_not_resent(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+async def test_dropped_stream_is_reported_and_not_resent(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
     sim.set_faults({"drop_stream_after": 2, "turn_seconds": 0.5})
     async with runtime() as rt:
         thread = FakeThread(key())
@@ -210,14 +238,18 @@ async def test_backend_down_gives_a_clear_message(tmp_path: object) -> None:
     from core.runtime import Runtime
     from tests.conftest import fast_settings
 
-    async with Runtime.open(fast_settings(Path(str(tmp_path))), base_url="http://127.0.0.1:9") as rt:
+    async with Runtime.open(
+        fast_settings(Path(str(tmp_path))), base_url="http://127.0.0.1:9"
+    ) as rt:
         thread = FakeThread(key())
         await rt.engine.handle(thread, said("a mountain lake"))
         await rt.engine.idle(20)
         assert "can't reach the video service" in thread.log[-1].text
 
 
-async def test_uploads_stream_and_report_kind_then_run_the_text(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+async def test_uploads_stream_and_report_kind_then_run_the_text(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
     sim.set_faults({"credits": 1000})
     clip = _tiny_mp4()
     async with runtime() as rt:
@@ -250,7 +282,9 @@ async def test_stop_cancels_the_running_turn(runtime: RuntimeFactory, sim: Local
         assert not thread.busy or thread.busy[-1] is None
 
 
-async def test_export_of_an_empty_timeline_is_refused_kindly(runtime: RuntimeFactory, sim: LocalBackend) -> None:
+async def test_export_of_an_empty_timeline_is_refused_kindly(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
     async with runtime() as rt:
         thread = FakeThread(key())
         await rt.engine.handle(thread, Incoming("", action=Action.EXPORT))

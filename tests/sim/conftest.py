@@ -92,6 +92,8 @@ def tool_name(event: dict[str, Any]) -> str:
 class Nemo:
     """Just enough protocol client to drive the sim endpoint by endpoint."""
 
+    ATTRIBUTION = ATTRIBUTION
+
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
 

@@ -54,6 +54,13 @@ async def test_rate_limit_next(http, nemo):
     assert served.status_code == 200
 
 
+async def test_unknown_routes_answer_like_fastapi(http):
+    missing = await http.get("/api/nothing/here")
+    assert (missing.status_code, missing.json()) == (404, {"detail": "Not Found"})
+    wrong = await http.delete("/api/credits/balance/simple")
+    assert (wrong.status_code, wrong.json()) == (405, {"detail": "Method Not Allowed"})
+
+
 async def test_latency(http, nemo):
     await nemo.faults(latency_ms=150)
     loop = asyncio.get_running_loop()
@@ -146,3 +153,18 @@ async def test_restart_keeps_faults():
         assert backend.faults.credits == 9 and backend.base_url.startswith("http://127.0.0.1:")
     with pytest.raises(RuntimeError):
         _ = backend.base_url
+
+
+async def test_stop_does_not_wait_for_a_long_turn(nemo_class):
+    backend = LocalBackend(seed=1, faults=Faults(turn_seconds=60, heartbeat_seconds=0.05))
+    await backend.start()
+    async with httpx.AsyncClient(base_url=backend.base_url) as http:
+        nemo = nemo_class(http)
+        token, session = await nemo.start()
+        turn = asyncio.create_task(nemo.turn(token, session, "a sunset"))
+        await nemo.poll(lambda: nemo.balance(token), lambda seen: seen["frozen"] > 0)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await backend.stop()
+        assert loop.time() - started < 5
+        assert (await turn).cut

@@ -49,6 +49,9 @@ def test_subject_and_title(prompt, subject, title):
         ("half a minute", 30),
         ("a sunset", None),
         ("in 1080p at 35%", None),
+        ("make a second video", None),
+        ("two minutes", 120),
+        ("10 minutes", 300),
     ],
 )
 def test_durations(prompt, seconds):

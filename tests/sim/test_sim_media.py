@@ -180,6 +180,16 @@ async def test_export_errors(nemo, http):
     assert duplicate.status_code == 409
     assert duplicate.json() == {"success": False, "error": "duplicate render id"}
 
+    endless = {**draft, "d": 10_000_000}
+    too_long = {"id": "render_long", "sessionId": session, "draft": endless}
+    headers = nemo.auth(token, **nemo.ATTRIBUTION)
+    assert (await http.post("/api/render/proxy/lambda", headers=headers, json=too_long)).json()[
+        "success"
+    ]
+    failed = (await nemo.wait_render(token, "render_long"))[-1]
+    assert nemo.render_status(failed) == "failed"
+    assert "1800" in failed.get("data", failed)["error"]
+
     missing = await http.get("/api/render/proxy/lambda/render_nope", headers=nemo.auth(token))
     assert missing.status_code == 404 and missing.json() == {"detail": "Render not found"}
     assert (await http.get("/_sim/media/render_nope.mp4")).status_code == 404

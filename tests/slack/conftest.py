@@ -155,7 +155,14 @@ class SlackHttp:
         }
         return await self.send(json.dumps(body), "application/json", **kwargs)
 
-    async def command(self, text: str, **fields: str) -> httpx.Response:
+    async def command(
+        self,
+        text: str,
+        *,
+        secret: str | None = None,
+        timestamp: int | None = None,
+        **fields: str,
+    ) -> httpx.Response:
         form = {
             "token": "verification-token-unused",
             "team_id": TEAM,
@@ -171,7 +178,12 @@ class SlackHttp:
             "trigger_id": self.next_id("trigger."),
             **fields,
         }
-        return await self.send(urlencode(form), "application/x-www-form-urlencoded")
+        return await self.send(
+            urlencode(form),
+            "application/x-www-form-urlencoded",
+            secret=secret,
+            timestamp=timestamp,
+        )
 
     async def click(self, action: str, key: ThreadKey, **kwargs: Any) -> httpx.Response:
         data = payload("block_actions")

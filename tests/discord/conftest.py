@@ -1,0 +1,122 @@
+"""Discord fixtures: the loopback fake Discord, settings pointing at it, and the running bot.
+
+The bot is the real discord.py client started by `bots.discord.bot.serve`: it logs in over
+REST, syncs its slash commands, opens the gateway websocket and receives what the fake
+dispatches. Its engine is either the real one (end-to-end tests, with the local backend) or
+`RecordingEngine`, a stand-in for the engine API that only records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+with warnings.catch_warnings():
+    # discord.py imports `audioop` (voice), deprecated since Python 3.11; the bot uses no voice.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import discord  # noqa: F401
+
+from bots.discord.bot import serve
+from core.port import ChatThread, Incoming, ThreadKey, ThreadResolver
+from core.settings import Settings
+from tests.conftest import fast_settings
+from tests.fakes.discord_gateway import FakeDiscord
+
+WAIT = 10.0
+
+
+def discord_settings(fake: FakeDiscord, tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "discord_token": fake.token,
+        "discord_api_url": fake.api_url,
+        "discord_gateway_url": fake.gateway_url,
+        "heartbeat_seconds": 0.05,
+        "render_poll_seconds": 0.05,
+    }
+    values.update(overrides)
+    return fast_settings(tmp_path, **values)
+
+
+class RecordingEngine:
+    """Stand-in for the engine API (handle / is_bot_thread / register): records, does nothing."""
+
+    def __init__(self, owned: tuple[ThreadKey, ...] = ()) -> None:
+        self.handled: list[tuple[ChatThread, Incoming]] = []
+        self.owned = set(owned)
+        self.resolvers: dict[str, ThreadResolver] = {}
+        self._changed = asyncio.Condition()
+
+    async def handle(self, thread: ChatThread, incoming: Incoming) -> None:
+        async with self._changed:
+            self.handled.append((thread, incoming))
+            self._changed.notify_all()
+
+    async def is_bot_thread(self, key: ThreadKey) -> bool:
+        return key in self.owned
+
+    def register(self, platform: str, resolver: ThreadResolver) -> None:
+        self.resolvers[platform] = resolver
+
+    async def wait_handled(self, count: int = 1, timeout: float = WAIT) -> list[Incoming]:  # noqa: ASYNC109
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: len(self.handled) >= count)
+        return [incoming for _, incoming in self.handled]
+
+    def keys(self) -> list[ThreadKey]:
+        return [thread.key for thread, _ in self.handled]
+
+
+@dataclass
+class FakeRuntime:
+    """The slice of `core.runtime.Runtime` that `serve` uses, around a stand-in engine."""
+
+    settings: Settings
+    engine: Any
+
+
+@asynccontextmanager
+async def running(rt: Any, fake: FakeDiscord, shards: int = 1) -> AsyncIterator[asyncio.Task[None]]:
+    """`serve(rt)` as a task, connected to the fake's gateway; cancelled on the way out."""
+    task = asyncio.create_task(serve(rt))
+    ready = asyncio.create_task(fake.wait_ready(shards, WAIT))
+    try:
+        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            ready.cancel()
+            task.result()  # raises what stopped the bot
+            raise AssertionError("the bot stopped before it connected")
+        ready.result()
+        yield task
+    finally:
+        for pending in (ready, task):
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pending
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as server:
+        yield server
+
+
+@pytest.fixture
+def engine() -> RecordingEngine:
+    return RecordingEngine()
+
+
+@pytest.fixture
+async def bot(
+    fake: FakeDiscord, engine: RecordingEngine, tmp_path: Path
+) -> AsyncIterator[RecordingEngine]:
+    """The bot connected to the fake, on the recording engine (returned for convenience)."""
+    async with running(FakeRuntime(discord_settings(fake, tmp_path), engine), fake):
+        yield engine

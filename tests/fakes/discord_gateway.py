@@ -1,0 +1,948 @@
+"""A loopback Discord for tests: REST under `/api/v10`, a gateway websocket, and a CDN.
+
+The real discord.py client runs against it unchanged (only `DISCORD_API_URL` and
+`DISCORD_GATEWAY_URL` point here). Payloads follow Discord's documented shapes, as typed in
+discord.py's `discord/types/*.py`, so its parsers accept them. The gateway speaks HELLO (op 10),
+takes IDENTIFY (op 2), answers heartbeats (op 1 -> op 11 ACK) and numbers its dispatches; it
+sends READY, GUILD_CREATE, and whatever a test injects (MESSAGE_CREATE, INTERACTION_CREATE),
+plus THREAD_CREATE and the bot's own MESSAGE_CREATE echoes the way Discord does.
+
+Strict where Discord is strict: REST needs `Authorization: Bot <token>` (interaction callbacks
+and webhooks do not), a second thread from the same message is refused with code 160004, an
+interaction is acknowledged once, a file over the guild's limit is refused with 413, and the
+gateway closes with 4004 for a bad token and 4014 for a refused privileged intent.
+
+    async with FakeDiscord() as discord_:
+        settings = Settings(discord_api_url=discord_.api_url, discord_gateway_url=discord_.gateway_url, ...)
+        ...
+        await discord_.wait_ready()
+        message = await discord_.post_message("<@bot> a sunset", mention_bot=True)
+        call = await discord_.wait_for(lambda: discord_.find("POST", "/channels/*/messages/*/threads"))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from aiohttp import BodyPartReader, WSMsgType, web
+
+API_PREFIX = "/api/v10"
+DISCORD_EPOCH_MS = 1420070400000
+DEFAULT_FILE_LIMIT = 10 * 1024 * 1024
+PREMIUM_FILE_LIMITS = {
+    0: DEFAULT_FILE_LIMIT,
+    1: DEFAULT_FILE_LIMIT,
+    2: 50 * 1024 * 1024,
+    3: 100 * 1024 * 1024,
+}
+MESSAGE_CONTENT_INTENT = 1 << 15
+PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | MESSAGE_CONTENT_INTENT
+EPHEMERAL = 1 << 6
+
+T = TypeVar("T")
+
+
+def iso(ts: float | None = None) -> str:
+    return datetime.fromtimestamp(ts if ts is not None else time.time(), UTC).isoformat()
+
+
+@dataclass
+class UploadedPart:
+    field: str
+    filename: str | None
+    size: int
+    content_type: str | None
+
+
+@dataclass
+class Call:
+    """One HTTP request the fake received (REST, webhook, interaction callback or CDN)."""
+
+    method: str
+    path: str  # without the /api/v10 prefix for REST; "/attachments/..." for the CDN
+    query: dict[str, str]
+    json: Any
+    files: list[UploadedPart]
+    headers: dict[str, str]
+    status: int = 200
+    answer: Any = None
+
+    @property
+    def authorized(self) -> bool:
+        return self.headers.get("Authorization", "").startswith("Bot ")
+
+    def matches(self, method: str, pattern: str) -> bool:
+        return self.method == method and fnmatch.fnmatchcase(self.path, pattern)
+
+
+@dataclass
+class Interaction:
+    id: int
+    token: str
+    payload: dict[str, Any]
+    responses: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _Session:
+    ws: web.WebSocketResponse
+    shard: tuple[int, int] = (0, 1)
+    seq: int = 0
+    session_id: str = ""
+    identified: bool = False
+    heartbeats: int = 0
+
+
+class FakeDiscord:
+    """One guild with one text channel, one human user, and the bot; add more as needed."""
+
+    def __init__(
+        self,
+        *,
+        token: str = "fake-discord-bot-token",
+        allow_privileged: bool = True,
+        heartbeat_ms: int = 1000,
+        premium_tier: int = 0,
+        forbid_threads: bool = False,
+        threads_in_guild_create: bool = True,
+    ) -> None:
+        self.token = token
+        self.allow_privileged = allow_privileged
+        self.heartbeat_ms = heartbeat_ms
+        self.forbid_threads = forbid_threads
+        self.threads_in_guild_create = threads_in_guild_create
+        self._ids = itertools.count(1)
+        self.app_id = self.snowflake()
+        self.bot = self._user(self.app_id, "Jupiter", bot=True)
+        self.guild_id = self.snowflake()
+        self.channel_id = self.snowflake()
+        self.user = self._user(self.snowflake(), "alice")
+        self.other_user = self._user(self.snowflake(), "bob")
+        self.premium_tier = premium_tier
+        self.channels: dict[int, dict[str, Any]] = {
+            self.channel_id: {
+                "id": str(self.channel_id),
+                "type": 0,
+                "guild_id": str(self.guild_id),
+                "name": "general",
+                "position": 0,
+                "permission_overwrites": [],
+                "nsfw": False,
+                "topic": None,
+                "last_message_id": None,
+                "rate_limit_per_user": 0,
+                "parent_id": None,
+                "default_auto_archive_duration": 1440,
+                "flags": 0,
+            }
+        }
+        self.messages: dict[int, dict[str, Any]] = {}
+        self.interactions: dict[int, Interaction] = {}
+        self.commands: list[dict[str, Any]] = []
+        self.calls: list[Call] = []
+        self.identifies: list[dict[str, Any]] = []
+        self.cdn_files: dict[str, bytes] = {}
+        self._sessions: list[_Session] = []
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self._port = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> FakeDiscord:
+        app = web.Application(client_max_size=512 * 1024 * 1024)
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/attachments/{path:.*}", self._cdn)
+        app.router.add_get("/redirect", self._redirect)
+        app.router.add_route("*", API_PREFIX + "/{path:.*}", self._rest)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self._port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for session in list(self._sessions):
+            with contextlib.suppress(Exception):
+                await session.ws.close(code=1001)
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url + API_PREFIX
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self._port}/gateway"
+
+    # -- ids and payloads --------------------------------------------------------------------
+
+    def snowflake(self) -> int:
+        return ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) | (next(self._ids) & 0x3FFFFF)
+
+    @staticmethod
+    def _user(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
+        user: dict[str, Any] = {
+            "id": str(user_id),
+            "username": name,
+            "discriminator": "0",
+            "global_name": name.title(),
+            "avatar": None,
+            "public_flags": 0,
+        }
+        if bot:
+            user["bot"] = True
+        return user
+
+    def _member(self, user: dict[str, Any] | None = None) -> dict[str, Any]:
+        member: dict[str, Any] = {
+            "roles": [],
+            "joined_at": iso(),
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "pending": False,
+            "nick": None,
+            "avatar": None,
+            "premium_since": None,
+            "communication_disabled_until": None,
+        }
+        if user is not None:
+            member["user"] = user
+        return member
+
+    @property
+    def filesize_limit(self) -> int:
+        return PREMIUM_FILE_LIMITS[self.premium_tier]
+
+    def guild_payload(self) -> dict[str, Any]:
+        threads = [c for c in self.channels.values() if c["type"] in (10, 11, 12)]
+        return {
+            "id": str(self.guild_id),
+            "name": "Test Guild",
+            "icon": None,
+            "splash": None,
+            "discovery_splash": None,
+            "owner_id": self.user["id"],
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "roles": [
+                {
+                    "id": str(self.guild_id),
+                    "name": "@everyone",
+                    "color": 0,
+                    "hoist": False,
+                    "position": 0,
+                    "permissions": "2248473465835073",
+                    "managed": False,
+                    "mentionable": False,
+                    "flags": 0,
+                }
+            ],
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "mfa_level": 0,
+            "application_id": None,
+            "system_channel_id": None,
+            "system_channel_flags": 0,
+            "rules_channel_id": None,
+            "vanity_url_code": None,
+            "description": None,
+            "banner": None,
+            "premium_tier": self.premium_tier,
+            "premium_subscription_count": 0,
+            "preferred_locale": "en-US",
+            "public_updates_channel_id": None,
+            "nsfw_level": 0,
+            "premium_progress_bar_enabled": False,
+            "safety_alerts_channel_id": None,
+            "joined_at": iso(),
+            "large": False,
+            "unavailable": False,
+            "member_count": 3,
+            "voice_states": [],
+            "members": [self._member(self.bot)],
+            "channels": [c for c in self.channels.values() if c["type"] not in (1, 10, 11, 12)],
+            "threads": threads if self.threads_in_guild_create else [],
+            "presences": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
+        }
+
+    def dm_channel(self, user: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The DM channel between `user` (default: alice) and the bot, created on first use."""
+        user = user or self.user
+        for channel in self.channels.values():
+            if channel["type"] == 1 and channel["recipients"][0]["id"] == user["id"]:
+                return channel
+        channel_id = self.snowflake()
+        channel = {
+            "id": str(channel_id),
+            "type": 1,
+            "last_message_id": None,
+            "recipients": [user],
+            "flags": 0,
+        }
+        self.channels[channel_id] = channel
+        return channel
+
+    def _message(
+        self,
+        channel_id: int,
+        author: dict[str, Any],
+        content: str,
+        *,
+        message_id: int | None = None,
+        mentions: list[dict[str, Any]] | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+        components: list[Any] | None = None,
+        flags: int = 0,
+        message_type: int = 0,
+        webhook_id: int | None = None,
+    ) -> dict[str, Any]:
+        channel = self.channels.get(channel_id, {})
+        message: dict[str, Any] = {
+            "id": str(message_id or self.snowflake()),
+            "channel_id": str(channel_id),
+            "author": author,
+            "content": content,
+            "timestamp": iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": "@everyone" in content or "@here" in content,
+            "mentions": mentions or [],
+            "mention_roles": [],
+            "attachments": attachments or [],
+            "embeds": [],
+            "pinned": False,
+            "type": message_type,
+            "flags": flags,
+            "components": components or [],
+        }
+        if "guild_id" in channel:
+            message["guild_id"] = channel["guild_id"]
+            if webhook_id is None:
+                message["member"] = self._member()
+        if webhook_id is not None:
+            message["webhook_id"] = str(webhook_id)
+        return message
+
+    # -- what tests do -----------------------------------------------------------------------
+
+    def attachment(
+        self,
+        filename: str,
+        data: bytes = b"",
+        *,
+        size: int | None = None,
+        content_type: str | None = None,
+        channel_id: int | None = None,
+    ) -> dict[str, Any]:
+        """An attachment payload whose signed URL the fake CDN serves (`data`)."""
+        attachment_id = self.snowflake()
+        path = f"{channel_id or self.channel_id}/{attachment_id}/{filename}"
+        self.cdn_files[path] = data
+        query = (
+            f"ex={int(time.time()) + 86400:x}&is={int(time.time()):x}&hm=deadbeef{attachment_id:x}"
+        )
+        url = f"{self.base_url}/attachments/{path}?{query}"
+        payload: dict[str, Any] = {
+            "id": str(attachment_id),
+            "filename": filename,
+            "size": len(data) if size is None else size,
+            "url": url,
+            "proxy_url": url,
+        }
+        if content_type:
+            payload["content_type"] = content_type
+        return payload
+
+    async def post_message(
+        self,
+        content: str,
+        *,
+        channel_id: int | None = None,
+        author: dict[str, Any] | None = None,
+        mention_bot: bool = False,
+        mentions: list[dict[str, Any]] | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+        message_id: int | None = None,
+        message_type: int = 0,
+        webhook_id: int | None = None,
+    ) -> dict[str, Any]:
+        """A user writes in a channel, thread or DM: MESSAGE_CREATE to the bot."""
+        channel_id = channel_id or self.channel_id
+        mentioned = list(mentions or [])
+        if mention_bot:
+            mentioned.append({**self.bot, "member": self._member()})
+            if f"<@{self.bot['id']}>" not in content:
+                content = f"<@{self.bot['id']}> {content}"
+        message = self._message(
+            channel_id,
+            author or self.user,
+            content,
+            message_id=message_id,
+            mentions=mentioned,
+            attachments=attachments,
+            message_type=message_type,
+            webhook_id=webhook_id,
+        )
+        self.messages[int(message["id"])] = message
+        await self.dispatch("MESSAGE_CREATE", message)
+        return message
+
+    async def redeliver(self, message: dict[str, Any]) -> None:
+        """The same MESSAGE_CREATE again (a gateway resume replays events)."""
+        await self.dispatch("MESSAGE_CREATE", message)
+
+    async def slash(
+        self,
+        name: str,
+        options: dict[str, str] | None = None,
+        *,
+        channel_id: int | None = None,
+        user: dict[str, Any] | None = None,
+        locale: str = "en-US",
+    ) -> Interaction:
+        """A user runs a slash command: INTERACTION_CREATE type 2."""
+        command = next((c for c in self.commands if c["name"] == name), None)
+        data: dict[str, Any] = {
+            "id": command["id"] if command else str(self.snowflake()),
+            "name": name,
+            "type": 1,
+        }
+        if options:
+            data["options"] = [{"name": k, "type": 3, "value": v} for k, v in options.items()]
+        return await self._interact(2, data, channel_id, user, locale)
+
+    async def click(
+        self,
+        message: dict[str, Any],
+        custom_id: str,
+        *,
+        channel_id: int | None = None,
+        user: dict[str, Any] | None = None,
+        locale: str = "en-US",
+    ) -> Interaction:
+        """A user clicks a button on `message`: INTERACTION_CREATE type 3."""
+        data = {"custom_id": custom_id, "component_type": 2}
+        channel_id = channel_id or int(message["channel_id"])
+        return await self._interact(3, data, channel_id, user, locale, message=message)
+
+    async def _interact(
+        self,
+        kind: int,
+        data: dict[str, Any],
+        channel_id: int | None,
+        user: dict[str, Any] | None,
+        locale: str,
+        *,
+        message: dict[str, Any] | None = None,
+    ) -> Interaction:
+        channel_id = channel_id or self.channel_id
+        channel = self.channels[channel_id]
+        user = user or self.user
+        interaction_id = self.snowflake()
+        token = f"interaction-token-{interaction_id}"
+        payload: dict[str, Any] = {
+            "id": str(interaction_id),
+            "application_id": str(self.app_id),
+            "type": kind,
+            "data": data,
+            "channel_id": str(channel_id),
+            "channel": channel,
+            "token": token,
+            "version": 1,
+            "locale": locale,
+            "app_permissions": "2248473465835073",
+            "entitlements": [],
+            "attachment_size_limit": self.filesize_limit,
+        }
+        if "guild_id" in channel:
+            payload["guild_id"] = channel["guild_id"]
+            payload["guild_locale"] = "en-US"
+            payload["member"] = {**self._member(user), "permissions": "2248473465835073"}
+            payload["authorizing_integration_owners"] = {"0": channel["guild_id"]}
+            payload["context"] = 0
+        else:
+            payload["user"] = user
+            payload["authorizing_integration_owners"] = {"1": user["id"]}
+            payload["context"] = 1
+        if message is not None:
+            payload["message"] = message
+        interaction = Interaction(interaction_id, token, payload)
+        self.interactions[interaction_id] = interaction
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return interaction
+
+    # -- waiting on what the bot did --------------------------------------------------------
+
+    def find(self, method: str, pattern: str) -> list[Call]:
+        """Recorded calls whose path matches a glob (`*` spans segments), in order."""
+        return [call for call in self.calls if call.matches(method, pattern)]
+
+    def sent_messages(self, channel_id: int | str) -> list[dict[str, Any]]:
+        """Messages the bot created in a channel, as they are now (edits applied)."""
+        return [
+            m
+            for m in self.messages.values()
+            if m["channel_id"] == str(channel_id) and m["author"]["id"] == self.bot["id"]
+        ]
+
+    async def wait_for(self, probe: Callable[[], T | None], timeout: float = 10.0) -> T:  # noqa: ASYNC109
+        """Wait until `probe()` returns something truthy (re-checked on every change)."""
+        async with asyncio.timeout(timeout):
+            async with self._changed:
+                while True:
+                    result = probe()
+                    if result:
+                        return result
+                    await self._changed.wait()
+
+    async def wait_ready(self, shards: int = 1, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Every shard identified and got READY and its GUILD_CREATE."""
+        await self.wait_for(
+            lambda: len([s for s in self._sessions if s.identified]) >= shards, timeout
+        )
+
+    @property
+    def heartbeat_acks(self) -> int:
+        return sum(s.heartbeats for s in self._sessions)
+
+    async def _changed_now(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # -- gateway ------------------------------------------------------------------------------
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send a dispatch (op 0) to the shard that owns the event's guild."""
+        guild_id = data.get("guild_id")
+        for session in list(self._sessions):
+            if not session.identified or session.ws.closed:
+                continue
+            shard_id, count = session.shard
+            if guild_id is None and shard_id != 0:
+                continue
+            if guild_id is not None and (int(guild_id) >> 22) % count != shard_id:
+                continue
+            await self._send_dispatch(session, event, data)
+
+    async def _send_dispatch(self, session: _Session, event: str, data: Any) -> None:
+        session.seq += 1
+        await session.ws.send_str(json.dumps({"op": 0, "t": event, "s": session.seq, "d": data}))
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        session = _Session(ws)
+        self._sessions.append(session)
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": self.heartbeat_ms}}))
+        try:
+            async for frame in ws:
+                if frame.type is not WSMsgType.TEXT:
+                    continue
+                packet = json.loads(frame.data)
+                op = packet.get("op")
+                if op == 1:
+                    session.heartbeats += 1
+                    await ws.send_str(json.dumps({"op": 11}))
+                    await self._changed_now()
+                elif op == 2:
+                    await self._identify(session, packet["d"])
+                elif op == 6:
+                    session.identified = True
+                    await self._send_dispatch(session, "RESUMED", {})
+        finally:
+            if session in self._sessions:
+                self._sessions.remove(session)
+            await self._changed_now()
+        return ws
+
+    async def _identify(self, session: _Session, data: dict[str, Any]) -> None:
+        self.identifies.append({k: v for k, v in data.items() if k != "token"})
+        if data.get("token") != self.token:
+            await session.ws.close(code=4004, message=b"Authentication failed.")
+            return
+        if data.get("intents", 0) & PRIVILEGED_INTENTS and not self.allow_privileged:
+            await session.ws.close(code=4014, message=b"Disallowed intent(s).")
+            return
+        shard = data.get("shard") or [0, 1]
+        session.shard = (int(shard[0]), int(shard[1]))
+        session.session_id = f"session-{self.snowflake()}"
+        guild_here = (self.guild_id >> 22) % session.shard[1] == session.shard[0]
+        ready = {
+            "v": 10,
+            "user": {**self.bot, "verified": True, "mfa_enabled": False, "flags": 0},
+            "guilds": [{"id": str(self.guild_id), "unavailable": True}] if guild_here else [],
+            "session_id": session.session_id,
+            "resume_gateway_url": self.gateway_url,
+            "shard": list(session.shard),
+            "application": {"id": str(self.app_id), "flags": 0},
+        }
+        await self._send_dispatch(session, "READY", ready)
+        if guild_here:
+            await self._send_dispatch(session, "GUILD_CREATE", self.guild_payload())
+        session.identified = True
+        await self._changed_now()
+
+    # -- REST -----------------------------------------------------------------------------------
+
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["path"]
+        body, files = await self._read_body(request)
+        call = Call(
+            request.method,
+            path,
+            dict(request.query),
+            body,
+            files,
+            {k: v for k, v in request.headers.items()},
+        )
+        self.calls.append(call)
+        public = path.startswith(("/interactions/", "/webhooks/"))
+        if not public and request.headers.get("Authorization") != f"Bot {self.token}":
+            status, answer = 401, {"message": "401: Unauthorized", "code": 0}
+        else:
+            try:
+                status, answer = await self._route(request.method, path, call)
+            except _Refused as refused:
+                status, answer = refused.status, {"message": refused.message, "code": refused.code}
+        call.status, call.answer = status, answer
+        await self._changed_now()
+        if status == 204:
+            return web.Response(status=204)
+        # Exactly `application/json`, as Discord sends it: discord.py compares the header whole.
+        return web.Response(
+            body=json.dumps(answer).encode(),
+            status=status,
+            headers={"Content-Type": "application/json"},
+        )
+
+    async def _read_body(self, request: web.Request) -> tuple[Any, list[UploadedPart]]:
+        if not request.body_exists:
+            return None, []
+        if request.content_type.startswith("multipart/"):
+            payload: Any = None
+            files: list[UploadedPart] = []
+            reader = await request.multipart()
+            async for part in reader:
+                if not isinstance(part, BodyPartReader):
+                    continue
+                if part.name == "payload_json":
+                    payload = json.loads(await part.text())
+                    continue
+                size = 0
+                while chunk := await part.read_chunk(64 * 1024):
+                    size += len(chunk)
+                files.append(
+                    UploadedPart(
+                        part.name or "",
+                        part.filename,
+                        size,
+                        part.headers.get("Content-Type"),
+                    )
+                )
+            return payload, files
+        raw = await request.read()
+        return (json.loads(raw) if raw else None), []
+
+    async def _route(self, method: str, path: str, call: Call) -> tuple[int, Any]:
+        parts = path.strip("/").split("/")
+        body = call.json or {}
+        match method, parts:
+            case "GET", ["users", "@me"]:
+                return 200, {**self.bot, "verified": True, "mfa_enabled": False, "flags": 0}
+            case "GET", ["oauth2", "applications", "@me"]:
+                return 200, self._application()
+            case "GET", ["gateway", "bot"]:
+                limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
+                return 200, {"url": self.gateway_url, "shards": 1, "session_start_limit": limit}
+            case "GET", ["gateway"]:
+                return 200, {"url": self.gateway_url}
+            case "PUT", ["applications", _, "commands"]:
+                self.commands = [
+                    {
+                        **c,
+                        "id": str(self.snowflake()),
+                        "application_id": str(self.app_id),
+                        "version": str(self.snowflake()),
+                        "default_member_permissions": None,
+                        "type": c.get("type", 1),
+                    }
+                    for c in body
+                ]
+                return 200, self.commands
+            case "GET", ["channels", channel_id]:
+                return 200, self._channel(int(channel_id))
+            case "POST", ["channels", channel_id, "typing"]:
+                self._channel(int(channel_id))
+                return 204, None
+            case "POST", ["channels", channel_id, "messages"]:
+                return 200, await self._create_message(int(channel_id), body, call.files)
+            case "PATCH", ["channels", channel_id, "messages", message_id]:
+                return 200, self._edit_message(int(channel_id), int(message_id), body, call.files)
+            case "POST", ["channels", channel_id, "messages", message_id, "threads"]:
+                return 201, await self._create_thread(int(channel_id), int(message_id), body)
+            case "POST", ["interactions", interaction_id, token, "callback"]:
+                return self._callback(int(interaction_id), token, body, call.query)
+            case "POST", ["webhooks", _, token]:
+                return 200, self._followup(token, body, call.files)
+            case "PATCH", ["webhooks", _, token, "messages", message_id]:
+                interaction = self._interaction_by_token(token)
+                channel_id = int(interaction.payload["channel_id"])
+                if message_id == "@original":
+                    raise _Refused(404, 10008, "Unknown Message")
+                return 200, self._edit_message(channel_id, int(message_id), body, call.files)
+        raise _Refused(404, 0, f"404: Not Found ({method} {path})")
+
+    def _application(self) -> dict[str, Any]:
+        return {
+            "id": str(self.app_id),
+            "name": "Jupiter",
+            "icon": None,
+            "description": "",
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "owner": self.user,
+            "verify_key": "0" * 64,
+            "flags": 1 << 19,  # GATEWAY_MESSAGE_CONTENT_LIMITED
+            "summary": "",
+            "team": None,
+        }
+
+    def _channel(self, channel_id: int) -> dict[str, Any]:
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            raise _Refused(404, 10003, "Unknown Channel")
+        return channel
+
+    async def _create_message(
+        self, channel_id: int, body: dict[str, Any], files: list[UploadedPart]
+    ) -> dict[str, Any]:
+        channel = self._channel(channel_id)
+        content = body.get("content") or ""
+        if len(content) > 2000:
+            raise _Refused(
+                400, 50035, "Invalid Form Body: content: Must be 2000 or fewer in length."
+            )
+        if not content and not files and not body.get("embeds") and not body.get("components"):
+            raise _Refused(400, 50006, "Cannot send an empty message")
+        limit = self.filesize_limit if "guild_id" in channel else DEFAULT_FILE_LIMIT
+        if sum(f.size for f in files) > limit:
+            raise _Refused(413, 40005, "Request entity too large")
+        attachments = [
+            {
+                "id": str(self.snowflake()),
+                "filename": f.filename or "file",
+                "size": f.size,
+                "url": f"{self.base_url}/attachments/{channel_id}/{self.snowflake()}/{f.filename}",
+                "proxy_url": f"{self.base_url}/attachments/{channel_id}/x/{f.filename}",
+                "content_type": f.content_type or "application/octet-stream",
+            }
+            for f in files
+        ]
+        message = self._message(
+            channel_id,
+            self.bot,
+            content,
+            attachments=attachments,
+            components=body.get("components") or [],
+        )
+        message["embeds"] = body.get("embeds") or []
+        message["mention_everyone"] = False  # allowed mentions decide; the bot's never ping
+        message["allowed_mentions"] = body.get("allowed_mentions")
+        if "message_reference" in body:
+            message["message_reference"] = body["message_reference"]
+        self.messages[int(message["id"])] = message
+        if channel["type"] in (10, 11, 12):
+            channel["message_count"] = channel.get("message_count", 0) + 1
+        channel["last_message_id"] = message["id"]
+        echo = {k: v for k, v in message.items() if k != "allowed_mentions"}
+        await self.dispatch("MESSAGE_CREATE", echo)
+        return echo
+
+    def _edit_message(
+        self, channel_id: int, message_id: int, body: dict[str, Any], files: list[UploadedPart]
+    ) -> dict[str, Any]:
+        message = self.messages.get(message_id)
+        if message is None or message["channel_id"] != str(channel_id):
+            raise _Refused(404, 10008, "Unknown Message")
+        if message["author"]["id"] != self.bot["id"]:
+            raise _Refused(403, 50005, "Cannot edit a message authored by another user")
+        if "content" in body:
+            if body["content"] and len(body["content"]) > 2000:
+                raise _Refused(
+                    400, 50035, "Invalid Form Body: content: Must be 2000 or fewer in length."
+                )
+            message["content"] = body["content"] or ""
+        for key in ("embeds", "components", "allowed_mentions", "flags"):
+            if key in body:
+                message[key] = body[key]
+        message["edited_timestamp"] = iso()
+        message.setdefault("edits", 0)
+        message["edits"] += 1
+        return {k: v for k, v in message.items() if k not in ("allowed_mentions", "edits")}
+
+    async def _create_thread(
+        self, channel_id: int, message_id: int, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        parent = self._channel(channel_id)
+        if self.forbid_threads:
+            raise _Refused(403, 50013, "Missing Permissions")
+        if message_id not in self.messages:
+            raise _Refused(404, 10008, "Unknown Message")
+        if message_id in self.channels:
+            raise _Refused(400, 160004, "A thread has already been created for this message")
+        name = body.get("name", "")
+        if not 1 <= len(name) <= 100:
+            raise _Refused(
+                400, 50035, "Invalid Form Body: name: Must be between 1 and 100 in length."
+            )
+        thread = {
+            "id": str(message_id),
+            "type": 11,
+            "guild_id": parent["guild_id"],
+            "parent_id": str(channel_id),
+            "owner_id": self.bot["id"],
+            "name": name,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "message_count": 0,
+            "member_count": 1,
+            "total_message_sent": 0,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": body.get("auto_archive_duration", 1440),
+                "archive_timestamp": iso(),
+                "locked": False,
+            },
+        }
+        self.channels[message_id] = thread
+        self.messages[message_id]["thread"] = thread
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        return thread
+
+    def _interaction_by_token(self, token: str) -> Interaction:
+        for interaction in self.interactions.values():
+            if interaction.token == token:
+                return interaction
+        raise _Refused(404, 10015, "Unknown Webhook")
+
+    def _callback(
+        self, interaction_id: int, token: str, body: dict[str, Any], query: dict[str, str]
+    ) -> tuple[int, Any]:
+        interaction = self.interactions.get(interaction_id)
+        if interaction is None or interaction.token != token:
+            raise _Refused(404, 10062, "Unknown interaction")
+        if interaction.responses:
+            raise _Refused(400, 40060, "Interaction has already been acknowledged.")
+        interaction.responses.append(body)
+        kind = body.get("type")
+        data = body.get("data") or {}
+        flags = data.get("flags", 0)
+        if kind == 4:
+            channel_id = int(interaction.payload["channel_id"])
+            message = self._message(
+                channel_id, self.bot, data.get("content", ""), flags=flags, message_type=20
+            )
+            message["allowed_mentions"] = data.get("allowed_mentions")
+            self.messages[int(message["id"])] = message
+        if query.get("with_response") not in ("1", "true", "True"):
+            return 204, None
+        answer: dict[str, Any] = {
+            "interaction": {
+                "id": str(interaction_id),
+                "type": interaction.payload["type"],
+                "response_message_loading": kind == 5,
+                "response_message_ephemeral": bool(flags & EPHEMERAL),
+            },
+            "resource": {"type": kind},
+        }
+        return 200, answer
+
+    def _followup(
+        self, token: str, body: dict[str, Any], files: list[UploadedPart]
+    ) -> dict[str, Any]:
+        interaction = self._interaction_by_token(token)
+        if not interaction.responses:
+            raise _Refused(404, 10015, "Unknown Webhook")
+        channel_id = int(interaction.payload["channel_id"])
+        message = self._message(
+            channel_id,
+            self.bot,
+            body.get("content") or "",
+            flags=body.get("flags", 0),
+            webhook_id=self.app_id,
+            message_type=20,
+        )
+        message["allowed_mentions"] = body.get("allowed_mentions")
+        message["interaction_token"] = token
+        self.messages[int(message["id"])] = message
+        return {
+            k: v for k, v in message.items() if k not in ("allowed_mentions", "interaction_token")
+        }
+
+    def followups(self, interaction: Interaction) -> list[dict[str, Any]]:
+        return [
+            m for m in self.messages.values() if m.get("interaction_token") == interaction.token
+        ]
+
+    # -- CDN ------------------------------------------------------------------------------------
+
+    async def _cdn(self, request: web.Request) -> web.StreamResponse:
+        path = request.match_info["path"]
+        call = Call(
+            "GET", "/attachments/" + path, dict(request.query), None, [], dict(request.headers)
+        )
+        self.calls.append(call)
+        data = self.cdn_files.get(path)
+        signed = all(k in request.query for k in ("ex", "is", "hm"))
+        if data is None or not signed:
+            call.status = 404
+            await self._changed_now()
+            return web.Response(status=404, text="This content is no longer available.")
+        await self._changed_now()
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        response.content_length = len(data)
+        await response.prepare(request)
+        for start in range(0, len(data), 64 * 1024):
+            await response.write(data[start : start + 64 * 1024])
+        await response.write_eof()
+        return response
+
+    async def _redirect(self, request: web.Request) -> web.StreamResponse:
+        self.calls.append(
+            Call("GET", "/redirect", dict(request.query), None, [], dict(request.headers))
+        )
+        await self._changed_now()
+        raise web.HTTPFound(request.query["to"])
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message

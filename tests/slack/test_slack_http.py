@@ -1,0 +1,220 @@
+"""The HTTP endpoint through Bolt's real dispatch, with signed requests and a recording engine."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bots.slack.server import serve
+from core.metrics import CONTENT_TYPE
+from core.port import Action, Reply, ReplyKind, ThreadKey
+from core.settings import SettingsError
+from tests.fakes.slack_api import FakeSlack
+from tests.slack.conftest import (
+    BOT_TOKEN,
+    SECRET,
+    CHANNEL,
+    TEAM,
+    USER,
+    FakeRuntime,
+    RecordingEngine,
+    SlackHttp,
+    payload,
+    running,
+    slack_settings,
+)
+
+ROOT = ThreadKey("slack", TEAM, CHANNEL, "1700000000.000100")
+
+
+@pytest.fixture
+def engine() -> RecordingEngine:
+    return RecordingEngine(owned=(ROOT,))
+
+
+@pytest.fixture
+def rt(
+    slack: FakeSlack, http: httpx.AsyncClient, tmp_path: Path, engine: RecordingEngine
+) -> FakeRuntime:
+    return FakeRuntime(slack_settings(slack, tmp_path), http, engine)
+
+
+@pytest.fixture
+async def app(rt: FakeRuntime) -> AsyncIterator[SlackHttp]:
+    async with running(rt) as server:
+        yield server
+
+
+async def test_a_bad_signature_is_refused_and_nothing_runs(
+    app: SlackHttp, engine: RecordingEngine, slack: FakeSlack
+) -> None:
+    mention = payload("app_mention")["event"]
+    assert (await app.event(mention, secret="not-the-secret")).status_code == 401
+    stale = int(time.time()) - 6 * 60
+    assert (await app.event(mention, timestamp=stale)).status_code == 401
+    unsigned = await app.client.post(
+        f"{app.url}/slack/events", json=payload("app_mention"), headers={}
+    )
+    assert unsigned.status_code == 401
+    assert (await app.command("a cat", secret="nope")).status_code == 401
+    assert engine.handled == [] and slack.calls() == []
+
+
+async def test_url_verification_answers_the_challenge(app: SlackHttp) -> None:
+    body = json.dumps({"token": "x", "challenge": "c-123", "type": "url_verification"})
+    response = await app.send(body, "application/json")
+    assert response.status_code == 200 and response.json() == {"challenge": "c-123"}
+
+
+async def test_a_mention_becomes_a_turn_in_its_thread(
+    app: SlackHttp, engine: RecordingEngine, slack: FakeSlack
+) -> None:
+    response = await app.event(payload("app_mention")["event"], event_id="Ev1")
+    assert response.status_code == 200
+    (incoming,) = await engine.wait_handled()
+    thread, _ = engine.handled[0]
+    assert thread.key == ROOT
+    assert incoming.text == "a sunset over mountains & a lake, 30-second cinematic"
+    assert incoming.event_id == "slack:Ev1"
+    assert incoming.locale == "en-US"  # from users.info
+    assert [c.method for c in slack.calls()] == ["auth.test", "users.info"]
+
+
+async def test_replies_count_only_in_threads_the_bot_owns(
+    app: SlackHttp, engine: RecordingEngine
+) -> None:
+    stranger = payload("message_thread_reply")["event"]
+    stranger["thread_ts"] = "1700009999.000100"
+    await app.event(stranger)
+    await app.event(payload("message_thread_reply")["event"], event_id="Ev2")
+    (incoming,) = await engine.wait_handled()
+    assert incoming.text == "make it warmer" and engine.handled[0][0].key == ROOT
+
+
+async def test_own_messages_and_edits_are_not_turns(
+    app: SlackHttp, engine: RecordingEngine
+) -> None:
+    for name in ("bot_message", "message_changed"):
+        assert (await app.event(payload(name)["event"])).status_code == 200
+    await app.event(payload("message_im")["event"])
+    await engine.wait_handled()
+    assert [i.text for _, i in engine.handled] == ["a cat surfing a wave"]
+
+
+async def test_slash_command_opens_a_thread_with_a_root_message(
+    app: SlackHttp, engine: RecordingEngine, slack: FakeSlack
+) -> None:
+    started = time.monotonic()
+    response = await app.command("a sunset over mountains <!channel>")
+    assert response.status_code == 200 and time.monotonic() - started < 3
+    (incoming,) = await engine.wait_handled()
+    (root,) = slack.calls("chat.postMessage")
+    assert root.args["channel"] == CHANNEL and "thread_ts" not in root.args
+    assert "<!channel>" not in json.dumps(root.args)
+    thread, _ = engine.handled[0]
+    (message,) = slack.messages()
+    assert thread.key == ThreadKey("slack", TEAM, CHANNEL, message.ts)
+    assert incoming.text == "a sunset over mountains @channel" and incoming.user == USER
+
+
+async def test_slash_command_alone_or_help_shows_usage(
+    app: SlackHttp, engine: RecordingEngine, slack: FakeSlack
+) -> None:
+    for text in ("", "help"):
+        response = await app.command(text)
+        assert response.status_code == 200
+        body = response.json()
+        assert body["response_type"] == "ephemeral" and "/video" in body["text"]
+    assert engine.handled == [] and slack.calls("chat.postMessage") == []
+
+
+async def test_slash_command_where_the_bot_cannot_post_says_so_privately(
+    app: SlackHttp, engine: RecordingEngine, slack: FakeSlack
+) -> None:
+    slack.post_errors[CHANNEL] = "not_in_channel"
+    await app.command("a cat", response_url=slack.response_url())
+    (answer,) = await slack.wait_for(lambda: slack.responses)
+    assert answer["response_type"] == "ephemeral" and "/invite" in answer["text"]
+    assert engine.handled == []
+
+
+async def test_buttons_become_actions_in_their_thread(
+    app: SlackHttp, engine: RecordingEngine
+) -> None:
+    for action in ("export", "status", "credits"):
+        assert (await app.click(action, ROOT)).status_code == 200
+    handled = await engine.wait_handled(3)
+    assert [i.action for i in handled] == [Action.EXPORT, Action.STATUS, Action.CREDITS]
+    assert {t.key for t, _ in engine.handled} == {ROOT}
+
+
+async def test_files_are_checked_from_the_event_before_anything_is_fetched(
+    app: SlackHttp, engine: RecordingEngine, slack: FakeSlack
+) -> None:
+    event = payload("file_share")["event"]
+    event["text"] = ""
+    event["files"] = [
+        slack.file_event("F1", "virus.exe", 1000),
+        slack.file_event("F2", "huge.mp4", 600 * 1024 * 1024),
+    ]
+    await app.event(event)
+    (post,) = await slack.wait_for(lambda: slack.calls("chat.postMessage"))
+    text = json.dumps(post.args, ensure_ascii=False)
+    assert "⚠️" in text and "virus.exe" in text and "500 MB" in text
+    assert post.args["thread_ts"] == ROOT.thread
+    assert slack.file_requests == [] and engine.handled == []
+
+    event["text"] = "and use the good one"
+    event["files"].append(slack.file_event("F3", "good.mp4", 1000))
+    await app.event(event)
+    (incoming,) = await engine.wait_handled()
+    assert [a.filename for a in incoming.attachments] == ["good.mp4"]
+
+
+async def test_healthz_and_metrics(app: SlackHttp, rt: FakeRuntime) -> None:
+    ok = await app.client.get(f"{app.url}/healthz")
+    assert ok.status_code == 200 and ok.json() == {"status": "ok"}
+    rt.health = False
+    assert (await app.client.get(f"{app.url}/healthz")).status_code == 503
+    metrics = await app.client.get(f"{app.url}/metrics")
+    assert metrics.status_code == 200
+    assert metrics.headers["content-type"] == CONTENT_TYPE
+    assert "jupiter_chat_api_retries_total" in metrics.text
+
+
+async def test_the_resolver_is_registered_for_resumed_work(
+    app: SlackHttp, engine: RecordingEngine, slack: FakeSlack
+) -> None:
+    thread = engine.resolvers["slack"](ROOT)
+    await thread.post(Reply(ReplyKind.NOTICE, "resumed"))
+    (post,) = slack.calls("chat.postMessage")
+    assert post.args["thread_ts"] == ROOT.thread
+
+
+@pytest.mark.parametrize(
+    ("missing", "socket", "named"),
+    [
+        ({"slack_bot_token": None}, False, "SLACK_BOT_TOKEN"),
+        ({"slack_signing_secret": None}, False, "SLACK_SIGNING_SECRET"),
+        ({"slack_signing_secret": ""}, False, "SLACK_SIGNING_SECRET"),
+        ({"slack_app_token": None}, True, "SLACK_APP_TOKEN"),
+    ],
+)
+async def test_missing_credentials_name_the_setting(
+    slack: FakeSlack,
+    http: httpx.AsyncClient,
+    tmp_path: Path,
+    missing: dict[str, None],
+    socket: bool,
+    named: str,
+) -> None:
+    rt = FakeRuntime(slack_settings(slack, tmp_path, **missing), http, RecordingEngine())
+    with pytest.raises(SettingsError, match=named) as caught:
+        await serve(rt, socket=socket)
+    assert BOT_TOKEN not in str(caught.value) and SECRET not in str(caught.value)
+    assert rt.engine.resolvers == {}
