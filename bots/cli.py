@@ -18,6 +18,7 @@ from core import __version__
 from core.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("jupiter")
+OFFLINE_CREDITS = 1000
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,9 +56,11 @@ async def _backend(offline: bool) -> AsyncIterator[str | None]:
     if not offline:
         yield None
         return
-    from core.sim import LocalBackend
+    from core.sim import Faults, LocalBackend
 
-    async with LocalBackend() as sim:
+    # A demo should survive a few edits: the offline backend starts with 1,000 credits
+    # instead of the real service's 100 per anonymous token (`jupiter sim` stays faithful).
+    async with LocalBackend(faults=Faults(credits=OFFLINE_CREDITS)) as sim:
         log.info("offline: local backend started", extra={"url": sim.base_url})
         yield sim.base_url
 
