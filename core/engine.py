@@ -76,6 +76,7 @@ _ACTION_INTENT = {
     Action.CREDITS: Intent.CREDITS,
 }
 _IMMEDIATE = {Intent.STATUS, Intent.CREDITS, Intent.HELP}
+GUI_USER = "jupiter:gui"  # the author of edits Jupiter sends itself when the agent says "drag"
 
 
 @dataclass(frozen=True)
@@ -427,9 +428,18 @@ class Engine:
         after = await self._fresh_draft(key, creds, session_id)
         summary = summarize(after)
         changes = tuple(describe_changes(before, after))
+        gui = {action for action, _ in actions}
         if texts:
             final = texts[-1]
             reply = Reply(ReplyKind.TEXT, final, BUTTONS, details=(summary,))
+        elif GuiAction.EXPORT in gui:
+            reply = Reply(
+                ReplyKind.TIMELINE, say("gui_export", chinese), details=(*changes, summary)
+            )
+        elif gui:
+            reply = Reply(
+                ReplyKind.TIMELINE, say("gui_show", chinese), BUTTONS, details=(*changes, summary)
+            )
         elif changes:
             reply = Reply(
                 ReplyKind.TIMELINE,
@@ -509,11 +519,11 @@ class Engine:
             if action is GuiAction.EXPORT and action not in done:
                 done.add(action)
                 await self._export(thread, incoming, chinese)
-            elif action is GuiAction.EDIT and incoming.event_id != "gui-edit":
+            elif action is GuiAction.EDIT and incoming.user != GUI_USER:
+                # Sent once on the user's behalf; a follow-up that draws more GUI talk is not
+                # followed again (each turn costs credits).
                 await thread.post(Reply(ReplyKind.NOTICE, say("gui_edit", chinese, text=argument)))
-                follow = Incoming(
-                    argument, user=incoming.user, locale=incoming.locale, event_id=None
-                )
+                follow = Incoming(argument, user=GUI_USER, locale=incoming.locale)
                 await self.store.enqueue_turn(thread.key, follow)
             # SHOW_STATE: the summary is already part of the final reply.
 

@@ -88,7 +88,8 @@ def classify(text: str, has_files: bool = False) -> Intent:
     if not norm:
         return Intent.HELP
     words = norm.split(" ")
-    short = len(words) <= _MAX_COMMAND_WORDS or (is_chinese(norm) and len(norm) <= 8)
+    # Chinese has no spaces between words: count characters there, words elsewhere
+    short = len(norm) <= 8 if is_chinese(norm) else len(words) <= _MAX_COMMAND_WORDS
     for intent, keywords in _TABLE:
         for keyword in keywords:
             if norm == keyword:

@@ -59,6 +59,8 @@ _TEXT: dict[str, tuple[str, str]] = {
         'twice. Send it again if you still want it, or say "status" to see the timeline.',
         "⚠️ 处理“{text}”时我重启了。为避免重复扣费，我没有重新发送。如仍需要请再发一次，或发送“状态”查看时间线。",
     ),
+    "gui_show": ("Here's your timeline:", "这是你的时间线："),
+    "gui_export": ("Exporting it for you now.", "正在为你导出。"),
     "gui_edit": ('↪️ Applying for you: "{text}"', "↪️ 正在为你执行：“{text}”"),
     "help": (
         "I turn descriptions into videos. Try:\n"

@@ -318,3 +318,26 @@ def _tiny_mp4() -> bytes:
         for packet in stream.encode():
             container.mux(packet)
     return buffer.getvalue()
+
+
+async def test_gui_talk_becomes_actions_and_never_loops(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
+    sim.set_faults({"credits": 1000})
+    async with runtime() as rt:
+        thread = FakeThread(key())
+        await rt.engine.handle(thread, said("a 2-second clip of a cat"))
+        await rt.engine.idle(20)
+        await rt.engine.handle(thread, said("preview it please, I want to watch"))
+        await rt.engine.idle(20)
+        assert (
+            "Here's your timeline:" in thread.transcript()
+            or "Timeline (3 tracks)" in thread.log[-1].text
+        )
+        await rt.engine.handle(thread, said("can the title come in later, move it"))
+        await rt.engine.idle(20)
+        transcript = thread.transcript()
+        assert "drag" not in transcript.lower() and "click" not in transcript.lower()
+        assert "Applying for you" in transcript
+        runs = [e for e in await sim_log(sim) if e["path"] == "/run_sse"]
+        assert len(runs) <= 4  # prompt, preview, the request, at most one follow-up: no loop
