@@ -29,11 +29,15 @@ CHUNK = 256 * 1024
 class ConsoleThread:
     """ChatThread for a terminal: replies are printed; videos are saved under `out_dir`."""
 
-    def __init__(self, key: ThreadKey, out_dir: Path, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, key: ThreadKey, out_dir: Path, stream: TextIO | None = None, spinner: bool = False
+    ) -> None:
         self.key = key
         self._out_dir = out_dir
         self._stream = stream or sys.stdout
         self._next_id = 0
+        self._spinner_on = spinner
+        self._spinner: asyncio.Task[None] | None = None
         self.saved: list[Path] = []
 
     @property
@@ -41,6 +45,8 @@ class ConsoleThread:
         return 1 << 40
 
     def _print(self, text: str) -> None:
+        if self._spinner is not None:
+            sys.stderr.write("\r\033[K")
         print(text, file=self._stream, flush=True)
 
     async def post(self, reply: Reply) -> str:
@@ -66,7 +72,26 @@ class ConsoleThread:
         self._print(f"💾 Saved the video to {path}")
 
     async def set_busy(self, text: str | None) -> None:
-        return None
+        """A spinner on the terminal (interactive only) while a turn runs."""
+        if not self._spinner_on:
+            return
+        if text is None:
+            if self._spinner is not None:
+                self._spinner.cancel()
+                self._spinner = None
+                sys.stderr.write("\r\033[K")
+                sys.stderr.flush()
+        elif self._spinner is None:
+            self._spinner = asyncio.create_task(self._spin(text))
+
+    async def _spin(self, text: str) -> None:
+        frames = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+        started = time.monotonic()
+        for index in range(1 << 30):
+            elapsed = int(time.monotonic() - started)
+            sys.stderr.write(f"\r{frames[index % len(frames)]} {text} {elapsed}s")
+            sys.stderr.flush()
+            await asyncio.sleep(0.1)
 
     async def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
         handle = await asyncio.to_thread(Path(attachment.source).open, "rb")
@@ -134,7 +159,8 @@ async def chat(rt: Runtime, out_dir: Path, *, interactive: bool | None = None) -
             pass
     user = getpass.getuser()
     key = ThreadKey("console", user, "terminal", f"{int(time.time() * 1000)}-{os.getpid()}")
-    thread = ConsoleThread(key, out_dir)
+    spinner = interactive and sys.stderr.isatty()
+    thread = ConsoleThread(key, out_dir, spinner=spinner)
     rt.engine.register("console", lambda k: ConsoleThread(k, out_dir))
     if interactive:
         print(
