@@ -25,6 +25,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
+	sh tests/ensure_postgres.sh
 	$(BIN)/pytest
 
 test: lint typecheck pytest
