@@ -19,9 +19,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from core import SKILL_SOURCE, __version__
 from core.errors import (
@@ -232,7 +233,7 @@ class NemoClient:
         if response.status_code == 400:
             raise MissingClientId("the token call was refused for a missing client id")
         data = self._unwrap(response, "/api/auth/anonymous-token")
-        return Token.model_validate(data)
+        return _parse(Token, data)
 
     async def _with_transport_retries(
         self, send: Callable[[], Awaitable[httpx.Response]]
@@ -279,20 +280,20 @@ class NemoClient:
             idempotent=False,
             json_body={"task_name": "project", "language": language},
         )
-        info = SessionInfo.model_validate(data)
+        info = _parse(SessionInfo, data)
         if info.user_id and not creds.user_id:
             creds.user_id = info.user_id
         return info
 
     async def balance(self, creds: Credentials) -> Balance:
         data = await self._call("GET", "/api/credits/balance/simple", creds, idempotent=True)
-        return Balance.model_validate(data)
+        return _parse(Balance, data)
 
     async def state(self, creds: Credentials, session_id: str) -> State:
         data = await self._call(
             "GET", f"/api/state/nemo_agent/me/{session_id}/latest", creds, idempotent=True
         )
-        return State.model_validate(data)
+        return _parse(State, data)
 
     # -- turns -----------------------------------------------------------------------------
 
@@ -390,7 +391,7 @@ class NemoClient:
             idempotent=False,
             stream_headers=build,
         )
-        return UploadResult.model_validate(data)
+        return _parse(UploadResult, data)
 
     async def upload_urls(
         self, creds: Credentials, session_id: str, urls: list[str]
@@ -404,7 +405,7 @@ class NemoClient:
             idempotent=False,
             json_body={"urls": urls, "source_type": "url"},
         )
-        return UploadResult.model_validate(data)
+        return _parse(UploadResult, data)
 
     # -- renders ---------------------------------------------------------------------------
 
@@ -444,7 +445,7 @@ class NemoClient:
                     raise
                 render_id = self.new_render_id()
                 continue
-            status = RenderStatus.model_validate(data)
+            status = _parse(RenderStatus, data)
             return status if status.id else status.model_copy(update={"id": render_id})
         raise RenderFailed("could not start the render")  # pragma: no cover
 
@@ -452,7 +453,7 @@ class NemoClient:
         data = await self._call(
             "GET", f"/api/render/proxy/lambda/{render_id}", creds, idempotent=True
         )
-        status = RenderStatus.model_validate(data)
+        status = _parse(RenderStatus, data)
         return status if status.id else status.model_copy(update={"id": render_id})
 
     async def cancel_render(self, creds: Credentials, render_id: str) -> None:
@@ -532,6 +533,20 @@ def multipart_stream(
         "Content-Length": str(len(head) + size + len(tail)),
     }
     return headers, body()
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _parse(model: type[_M], data: Any) -> _M:
+    """A typed answer, or `ProtocolError` when the backend's JSON has the wrong shape."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        where = ".".join(str(p) for p in exc.errors()[0]["loc"]) or "answer"
+        raise ProtocolError(
+            f"unexpected answer from the video service ({model.__name__}.{where})"
+        ) from None
 
 
 def new_client_id() -> str:

@@ -57,6 +57,16 @@ _TABLE: tuple[tuple[Intent, tuple[str, ...]], ...] = (
 )
 
 _MAX_COMMAND_WORDS = 5
+# A message that starts like an edit ("add end credits", "remove all tracks") is for the agent.
+_EDIT_VERB = re.compile(
+    r"^(add|remove|delete|make|change|set|put|move|replace|use|turn|trim|cut|swap|insert|"
+    r"drop|mute|increase|decrease|raise|lower|shorten|lengthen|create|generate|edit|"
+    r"添加|加上|加|删除|去掉|移除|改|修改|换|替换|调|把|生成|制作|做)"
+)
+_STOP_PHRASE = re.compile(
+    r"^(stop|cancel|abort)( (it|that|this|now|everything|all|the render|rendering|render|"
+    r"the export|export|the turn|generation|the generation|please))?$|^(停止|取消)"
+)
 _FILLER = re.compile(
     r"^(please|pls|ok|okay|now|can you|could you|jupiter|hey|请|帮我|现在)\s*|\s*(please|pls|now|thanks|thank you|吧|了|谢谢)$"
 )
@@ -90,11 +100,16 @@ def classify(text: str, has_files: bool = False) -> Intent:
     words = norm.split(" ")
     # Chinese has no spaces between words: count characters there, words elsewhere
     short = len(norm) <= 8 if is_chinese(norm) else len(words) <= _MAX_COMMAND_WORDS
+    edit = _EDIT_VERB.match(norm) is not None
     for intent, keywords in _TABLE:
         for keyword in keywords:
             if norm == keyword:
                 return intent
-            if short and intent is not Intent.HELP and _contains(norm, keyword):
+            if not short or edit or intent is Intent.HELP:
+                continue
+            if intent is Intent.STOP and not _STOP_PHRASE.match(norm):
+                continue  # "cancel the title" is an edit, "cancel it" is a stop
+            if _contains(norm, keyword):
                 return intent
     return Intent.TURN
 

@@ -9,10 +9,11 @@ def session_language(locale: str | None, text: str, default: str = "en") -> str:
     """ISO code for the backend (en, zh-CN, ja, es...): locale first, then the text itself."""
     if locale:
         tag = locale.replace("_", "-").strip()
-        base, _, region = tag.partition("-")
+        base, _, rest = tag.partition("-")
         base = base.lower()
         if base == "zh":
-            return "zh-TW" if region.upper() in ("TW", "HK", "HANT") else "zh-CN"
+            subtags = {part.upper() for part in rest.split("-")}
+            return "zh-TW" if subtags & {"TW", "HK", "MO", "HANT"} else "zh-CN"
         if base.isalpha() and 2 <= len(base) <= 3:
             return base
     if is_chinese(text):

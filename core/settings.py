@@ -26,6 +26,7 @@ class Settings(BaseSettings):
         extra="ignore",
         populate_by_name=True,
         frozen=True,
+        allow_inf_nan=False,
     )
 
     nemo_base_url: str = Field(

@@ -106,9 +106,7 @@ def describe_changes(before: Draft, after: Draft) -> list[str]:
             continue
         unmatched.remove(match)
         if match.name != tv.name:
-            changes.append(
-                f"{tv.label.lower()} changed from {_quote(match.name)} to {_quote(tv.name)}"
-            )
+            changes.append(f"{tv.label} changed from {_quote(match.name)} to {_quote(tv.name)}")
         if match.volume != tv.volume and tv.volume is not None:
             changes.append(
                 f"{tv.label} {_quote(tv.name)} volume {match.volume or 0}% -> {tv.volume}%"

@@ -98,7 +98,7 @@ def music_track(draft: Json) -> Json | None:
 
 
 def set_music(draft: Json, *, name: str | None, volume: int | None) -> None:
-    """Changes the background music, adding a track that covers the whole draft when there is none."""
+    """Changes the background music; with none, adds a track that covers the whole draft."""
     track = music_track(draft)
     if track is None or not track.get("sg"):
         meta = {"name": name or "Ambient", "volume": 100 if volume is None else volume}

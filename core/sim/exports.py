@@ -34,7 +34,6 @@ routes = web.RouteTableDef()
 class RenderJob:
     id: str
     user: User
-    session_id: str | None
     draft: Json
     seconds: float
     fail: bool
@@ -72,7 +71,7 @@ class RenderJob:
         except asyncio.CancelledError:
             self.cancelled.set()
             raise
-        except Exception as exc:  # noqa: BLE001 - any encoder failure is the render's failure
+        except Exception as exc:  # any encoder failure is the render's failure
             self.outcome, self.error = "failed", f"render failed: {exc}"
 
     def stop(self, reason: str) -> None:
@@ -98,7 +97,7 @@ def _not_found() -> web.Response:
     return fail({"detail": "Render not found"}, status=404)
 
 
-def _token_error(request: web.Request) -> web.Response:
+def _token_error() -> web.Response:
     return fail({"success": False, "error": TOKEN_ERROR["message"], **TOKEN_ERROR})
 
 
@@ -131,7 +130,7 @@ async def start_render(request: web.Request) -> web.Response:
     state = request.app[STATE]
     token = state.token_for(request)
     if token is None:
-        return _token_error(request)
+        return _token_error()
     if token.user.anonymous and not _attributed(request):
         message = (
             "export blocked on the free plan: send X-Skill-Source, X-Skill-Version and "
@@ -153,12 +152,10 @@ async def start_render(request: web.Request) -> web.Response:
     if render_id in jobs:
         return fail({"success": False, "error": "duplicate render id"}, status=409)
     faults = state.faults
-    session_id = body.get("sessionId")
     job = RenderJob(
         id=render_id,
         user=token.user,
         draft=copy.deepcopy(draft),
-        session_id=session_id if isinstance(session_id, str) else None,
         seconds=faults.render_seconds,
         fail=faults.render_fail,
     )
@@ -174,7 +171,7 @@ async def render_status(request: web.Request) -> web.Response:
     state = request.app[STATE]
     token = state.token_for(request)
     if token is None:
-        return _token_error(request)
+        return _token_error()
     job = _job(request, token.user)
     return _not_found() if job is None else web.json_response(_status(state, request, job))
 
@@ -184,7 +181,7 @@ async def cancel_render(request: web.Request) -> web.Response:
     state = request.app[STATE]
     token = state.token_for(request)
     if token is None:
-        return _token_error(request)
+        return _token_error()
     job = _job(request, token.user)
     if job is None:
         return _not_found()

@@ -204,7 +204,7 @@ def quoted_title(text: str) -> str | None:
 
 
 def subject(text: str) -> str:
-    """The clip's subject: "Make a 30s video of a sunset over mountains" -> "sunset over mountains"."""
+    """The clip's subject: "a 30s video of a sunset over mountains" -> "sunset over mountains"."""
     lowered = _NO_MUSIC.sub(" ", _QUOTED_TITLE.sub(" ", text.lower()))
     for rule in (
         _RATIO,

@@ -79,7 +79,7 @@ def probe(path: Path, kind: str) -> dict[str, Any]:
                 if kind == "video" and container.streams.video:
                     stream = container.streams.video[0]
                     facts["width"], facts["height"] = stream.width, stream.height
-    except Exception:  # noqa: BLE001 - anything unreadable keeps the plausible guess
+    except Exception:  # anything unreadable keeps the plausible guess
         pass
     return facts
 

@@ -111,7 +111,9 @@ def stream(*chunks: Chunk) -> Reply:
 
 
 def token_reply(token: str = "nmv_usr_fresh") -> Reply:
-    return ok({"token": token, "user_id": "anon_42", "expires_at": "2030-01-01T00:00:00Z", "credits": 100})
+    return ok(
+        {"token": token, "user_id": "anon_42", "expires_at": "2030-01-01T00:00:00Z", "credits": 100}
+    )
 
 
 Answer = Reply | BaseException | Callable[[httpx.Request], Any]

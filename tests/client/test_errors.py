@@ -3,6 +3,7 @@ transport errors and 5xx are retried only where the call is idempotent."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -26,6 +27,8 @@ from core.errors import (
 from core.models import Draft
 from tests.client.conftest import (
     BALANCE_PATH,
+    BASE,
+    FAST,
     RENDER_PATH,
     SESSION_PATH,
     TOKEN_PATH,
@@ -115,7 +118,10 @@ async def test_400_on_the_token_call_generates_a_new_client_id_and_retries(
     backend: Backend, nemo: NemoClient
 ) -> None:
     backend.on(
-        "POST", TOKEN_PATH, Reply(400, {"code": 400, "message": "missing X-Client-Id"}), token_reply()
+        "POST",
+        TOKEN_PATH,
+        Reply(400, {"code": 400, "message": "missing X-Client-Id"}),
+        token_reply(),
     )
     backend.on("GET", BALANCE_PATH, Reply(body=payload("balance")))
     creds = Credentials(client_id="", platform="slack")
@@ -203,9 +209,7 @@ async def test_402_on_export_is_export_blocked_not_a_failed_render(
 # -- 429: wait, retry once --------------------------------------------------------------------
 
 
-async def test_429_waits_then_retries_once(
-    backend: Backend, creds: Credentials
-) -> None:
+async def test_429_waits_then_retries_once(backend: Backend, creds: Credentials) -> None:
     nemo = backend.client(retry_after_seconds=0.05)
     backend.on("GET", STATE, Reply(429, {}), EMPTY_STATE)
     started = time.monotonic()
@@ -344,3 +348,27 @@ async def test_backoff_grows_and_is_capped(backend: Backend, creds: Credentials)
     assert len(gaps) == 3
     assert gaps[0] >= 0.009 and gaps[1] >= 0.019 and gaps[2] >= 0.019
     assert max(gaps) < 0.5
+
+
+async def test_concurrent_1001s_share_one_renewal(creds: Credentials) -> None:
+    """Two calls rejected together renew once; the second sees the first one's token."""
+    requests: list[httpx.Request] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        await asyncio.sleep(0.01)  # both calls are in flight before either is answered
+        if request.url.path == TOKEN_PATH:
+            return httpx.Response(200, json=payload("token"))
+        if request.headers["Authorization"] == "Bearer nmv_usr_old":
+            return httpx.Response(200, json={"code": 1001, "message": "expired"})
+        return httpx.Response(200, json=payload("balance"))
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        nemo = NemoClient(http, BASE, FAST)
+        first, second = await asyncio.gather(nemo.balance(creds), nemo.balance(creds))
+
+    assert first.available == second.available == 25000
+    paths = [r.url.path for r in requests]
+    assert paths.count(TOKEN_PATH) == 1
+    assert paths.count(BALANCE_PATH) == 4
+    assert creds.token == "nmv_usr_fresh"

@@ -13,6 +13,7 @@ import pytest
 from core.client import Credentials, NemoClient
 from core.errors import (
     BackendUnavailable,
+    NemoError,
     ProtocolError,
     RateLimited,
     SessionNotFound,
@@ -44,7 +45,9 @@ from tests.client.conftest import (
 SID = "5529798706024415232"
 
 
-async def _turn(nemo: NemoClient, creds: Credentials, text: str = "make a video") -> list[TurnEvent]:
+async def _turn(
+    nemo: NemoClient, creds: Credentials, text: str = "make a video"
+) -> list[TurnEvent]:
     return [event async for event in nemo.run_turn(creds, SID, text)]
 
 
@@ -92,9 +95,7 @@ async def test_adk_events(backend: Backend, nemo: NemoClient, creds: Credentials
     backend.on("POST", RUN_PATH, stream(sse(*payload("turn_adk"))))
     assert await _turn(nemo, creds) == [
         TextEvent("Generating your ", partial=True),
-        ToolCallEvent(
-            "generate_video_with_seedance", {"prompt": "city timelapse", "duration": 10}
-        ),
+        ToolCallEvent("generate_video_with_seedance", {"prompt": "city timelapse", "duration": 10}),
         ToolResultEvent("generate_video_with_seedance", {"status": "ok"}),
         TextEvent("Your video is ready."),
         EndEvent(),
@@ -280,7 +281,7 @@ async def test_429_twice_is_rate_limited(
         (Reply(404, {"detail": "Session not found"}), SessionNotFound),
         (code(1002, "session not found"), SessionNotFound),
         (Reply(200, {"code": 0, "data": {}}), ProtocolError),
-        (Reply(422, {"detail": [{"msg": "bad"}]}), Exception),
+        (Reply(422, {"detail": [{"msg": "bad"}]}), NemoError),
     ],
     ids=["404", "1002", "json-instead-of-stream", "422"],
 )
