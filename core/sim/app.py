@@ -37,11 +37,9 @@ class LocalBackend:
     ) -> None:
         self._own_media = media_dir is None
         self._media_dir = media_dir
-        self._state_args: dict[str, Any] = {
-            "seed": random.randrange(2**31) if seed is None else seed,
-            "faults": faults or Faults(),
-            "max_upload_bytes": max_upload_bytes,
-        }
+        self._seed = random.randrange(2**31) if seed is None else seed
+        self._idle_faults = faults or Faults()  # the knobs while no server runs
+        self._max_upload_bytes = max_upload_bytes
         self._api_tokens = tuple(api_tokens)
         self._state: SimState | None = None
         self._runner: web.AppRunner | None = None
@@ -55,12 +53,12 @@ class LocalBackend:
 
     @property
     def faults(self) -> Faults:
-        return self._state.faults if self._state else self._state_args["faults"]
+        return self._state.faults if self._state else self._idle_faults
 
     def set_faults(self, changes: dict[str, Any]) -> Faults:
         """Validated partial update, as `POST /_sim/faults`; raises pydantic's ValidationError."""
         if self._state is None:
-            self._state_args["faults"] = self.faults.updated(changes)
+            self._idle_faults = self._idle_faults.updated(changes)
         else:
             admin.apply_faults(self._state, changes)
         return self.faults
@@ -79,7 +77,12 @@ class LocalBackend:
             raise RuntimeError("the local backend is already started")
         media_dir = self._media_dir or Path(tempfile.mkdtemp(prefix="jupiter-sim-"))
         media_dir.mkdir(parents=True, exist_ok=True)
-        state = SimState(media_dir=media_dir, **self._state_args)
+        state = SimState(
+            seed=self._seed,
+            faults=self._idle_faults,
+            media_dir=media_dir,
+            max_upload_bytes=self._max_upload_bytes,
+        )
         if state.faults.credits is not None:
             state.accounts.set_credits(state.faults.credits)
         for value in self._api_tokens:
@@ -104,7 +107,7 @@ class LocalBackend:
         runner, self._runner = self._runner, None
         if runner is None:
             return
-        self._state_args["faults"] = self.faults
+        self._idle_faults = self.faults
         await runner.cleanup()
         self._state, self._base_url = None, None
         if self._own_media and self._media_dir is not None:

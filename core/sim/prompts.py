@@ -99,6 +99,7 @@ _FILLER = re.compile(
     r"the|some|new|another|quick|video|clip|film|movie|of|about|showing|featuring|in|at|for)\b\s*"
 )
 
+_PRONOUNS = {"it", "this", "that", "one", "something", "anything"}
 _TRAILER = re.compile(r"\s*\b(?:in|at|for|with|of|a|an|the|and|to|on|please|video|clip)$")
 _CHAT = re.compile(
     r"^(hi|hello|hey|yo|thanks|thank you|ok|okay|cool|nice|great|yes|no|help|how|what|why|when|"
@@ -224,7 +225,7 @@ def subject(text: str) -> str:
         words = re.sub(r"\s+", " ", words).strip(" -")
         while (cut := _TRAILER.sub("", _FILLER.sub("", words))) != words:
             words = cut.strip(" -")
-        if any(char.isalnum() for char in words):
+        if any(char.isalnum() for char in words) and words not in _PRONOUNS:
             return " ".join(words.split()[:8])
     return "untitled clip"
 

@@ -56,9 +56,13 @@ def _kind(filename: str) -> str:
     return KINDS[extension]
 
 
-def _safe_name(filename: str) -> str:
-    name = PurePosixPath(filename.replace("\\", "/")).name
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".") or "upload"
+def _base_name(filename: str) -> str:
+    return PurePosixPath(filename.replace("\\", "/")).name
+
+
+def _disk_name(filename: str) -> str:
+    """The name stored and served: ASCII, no path, never hidden."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", _base_name(filename)).lstrip(".") or "upload"
 
 
 def _too_large(limit: int) -> UploadRefused:
@@ -105,13 +109,14 @@ async def _multipart(request: web.Request, state: SimState, limit: int) -> list[
                 continue
             kind = _kind(part.filename)
             upload_id = f"up_{state.count('upload') + 1}"
-            name = _safe_name(part.filename)
+            name = _disk_name(part.filename)
             folders.append(state.media_dir / "uploads" / upload_id)
             folders[-1].mkdir(parents=True)
             await _receive(part, folders[-1] / name, limit)
             facts = await asyncio.to_thread(probe, folders[-1] / name, kind)
             url = state.media_url(request, f"uploads/{upload_id}/{name}")
-            files.append({"filename": name, "file_type": kind, "cdn_url": url, **facts})
+            shown = _base_name(part.filename)
+            files.append({"filename": shown, "file_type": kind, "cdn_url": url, **facts})
     except BaseException:
         for folder in folders:
             shutil.rmtree(folder, ignore_errors=True)

@@ -30,6 +30,7 @@ from core.sim.agent import Result, Say, apply_edits, plan_turn
         ("generate 30s 9:16 video: dancing robots", "dancing robots", "Dancing Robots"),
         ('a video titled "Urban Dreams" of a city at night', "city at night", "Urban Dreams"),
         ("!!!", "untitled clip", "Untitled Clip"),
+        ("make it vertical", "untitled clip", "Untitled Clip"),
     ],
 )
 def test_subject_and_title(prompt, subject, title):

@@ -69,10 +69,13 @@ async def test_streamed_upload_of_a_real_video(nemo, http, tmp_path):
 
 async def test_audio_upload_becomes_music(nemo, http):
     token, session = await nemo.start()
-    body = _multipart([("song.mp3", b"not really an mp3")])
+    body = _multipart([("../Chanson d'été.mp3", b"not really an mp3")])
     url = f"/api/upload-video/nemo_agent/me/{session}"
     file = (await http.post(url, headers=_headers(nemo, token), content=body)).json()["data"]
+    assert file["files"][0]["filename"] == "Chanson d'été.mp3"
     assert file["files"][0]["file_type"] == "audio" and file["files"][0]["duration"] > 0
+    served = await http.get(file["files"][0]["cdn_url"])
+    assert served.content == b"not really an mp3"
     draft = (await nemo.state(token, session))["draft"]
     assert [track["tt"] for track in draft["t"]] == [1]
 
@@ -225,3 +228,17 @@ async def test_media_survives_in_a_given_media_dir(tmp_path, nemo_class):
             await nemo.export(token, session, "render_keep")
             await nemo.wait_render(token, "render_keep")
     assert (tmp_path / "render_keep.mp4").stat().st_size > 1000
+
+
+async def test_api_tokens_are_registered_users(nemo_class):
+    faults = Faults(turn_seconds=0, render_seconds=0)
+    async with LocalBackend(seed=4, faults=faults, api_tokens=["nmv_usr_deploy"]) as backend:
+        async with httpx.AsyncClient(base_url=backend.base_url) as http:
+            nemo = nemo_class(http)
+            token, session = await nemo.start("nmv_usr_deploy")
+            assert (await nemo.balance(token))["available"] == 10_000
+            await nemo.turn(token, session, "a sunset over mountains")
+            draft = (await nemo.state(token, session))["draft"]
+            body = {"id": "render_paid", "sessionId": session, "draft": draft}
+            plain = await http.post("/api/render/proxy/lambda", headers=nemo.auth(token), json=body)
+            assert plain.json()["success"] is True  # no attribution needed on a paid plan

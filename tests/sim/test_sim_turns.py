@@ -68,8 +68,12 @@ async def test_edits_change_the_draft_and_cost_50(nemo, backend):
         assert turn.tools()[0] == ("tool_call", EDIT), (text, turn.events)
         return (await nemo.state(token, session))["draft"]
 
-    music = lambda draft: [t for t in draft["t"] if t["tt"] == 1]  # noqa: E731
-    titles = lambda draft: [t for t in draft["t"] if t["tt"] == 7]  # noqa: E731
+    def music(draft):
+        return [track for track in draft["t"] if track["tt"] == 1]
+
+    def titles(draft):
+        return [track for track in draft["t"] if track["tt"] == 7]
+
     draft = await edit("lo-fi music at 35%")
     assert music(draft)[0]["sg"][0]["m"] == {"name": "Lo-fi", "volume": 35}
     draft = await edit("mute the music")
