@@ -201,7 +201,7 @@ class Engine:
             return
         turn_id = await self.store.enqueue_turn(key, incoming)
         if turn_id is None:
-            log.info("duplicate delivery ignored", extra={"thread": str(key)})
+            log.info("duplicate delivery ignored", extra={"thread_key": str(key)})
             return
         worker = self._workers.get(key)
         if worker is not None and not worker.done():
@@ -237,7 +237,7 @@ class Engine:
         except NemoError as exc:
             await self._report(thread, exc, chinese)
         except Exception:
-            log.exception("unexpected failure", extra={"thread": str(thread.key)})
+            log.exception("unexpected failure", extra={"thread_key": str(thread.key)})
             with contextlib.suppress(Exception):
                 await thread.post(Reply(ReplyKind.ERROR, say("err_internal", chinese)))
 
@@ -297,7 +297,7 @@ class Engine:
             await self._report(thread, exc, chinese)
         except Exception as exc:
             status, error = TurnStatus.FAILED, exc.__class__.__name__
-            log.exception("turn failed", extra={"thread": str(key), "turn": turn.id})
+            log.exception("turn failed", extra={"thread_key": str(key), "turn": turn.id})
             with contextlib.suppress(Exception):
                 await thread.post(Reply(ReplyKind.ERROR, say("err_internal", chinese)))
         finally:
@@ -425,7 +425,15 @@ class Engine:
             beat.cancel()
             with contextlib.suppress(Exception):
                 await thread.set_busy(None)
-        after = await self._fresh_draft(key, creds, session_id)
+        try:
+            after = await self._fresh_draft(key, creds, session_id)
+        except (BackendUnavailable, RateLimited):
+            if not texts:
+                raise
+            # The agent has answered: its words must not be lost to a failed timeline read.
+            await self._replace(thread, status_id, Reply(ReplyKind.TEXT, texts[-1], BUTTONS))
+            await self._gui_actions(thread, incoming, actions, chinese)
+            return
         summary = summarize(after)
         changes = tuple(describe_changes(before, after))
         gui = {action for action, _ in actions}
@@ -451,8 +459,17 @@ class Engine:
             reply = Reply(
                 ReplyKind.TIMELINE, say("no_text_same", chinese), BUTTONS, details=(summary,)
             )
-        await thread.update(status_id, reply)
+        await self._replace(thread, status_id, reply)
         await self._gui_actions(thread, incoming, actions, chinese)
+
+    async def _replace(self, thread: ChatThread, message_id: str, reply: Reply) -> None:
+        """Edit the status message into the answer; if the platform refuses the edit, post the
+        answer instead: an answer must not be lost to a message that cannot be edited."""
+        try:
+            await thread.update(message_id, reply)
+        except Exception:
+            log.warning("edit failed, posting instead", extra={"thread_key": str(thread.key)})
+            await thread.post(reply)
 
     async def _stream(
         self,
@@ -480,7 +497,7 @@ class Engine:
                     raise OutOfCredits(event.message)
                 raise TurnFailed(chat_safe(event.message) or "unknown error", code=event.code)
             elif isinstance(event, ToolCallEvent):
-                log.debug("tool call", extra={"tool": event.name, "thread": str(thread.key)})
+                log.debug("tool call", extra={"tool": event.name, "thread_key": str(thread.key)})
         if partial:
             await self._add_text(thread, "".join(partial), texts, actions)
 
@@ -505,7 +522,7 @@ class Engine:
                 await thread.update(status_id, Reply(ReplyKind.STATUS, text))
                 await thread.set_busy(say("busy", chinese))
             except Exception:
-                log.warning("heartbeat post failed", extra={"thread": str(thread.key)})
+                log.warning("heartbeat post failed", extra={"thread_key": str(thread.key)})
 
     async def _gui_actions(
         self,
@@ -742,8 +759,8 @@ class Engine:
                     await asyncio.sleep(min(wait, self.config.render_poll_seconds))
                 try:
                     status = await self.client.render_status(creds, job.render_id)
-                except BackendUnavailable:
-                    status = None
+                except (BackendUnavailable, RateLimited):
+                    status = None  # a bad moment, not a verdict on the render: poll again
                 now = time.time()
                 if status is not None and status.succeeded:
                     if not await self.store.update_render(
@@ -847,7 +864,7 @@ class Engine:
                 await thread.update(
                     job.message_id, Reply(ReplyKind.STATUS, "🎬 100%", progress=100)
                 )
-        await thread.post(reply)
+        await self._post_link(thread, reply)
         limit = thread.upload_limit
         if limit <= 0:
             return
@@ -862,6 +879,19 @@ class Engine:
                 "could not attach the video file; the link was posted",
                 extra={"render": job.render_id},
             )
+
+    async def _post_link(self, thread: ChatThread, reply: Reply, attempts: int = 3) -> None:
+        """The job is already marked posted (so no other process posts it): a chat API failure
+        here would lose the link for good, so it is retried a few times before giving up."""
+        for attempt in range(1, attempts + 1):
+            try:
+                await thread.post(reply)
+                return
+            except Exception:
+                if attempt == attempts:
+                    raise
+                log.warning("posting a render link failed, retrying", extra={"try": attempt})
+                await asyncio.sleep(self.config.render_poll_seconds * attempt)
 
     # -- recovery and supervision --------------------------------------------------------------
 
@@ -923,6 +953,8 @@ class Engine:
             return say("err_type", chinese, detail=detail)
         if isinstance(exc, FileTooLarge):
             return say("err_size", chinese, detail=detail)
+        if isinstance(exc, FileRejected):
+            return say("err_file", chinese, detail=detail)
         if isinstance(exc, ExportBlocked):
             return say("err_export_plan", chinese)
         if isinstance(exc, RateLimited):

@@ -137,6 +137,7 @@ _TEXT: dict[str, tuple[str, str]] = {
         "⚠️ 渲染失败：{detail}。发送“导出”重试。",
     ),
     "err_backend": ("⚠️ The video service refused: {detail}", "⚠️ 视频服务拒绝了请求：{detail}"),
+    "err_file": ("⚠️ I couldn't use that file: {detail}", "⚠️ 无法使用该文件：{detail}"),
     "err_file_size_unknown": (
         "⚠️ I couldn't tell how big {name} is, so I skipped it. Please attach it again.",
         "⚠️ 无法确定 {name} 的大小，已跳过，请重新附加。",

@@ -41,7 +41,7 @@ log = logging.getLogger("jupiter.slack")
 USAGE = (
     "*Make a video with Jupiter*\n"
     "• `/video a sunset over mountains, 30-second cinematic`: I start a thread for it in this channel\n"
-    "• `@Jupiter <prompt>` in a channel, or a direct message to me, works too\n"
+    "• `@Jupiter` and your prompt in a channel, or a direct message to me, works too\n"
     "• Reply in the thread to change the video; say `export` for the MP4, `status` for the "
     "timeline, `credits` for your balance, `stop` to cancel what is running\n"
     f"• Attach media to use it: {ACCEPTED_TYPES}, up to 500 MB"

@@ -181,7 +181,7 @@ def _body(reply: Reply) -> tuple[str, list[Block]]:
 
 
 def _fallback(raw: str, reply: Reply) -> str:
-    words = raw or reply.video_url or reply.kind.value
+    words = raw or " ".join(reply.details) or reply.video_url or reply.kind.value
     if len(words) > FALLBACK_LIMIT:
         words = split_text(words, FALLBACK_LIMIT - 1)[0] + "…"
     return escape(words)

@@ -153,8 +153,8 @@ async def serve(rt: SlackRuntime, *, socket: bool | None = None) -> None:
         log.info("slack app running (%s), listening on %s", mode, runner.addresses)
         if socket:
             handler = AsyncSocketModeHandler(bolt_app, app_token)
-            await handler.connect_async()  # type: ignore[no-untyped-call]
             try:
+                await handler.connect_async()  # type: ignore[no-untyped-call]
                 await asyncio.Event().wait()
             finally:
                 await handler.close_async()  # type: ignore[no-untyped-call]

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 SECTION_TEXT_LIMIT = 3000
 BLOCK_LIMIT = 50
@@ -109,6 +109,7 @@ class _State:
     file_requests: list[FileRequest] = field(default_factory=list)
     other_requests: list[FileRequest] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)
+    socket_acks: list[dict[str, Any]] = field(default_factory=list)
     faults: dict[str, Fault] = field(default_factory=dict)
 
 
@@ -120,8 +121,10 @@ class FakeSlack:
         team_id: str = "T0TEAM",
         bot_user_id: str = "U0JUPITER",
         bot_id: str = "B0JUPITER",
+        app_token: str = "xapp-1-A0JUPITER-test",
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
@@ -135,6 +138,7 @@ class FakeSlack:
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self._runners: list[web.AppRunner] = []
+        self._sockets: list[web.WebSocketResponse] = []
         self.base_url = ""
         self.other_url = ""
 
@@ -146,6 +150,8 @@ class FakeSlack:
         return self
 
     async def stop(self) -> None:
+        for socket in self._sockets:
+            await socket.close()
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
@@ -199,11 +205,26 @@ class FakeSlack:
         return list(self._state.other_requests)
 
     @property
+    def sockets(self) -> list[web.WebSocketResponse]:
+        """Socket Mode connections the app holds open."""
+        return [s for s in self._sockets if not s.closed]
+
+    @property
+    def socket_acks(self) -> list[dict[str, Any]]:
+        """What the app sent back over Socket Mode (acknowledgements, by `envelope_id`)."""
+        return list(self._state.socket_acks)
+
+    async def socket_send(self, envelope: dict[str, Any]) -> None:
+        """Deliver a Socket Mode envelope (events_api, slash_commands, interactive)."""
+        (socket,) = self.sockets
+        await socket.send_json(envelope)
+
+    @property
     def responses(self) -> list[dict[str, Any]]:
         """Bodies posted to a slash command's `response_url`."""
         return list(self._state.responses)
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:  # noqa: ASYNC109
         """Wait until `predicate()` is truthy (checked after every request); return its value."""
         async with asyncio.timeout(timeout), self._changed:
             while True:
@@ -256,6 +277,7 @@ class FakeSlack:
         app.router.add_get("/files-pri/{tail:.*}", self._private_file)
         app.router.add_post("/respond/{id}", self._respond)
         app.router.add_get("/login", self._login)
+        app.router.add_get("/socket", self._socket)
         return app
 
     def _other_app(self) -> web.Application:
@@ -288,7 +310,8 @@ class FakeSlack:
                     headers["Retry-After"] = f"{fault.retry_after:g}"
                 body = {"ok": False, "error": "ratelimited" if fault.status == 429 else "fatal"}
                 return web.json_response(body, status=fault.status, headers=headers)
-            if call.token != self.bot_token:
+            expected = self.app_token if method == "apps.connections.open" else self.bot_token
+            if call.token != expected:
                 return _error("not_authed" if call.token is None else "invalid_auth")
             handler = getattr(self, "_m_" + method.replace(".", "_"), None)
             if handler is None:
@@ -309,6 +332,9 @@ class FakeSlack:
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    def _m_apps_connections_open(self, _: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": self.base_url.replace("http://", "ws://") + "/socket"}
 
     def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = str(args.get("channel") or "")
@@ -435,6 +461,25 @@ class FakeSlack:
             await response.write(stored.data[start : start + 64 * 1024])
         await response.write_eof()
         return response
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        hello = {
+            "type": "hello",
+            "num_connections": len(self.sockets),
+            "connection_info": {"app_id": "A0JUPITER"},
+            "debug_info": {"host": "fake-slack", "approximate_connection_time": 18060},
+        }
+        await socket.send_json(hello)
+        await self._touch()
+        async for frame in socket:
+            if frame.type is WSMsgType.TEXT:
+                self._state.socket_acks.append(json.loads(frame.data))
+                await self._touch()
+        await self._touch()
+        return socket
 
     async def _respond(self, request: web.Request) -> web.Response:
         self._state.responses.append(await request.json())

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from core.port import ThreadKey
 from core.runtime import Runtime
 from core.sim import LocalBackend
-from core.port import ThreadKey
 from tests.fakes.slack_api import FakeSlack, Message
 from tests.slack.conftest import (
     BOT_TOKEN,
@@ -96,10 +96,10 @@ async def w(slack: FakeSlack, sim: LocalBackend, tmp_path: Path) -> AsyncIterato
 async def test_happy_path_to_an_mp4_in_the_thread(w: World) -> None:
     key = await w.mention("a 5-second video of a sunset over mountains")
     await w.settled(key)
-    first = w.thread(key)[0]
-    assert first.ts == first.ts and "Connecting..." not in first.all_text  # edited into the answer
     assert w.slack.calls("chat.postMessage")[0].args["text"] == "Connecting..."
+    status = w.thread(key)[0]
     (answer,) = w.finished_turns(key)
+    assert answer is status and status.edits >= 1  # "Connecting..." was edited into the answer
     assert "Done!" in answer.all_text
 
     assert (await w.app.click("export", key)).status_code == 200
@@ -252,7 +252,7 @@ async def test_a_restart_in_the_middle_of_a_render_posts_the_link_once(
         await first.app.click("export", key)
         # Progress edits start once the render job is stored: a restart now must resume it.
         await slack.wait_for(
-            lambda: any("%" in m.all_text and m.edits for m in first.thread(key)), WAIT
+            lambda: any("Rendering" in m.all_text and m.edits for m in first.thread(key)), WAIT
         )
     assert not slack.calls("files.completeUploadExternal")
 
@@ -262,3 +262,22 @@ async def test_a_restart_in_the_middle_of_a_render_posts_the_link_once(
         links = [m for m in second.thread(key) if "Your video is ready" in m.all_text]
         assert len(links) == 1
         assert len(slack.uploads) == 1
+
+
+async def test_video_command_runs_the_conversation_in_its_own_thread(w: World) -> None:
+    response = await w.app.command("a 5-second video of a desert road")
+    assert response.status_code == 200
+    root = (await w.slack.wait_for(lambda: w.slack.calls("chat.postMessage")))[0]
+    assert "thread_ts" not in root.args and "desert road" in root.args["text"]
+    (message,) = [m for m in w.slack.messages() if m.thread_ts is None]
+    key = ThreadKey("slack", TEAM, CHANNEL, message.ts)
+    await w.settled(key, posts=2)
+    (answer,) = w.finished_turns(key)
+    assert "Done!" in answer.all_text and answer.thread_ts == message.ts
+    assert await w.rt.engine.is_bot_thread(key)
+
+    await w.reply(key, "status", "1800000000.000100")
+    await w.slack.wait_for(lambda: "Timeline (" in w.thread(key)[-1].all_text, WAIT)
+    await w.app.click("credits", key)
+    await w.slack.wait_for(lambda: "Available" in w.thread(key)[-1].all_text, WAIT)
+    await w.rt.engine.idle(WAIT)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -10,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bots.slack.app import USAGE
 from bots.slack.server import serve
 from core.metrics import CONTENT_TYPE
 from core.port import Action, Reply, ReplyKind, ThreadKey
@@ -17,8 +20,8 @@ from core.settings import SettingsError
 from tests.fakes.slack_api import FakeSlack
 from tests.slack.conftest import (
     BOT_TOKEN,
-    SECRET,
     CHANNEL,
+    SECRET,
     TEAM,
     USER,
     FakeRuntime,
@@ -218,3 +221,42 @@ async def test_missing_credentials_name_the_setting(
         await serve(rt, socket=socket)
     assert BOT_TOKEN not in str(caught.value) and SECRET not in str(caught.value)
     assert rt.engine.resolvers == {}
+
+
+async def test_socket_mode_takes_events_over_the_websocket_and_acks_them(
+    slack: FakeSlack, http: httpx.AsyncClient, tmp_path: Path, engine: RecordingEngine
+) -> None:
+    settings = slack_settings(
+        slack, tmp_path, slack_signing_secret=None, slack_app_token=slack.app_token
+    )
+    rt = FakeRuntime(settings, http, engine)
+    serving = asyncio.create_task(serve(rt))  # SLACK_APP_TOKEN set: Socket Mode
+    try:
+        await slack.wait_for(lambda: slack.sockets, 10)
+        (opened,) = slack.calls("apps.connections.open")
+        assert opened.token == slack.app_token
+        body = payload("app_mention")
+        await slack.socket_send(
+            {
+                "envelope_id": "env-1",
+                "type": "events_api",
+                "payload": body,
+                "accepts_response_payload": False,
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        (incoming,) = await engine.wait_handled()
+        assert incoming.event_id == "slack:Ev0MENTION1"
+        await slack.wait_for(
+            lambda: any(a.get("envelope_id") == "env-1" for a in slack.socket_acks)
+        )
+    finally:
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+    assert slack.sockets == []
+
+
+def test_usage_text_is_valid_mrkdwn() -> None:
+    assert "<" not in USAGE and ">" not in USAGE

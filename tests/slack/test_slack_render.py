@@ -72,7 +72,9 @@ def test_a_link_that_is_not_http_is_not_made_clickable() -> None:
 def test_progress_and_balance() -> None:
     (status,) = render(Reply(ReplyKind.STATUS, "Rendering", progress=45), KEY)
     assert "45%" in json.dumps(status.blocks, ensure_ascii=False)
-    (credits,) = render(Reply(ReplyKind.CREDITS, "Credits", balance=Balance(available=10, frozen=2.5)), KEY)
+    (credits,) = render(
+        Reply(ReplyKind.CREDITS, "Credits", balance=Balance(available=10, frozen=2.5)), KEY
+    )
     fields = credits.blocks[-1]["fields"]
     assert [f["text"] for f in fields] == ["*Available*\n10", "*Frozen*\n2.50", "*Total*\n12.50"]
 
