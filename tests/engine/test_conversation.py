@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import logging
 
 import av
 import httpx
+import pytest
 
 from core.port import Action, Attachment, Incoming, ReplyKind, ThreadKey
 from core.sim import LocalBackend
@@ -137,8 +139,9 @@ async def sim_log(sim: LocalBackend) -> list[dict[str, object]]:
 
 
 async def test_duplicate_delivery_is_handled_once(
-    runtime: RuntimeFactory, sim: LocalBackend
+    runtime: RuntimeFactory, sim: LocalBackend, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # every log line on these paths must be emittable
     async with runtime() as rt:
         thread = FakeThread(key())
         await rt.engine.handle(thread, said("a red balloon", event_id="Ev1"))
