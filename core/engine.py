@@ -845,13 +845,15 @@ class Engine:
 
     async def _deliver(self, job_id: int, chinese: bool) -> None:
         job = await self.store.get_render(job_id)
-        if job is None or job.output_url is None or not await self.store.mark_posted(job_id):
+        if job is None or job.output_url is None:
+            return
+        thread = self._thread(job.key)
+        if thread is None:  # left `ready` for a process that serves this platform
+            log.warning("no adapter to post a finished render", extra={"render": job.render_id})
+            return
+        if not await self.store.mark_posted(job_id):
             return
         self.metrics.render_seconds.observe(max(time.time() - job.created_at, 0))
-        thread = self._thread(job.key)
-        if thread is None:
-            log.error("no adapter to post a finished render", extra={"render": job.render_id})
-            return
         url = job.output_url
         reply = Reply(
             ReplyKind.VIDEO,
@@ -862,7 +864,8 @@ class Engine:
         if job.message_id:
             with contextlib.suppress(Exception):
                 await thread.update(
-                    job.message_id, Reply(ReplyKind.STATUS, "🎬 100%", progress=100)
+                    job.message_id,
+                    Reply(ReplyKind.STATUS, say("render_finished", chinese), progress=100),
                 )
         await self._post_link(thread, reply)
         limit = thread.upload_limit

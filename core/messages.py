@@ -35,6 +35,7 @@ _TEXT: dict[str, tuple[str, str]] = {
         "🎬 A render is already running ({progress}%). I'll post the link here when it's done.",
         "🎬 已经有一个渲染在进行中（{progress}%），完成后我会在这里发链接。",
     ),
+    "render_finished": ("🎬 Rendered (100%).", "🎬 渲染完成（100%）。"),
     "render_done": ("✅ Your video is ready: {url}", "✅ 视频已就绪：{url}"),
     "render_failed": (
         '⚠️ The render failed: {reason}. Say "export" to try again.',
