@@ -19,6 +19,7 @@ from bots.discord.cdn import CdnFiles
 from bots.discord.thread import (
     DEFAULT_UPLOAD_LIMIT,
     NO_MENTIONS,
+    TYPING_SECONDS,
     DiscordThread,
     InteractionThread,
     TypingIndicators,
@@ -28,9 +29,12 @@ from bots.discord.translate import (
     MaybeTurn,
     NewThread,
     Turn,
+    UnknownChannel,
     classify,
     dm_key,
+    key_for_channel,
     locale_of,
+    tenant_of,
     thread_key,
     thread_name,
 )
@@ -44,6 +48,9 @@ STARTER_PROMPT_LIMIT = 1500
 ERR_THREAD_PERMISSION = (
     "I can't open a thread here. Please give me the **Create Public Threads** and "
     "**Send Messages in Threads** permissions, or mention me in another channel."
+)
+ERR_NO_THREAD = (
+    "I couldn't open a thread for this here. Mention me in a regular text channel, or use /video."
 )
 ERR_NOT_IN_THREAD = (
     "Use `/{command}` inside a video thread. Start one with `/video` or by mentioning me "
@@ -74,13 +81,11 @@ class DiscordAdapter:
         engine: ConversationEngine,
         cdn: CdnFiles,
         *,
-        typing_seconds: float | None = None,
+        typing_seconds: float = TYPING_SECONDS,
     ) -> None:
         self.engine = engine
         self.cdn = cdn
-        self.typing = (
-            TypingIndicators(typing_seconds) if typing_seconds is not None else TypingIndicators()
-        )
+        self.typing = TypingIndicators(typing_seconds)
         self.online = asyncio.Event()
         self._client: discord.Client | None = None
 
@@ -123,33 +128,64 @@ class DiscordAdapter:
         if me is None:
             return
         route = classify(message, me)
-        if route is None:
-            return
         if isinstance(route, Turn):
             await self._handle(route.key, route.incoming)
         elif isinstance(route, MaybeTurn):
             if await self.engine.is_bot_thread(route.key):
                 await self._handle(route.key, route.incoming)
+        elif isinstance(route, UnknownChannel):
+            await self._unknown_channel(message, route, me)
         elif isinstance(route, NewThread):
             await self._open_thread(message, route)
 
-    async def _open_thread(self, message: discord.Message, route: NewThread) -> None:
-        assert message.guild is not None
+    async def _unknown_channel(
+        self, message: discord.Message, route: UnknownChannel, me: discord.ClientUser
+    ) -> None:
+        """An uncached channel: one of our threads (the store knows, or Discord says who owns
+        it), or a channel where a mention opens a thread."""
+        if await self.engine.is_bot_thread(route.key):
+            await self._handle(route.key, route.incoming)
+            return
         try:
-            thread = await message.create_thread(
-                name=route.name, auto_archive_duration=THREAD_ARCHIVE_MINUTES
-            )
-            thread_id = thread.id
+            channel: object = await self.client.fetch_channel(int(route.key.thread))
+        except discord.HTTPException as exc:
+            log.warning("could not look up a channel: HTTP %s", exc.status)
+            channel = None
+        if isinstance(channel, discord.Thread):
+            if channel.owner_id == me.id:
+                await self._handle(route.key, route.incoming)
+        elif route.mentioned:
+            name = thread_name(route.incoming.text)
+            guild_id = int(route.key.tenant)
+            await self._open_thread(message, NewThread(guild_id, name, route.incoming))
+
+    async def _open_thread(self, message: discord.Message, route: NewThread) -> None:
+        try:
+            if message.guild is not None:
+                thread_id = (
+                    await message.create_thread(
+                        name=route.name, auto_archive_duration=THREAD_ARCHIVE_MINUTES
+                    )
+                ).id
+            else:  # the guild is not cached: the same REST call, without discord.py's check
+                created = await self.client.http.start_thread_with_message(
+                    message.channel.id,
+                    message.id,
+                    name=route.name,
+                    auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+                )
+                thread_id = int(created["id"])
         except discord.Forbidden:
             await self._say(message.channel, ERR_THREAD_PERMISSION, reference=message)
             return
         except discord.HTTPException as exc:
             if exc.code != 160004:  # "A thread has already been created for this message"
-                raise
+                log.warning("could not open a thread: HTTP %s (code %s)", exc.status, exc.code)
+                await self._say(message.channel, ERR_NO_THREAD, reference=message)
+                return
             # A redelivered message: the thread exists and, made from a message, has its id.
             thread_id = message.id
-        key = thread_key(message.guild.id, message.channel.id, thread_id)
-        await self._handle(key, route.incoming)
+        await self._handle(thread_key(route.guild_id, thread_id), route.incoming)
 
     async def _handle(self, key: ThreadKey, incoming: Incoming) -> None:
         await self.engine.handle(self.thread(key), incoming)
@@ -183,7 +219,7 @@ class DiscordAdapter:
             await interaction.followup.send("On it: I'll answer right here.", ephemeral=True)
             return
         if isinstance(channel, discord.Thread):
-            key = thread_key(channel.guild.id, channel.parent_id, channel.id)
+            key = thread_key(channel.guild.id, channel.id)
             if not await self._owned(channel, key):
                 await interaction.followup.send(ERR_NESTED_THREAD, ephemeral=True)
                 return
@@ -207,7 +243,11 @@ class DiscordAdapter:
         except discord.Forbidden:
             await interaction.followup.send(ERR_THREAD_PERMISSION, ephemeral=True)
             return
-        await self._handle(thread_key(channel.guild.id, channel.id, thread.id), incoming)
+        except discord.HTTPException as exc:
+            log.warning("could not open a thread: HTTP %s (code %s)", exc.status, exc.code)
+            await interaction.followup.send(ERR_NO_THREAD, ephemeral=True)
+            return
+        await self._handle(thread_key(channel.guild.id, thread.id), incoming)
         await interaction.followup.send(f"Your video thread: {thread.mention}", ephemeral=True)
 
     async def thread_command(self, interaction: discord.Interaction[Any], action: Action) -> None:
@@ -230,8 +270,7 @@ class DiscordAdapter:
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         channel_id = interaction.channel_id or interaction.user.id
-        guild_id = interaction.guild_id
-        tenant = str(guild_id) if guild_id is not None else f"dm-{interaction.user.id}"
+        tenant = tenant_of(interaction.guild_id, interaction.user.id)
         # Not a conversation: a key no message can map to, so no session grows from it.
         key = ThreadKey(PLATFORM, tenant, f"credits-{channel_id}", str(channel_id))
         await self.engine.handle(
@@ -258,13 +297,12 @@ class DiscordAdapter:
     # -- helpers ---------------------------------------------------------------------------
 
     async def _video_thread_of(self, interaction: discord.Interaction[Any]) -> ThreadKey | None:
+        """The conversation an interaction happened in: a DM, or a thread the bot owns."""
         channel = interaction.channel
-        if isinstance(channel, discord.DMChannel):
-            return dm_key(channel.id, interaction.user.id)
-        if isinstance(channel, discord.Thread):
-            key = thread_key(channel.guild.id, channel.parent_id, channel.id)
+        key = key_for_channel(channel, interaction.user.id)
+        if isinstance(channel, discord.Thread) and key is not None:
             return key if await self._owned(channel, key) else None
-        return None
+        return key
 
     async def _owned(self, channel: discord.Thread, key: ThreadKey) -> bool:
         me = self.client.user

@@ -127,16 +127,13 @@ async def run_bot(
     engine: ConversationEngine,
     *,
     register: Callable[[str, ThreadResolver], None] | None = None,
-    typing_seconds: float | None = None,
 ) -> None:
     """Connect and run until cancelled; start-up refusals become `SettingsError`."""
     token = settings.discord_token
     if token is None or not token.get_secret_value().strip():
         raise SettingsError(ERR_NO_TOKEN)
     async with httpx.AsyncClient(timeout=CDN_TIMEOUT, follow_redirects=False) as http:
-        adapter = DiscordAdapter(
-            engine, CdnFiles(http, settings.discord_api_url), typing_seconds=typing_seconds
-        )
+        adapter = DiscordAdapter(engine, CdnFiles(http, settings.discord_api_url))
         with discord_endpoints(settings.discord_api_url, settings.discord_gateway_url):
             client = build_client(settings, adapter)
             if register is not None:

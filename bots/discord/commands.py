@@ -44,7 +44,7 @@ def command_tree(client: discord.Client, adapter: DiscordAdapter) -> app_command
     async def on_error(
         interaction: discord.Interaction[Any], error: app_commands.AppCommandError
     ) -> None:
-        log.error("slash command failed: %s", type(error.__cause__ or error).__name__)
+        log.error("slash command failed", exc_info=error)
         try:
             if interaction.response.is_done():
                 await interaction.followup.send(SORRY, ephemeral=True)

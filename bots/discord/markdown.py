@@ -109,14 +109,16 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
         current.append(line)
 
     for line in text.split("\n"):
-        if width(line) > room() and current and current != [fence]:
+        opener = _FENCE.match(line)
+        # A line that opens a fence also needs room for the fence a cut would close.
+        reserve = 4 if opener and fence is None else 0
+        if width(line) > room() - reserve and current and current != [fence]:
             flush()
-        while width(line) > room():
-            head, line = _cut_line(line, max(room(), 1))
+        while width(line) > room() - reserve:
+            head, line = _cut_line(line, max(room() - reserve, 1))
             add(head)
             flush()
         add(line)
-        opener = _FENCE.match(line)
         if opener and fence is None:
             fence = line.strip()
         elif opener and fence is not None and opener.group(1) == fence[:3] and not opener.group(2):

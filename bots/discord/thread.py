@@ -55,10 +55,6 @@ class TypingIndicators:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    def active(self, channel_id: int) -> bool:
-        task = self._loops.get(channel_id)
-        return task is not None and not task.done()
-
     async def close(self) -> None:
         for channel_id in list(self._loops):
             await self.stop(channel_id)

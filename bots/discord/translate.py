@@ -45,14 +45,25 @@ class MaybeTurn:
 
 
 @dataclass(frozen=True, slots=True)
+class UnknownChannel:
+    """A guild channel discord.py has not cached (say, a thread from before a restart that
+    GUILD_CREATE left out): the store, or else Discord, says what it is."""
+
+    key: ThreadKey  # as if it were a thread
+    incoming: Incoming
+    mentioned: bool
+
+
+@dataclass(frozen=True, slots=True)
 class NewThread:
     """A mention in a channel: open a thread from the message, named `name`, and start there."""
 
+    guild_id: int
     name: str
     incoming: Incoming
 
 
-Route = Turn | MaybeTurn | NewThread
+Route = Turn | MaybeTurn | UnknownChannel | NewThread
 
 
 def tenant_of(guild_id: int | None, user_id: int) -> str:
@@ -64,10 +75,10 @@ def dm_key(channel_id: int, user_id: int) -> ThreadKey:
     return ThreadKey(PLATFORM, tenant_of(None, user_id), str(channel_id), str(channel_id))
 
 
-def thread_key(guild_id: int, parent_id: int | None, thread_id: int) -> ThreadKey:
-    """A Discord thread is a channel of its own; `channel` keeps its parent for readability."""
-    parent = parent_id if parent_id is not None else thread_id
-    return ThreadKey(PLATFORM, str(guild_id), str(parent), str(thread_id))
+def thread_key(guild_id: int, thread_id: int) -> ThreadKey:
+    """A Discord thread is a channel of its own, so `channel` and `thread` are both its id:
+    the key follows from a message's channel alone, with no lookup of the parent."""
+    return ThreadKey(PLATFORM, str(guild_id), str(thread_id), str(thread_id))
 
 
 def key_for_channel(channel: object, user_id: int) -> ThreadKey | None:
@@ -75,7 +86,7 @@ def key_for_channel(channel: object, user_id: int) -> ThreadKey | None:
     if isinstance(channel, discord.DMChannel):
         return dm_key(channel.id, user_id)
     if isinstance(channel, discord.Thread):
-        return thread_key(channel.guild.id, channel.parent_id, channel.id)
+        return thread_key(channel.guild.id, channel.id)
     return None
 
 
@@ -130,7 +141,7 @@ def incoming_from_message(message: discord.Message, bot_id: int) -> Incoming:
 
 def mentions_bot(message: discord.Message, bot: discord.abc.User) -> bool:
     """A direct mention of the bot; not @everyone or a role, which `mentioned_in` would count."""
-    return any(user.id == bot.id for user in message.mentions)
+    return bot in message.mentions  # users compare by id
 
 
 def classify(message: discord.Message, bot: discord.abc.User) -> Route | None:
@@ -143,19 +154,20 @@ def classify(message: discord.Message, bot: discord.abc.User) -> Route | None:
         return None
     channel = message.channel
     incoming = incoming_from_message(message, bot.id)
-    if isinstance(channel, discord.DMChannel) or message.guild is None:
+    if isinstance(channel, discord.DMChannel):
         return Turn(dm_key(channel.id, message.author.id), incoming)
-    if isinstance(channel, discord.Thread):
-        key = thread_key(message.guild.id, channel.parent_id, channel.id)
-        if channel.owner_id == bot.id:
-            return Turn(key, incoming)
-        return MaybeTurn(key, incoming)
     if isinstance(channel, discord.PartialMessageable):
-        # An uncached channel (a thread from before a restart whose GUILD_CREATE was partial):
-        # only the store can say whether it is one of ours.
-        return MaybeTurn(thread_key(message.guild.id, None, channel.id), incoming)
+        if channel.guild_id is None:
+            return Turn(dm_key(channel.id, message.author.id), incoming)
+        key = thread_key(channel.guild_id, channel.id)
+        return UnknownChannel(key, incoming, mentions_bot(message, bot))
+    if message.guild is None:
+        return None  # group DMs: bots are never in them
+    if isinstance(channel, discord.Thread):
+        key = thread_key(message.guild.id, channel.id)
+        return Turn(key, incoming) if channel.owner_id == bot.id else MaybeTurn(key, incoming)
     if mentions_bot(message, bot):
-        return NewThread(thread_name(incoming.text), incoming)
+        return NewThread(message.guild.id, thread_name(incoming.text), incoming)
     return None
 
 

@@ -23,7 +23,7 @@ def thread_calls(fake: FakeDiscord) -> list[Any]:
 
 
 def guild_key(fake: FakeDiscord, thread_id: int | str) -> ThreadKey:
-    return ThreadKey("discord", str(fake.guild_id), str(fake.channel_id), str(thread_id))
+    return ThreadKey("discord", str(fake.guild_id), str(thread_id), str(thread_id))
 
 
 async def test_a_mention_opens_a_thread_named_after_the_prompt(
@@ -152,6 +152,19 @@ async def test_a_dm_is_its_own_session_with_the_user_as_tenant(
     assert thread_calls(fake) == []
 
 
+async def test_slash_video_in_a_dm_runs_in_the_dm(
+    fake: FakeDiscord, engine: RecordingEngine
+) -> None:
+    dm = fake.dm_channel()
+    interaction = await fake.slash("video", {"prompt": "a sunset"}, channel_id=int(dm["id"]))
+
+    (incoming,) = await engine.wait_handled()
+    await fake.wait_for(lambda: fake.followups(interaction), WAIT)
+    assert engine.keys() == [ThreadKey("discord", f"dm-{fake.user['id']}", dm["id"], dm["id"])]
+    assert incoming.text == "a sunset"
+    assert thread_calls(fake) == []
+
+
 async def test_attachments_become_attachment_values_with_the_signed_url(
     fake: FakeDiscord, engine: RecordingEngine
 ) -> None:
@@ -215,6 +228,7 @@ async def test_slash_status_and_export_outside_a_video_thread_answer_privately(
         assert response["type"] == 4
         assert response["data"]["flags"] == EPHEMERAL
         assert "inside a video thread" in response["data"]["content"]
+        assert response["data"]["allowed_mentions"] == {"parse": []}
     assert engine.handled == []
 
 

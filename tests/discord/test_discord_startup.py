@@ -72,14 +72,55 @@ async def test_handshake_intents_commands_and_heartbeats(tmp_path: Path) -> None
     assert str(DiscordWebSocket.DEFAULT_GATEWAY) == "wss://gateway.discord.gg/"
 
 
-async def test_sharding_connects_every_shard(tmp_path: Path) -> None:
+async def test_sharding_identifies_the_configured_shard(tmp_path: Path) -> None:
     async with FakeDiscord() as fake:
         engine = RecordingEngine()
-        settings = discord_settings(fake, tmp_path, discord_shard_count=2)
-        async with running(FakeRuntime(settings, engine), fake, shards=2):
+        # One process of a two-shard deployment: the shard that holds the test guild.
+        # (All shards in one process work too, but discord.py spaces IDENTIFYs 5 s apart.)
+        shard = (fake.guild_id >> 22) % 2
+        settings = discord_settings(
+            fake, tmp_path, discord_shard_count=2, discord_shard_ids=str(shard)
+        )
+        async with running(FakeRuntime(settings, engine), fake):
             await fake.post_message("a sunset", mention_bot=True)
             await engine.wait_handled()
-        assert sorted(tuple(i["shard"]) for i in fake.identifies) == [(0, 2), (1, 2)]
+        assert [i["shard"] for i in fake.identifies] == [[shard, 2]]
+        assert not fake.find("GET", "/gateway/bot")
+
+
+async def test_a_thread_missing_from_the_cache_after_a_restart_is_looked_up(
+    tmp_path: Path,
+) -> None:
+    async with FakeDiscord(threads_in_guild_create=False) as fake:
+        engine = RecordingEngine()
+        rt = FakeRuntime(discord_settings(fake, tmp_path), engine)
+        async with running(rt, fake):
+            first = await fake.post_message("a sunset", mention_bot=True)
+            await engine.wait_handled()
+        async with running(rt, fake):  # a new client: GUILD_CREATE leaves the thread out
+            await fake.post_message("make it longer", channel_id=int(first["id"]))
+            incomings = await engine.wait_handled(2)
+
+        assert fake.find("GET", f"/channels/{first['id']}")
+        assert engine.keys()[0] == engine.keys()[1]
+        assert incomings[1].text == "make it longer"
+
+
+async def test_a_bare_bones_discord_without_channel_data_still_works(tmp_path: Path) -> None:
+    """No guild or channel data at all and no channel lookups: a mention still opens a thread."""
+    async with FakeDiscord(minimal=True) as fake:
+        engine = RecordingEngine()
+        async with running(FakeRuntime(discord_settings(fake, tmp_path), engine), fake):
+            await fake.post_message("chatter without a mention")
+            first = await fake.post_message("a sunset", mention_bot=True)
+            (incoming,) = await engine.wait_handled()
+            key = engine.keys()[0]
+            assert key.thread == first["id"] and incoming.text == "a sunset"
+
+            engine.owned.add(key)  # what the real engine's store says once the turn started
+            await fake.post_message("make it longer", channel_id=int(first["id"]))
+            incomings = await engine.wait_handled(2)
+            assert engine.keys()[1] == key and incomings[1].text == "make it longer"
 
 
 async def test_the_token_never_reaches_the_logs(

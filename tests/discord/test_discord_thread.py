@@ -30,7 +30,7 @@ def resolve(engine: RecordingEngine, key: ThreadKey) -> ChatThread:
 async def video_thread(fake: FakeDiscord, engine: RecordingEngine) -> tuple[ChatThread, str]:
     first = await fake.post_message("a sunset", mention_bot=True)
     await engine.wait_handled()
-    key = ThreadKey("discord", str(fake.guild_id), str(fake.channel_id), first["id"])
+    key = ThreadKey("discord", str(fake.guild_id), first["id"], first["id"])
     return resolve(engine, key), first["id"]
 
 

@@ -7,6 +7,8 @@ takes IDENTIFY (op 2), answers heartbeats (op 1 -> op 11 ACK) and numbers its di
 sends READY, GUILD_CREATE, and whatever a test injects (MESSAGE_CREATE, INTERACTION_CREATE),
 plus THREAD_CREATE and the bot's own MESSAGE_CREATE echoes the way Discord does.
 
+The payloads start from the JSON examples in `tests/payloads/discord_*.json`.
+
 Strict where Discord is strict: REST needs `Authorization: Bot <token>` (interaction callbacks
 and webhooks do not), a second thread from the same message is refused with code 160004, an
 interaction is acknowledged once, a file over the guild's limit is refused with 413, and the
@@ -25,12 +27,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
+import functools
 import itertools
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import BodyPartReader, WSMsgType, web
@@ -48,7 +52,20 @@ MESSAGE_CONTENT_INTENT = 1 << 15
 PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | MESSAGE_CONTENT_INTENT
 EPHEMERAL = 1 << 6
 
+PAYLOADS = Path(__file__).resolve().parents[1] / "payloads"
+
 T = TypeVar("T")
+
+
+@functools.cache
+def _payload_text(name: str) -> str:
+    return (PAYLOADS / f"discord_{name}.json").read_text(encoding="utf-8")
+
+
+def payload(name: str) -> dict[str, Any]:
+    """A fresh copy of `tests/payloads/discord_<name>.json`, a documented example payload."""
+    data: dict[str, Any] = json.loads(_payload_text(name))
+    return data
 
 
 def iso(ts: float | None = None) -> str:
@@ -114,12 +131,15 @@ class FakeDiscord:
         premium_tier: int = 0,
         forbid_threads: bool = False,
         threads_in_guild_create: bool = True,
+        minimal: bool = False,
     ) -> None:
         self.token = token
         self.allow_privileged = allow_privileged
         self.heartbeat_ms = heartbeat_ms
         self.forbid_threads = forbid_threads
         self.threads_in_guild_create = threads_in_guild_create
+        # A bare-bones Discord: no guilds in READY, no GUILD_CREATE, no GET /channels/{id}.
+        self.minimal = minimal
         self._ids = itertools.count(1)
         self.app_id = self.snowflake()
         self.bot = self._user(self.app_id, "Jupiter", bot=True)
@@ -128,24 +148,11 @@ class FakeDiscord:
         self.user = self._user(self.snowflake(), "alice")
         self.other_user = self._user(self.snowflake(), "bob")
         self.premium_tier = premium_tier
-        self.channels: dict[int, dict[str, Any]] = {
-            self.channel_id: {
-                "id": str(self.channel_id),
-                "type": 0,
-                "guild_id": str(self.guild_id),
-                "name": "general",
-                "position": 0,
-                "permission_overwrites": [],
-                "nsfw": False,
-                "topic": None,
-                "last_message_id": None,
-                "rate_limit_per_user": 0,
-                "parent_id": None,
-                "default_auto_archive_duration": 1440,
-                "flags": 0,
-            }
-        }
+        general = payload("guild_create")["channels"][0]
+        general.update(id=str(self.channel_id), guild_id=str(self.guild_id))
+        self.channels: dict[int, dict[str, Any]] = {self.channel_id: general}
         self.messages: dict[int, dict[str, Any]] = {}
+        self.history: dict[int, list[str]] = {}  # every content a bot message has shown
         self.interactions: dict[int, Interaction] = {}
         self.commands: list[dict[str, Any]] = []
         self.calls: list[Call] = []
@@ -212,18 +219,8 @@ class FakeDiscord:
         return user
 
     def _member(self, user: dict[str, Any] | None = None) -> dict[str, Any]:
-        member: dict[str, Any] = {
-            "roles": [],
-            "joined_at": iso(),
-            "deaf": False,
-            "mute": False,
-            "flags": 0,
-            "pending": False,
-            "nick": None,
-            "avatar": None,
-            "premium_since": None,
-            "communication_disabled_until": None,
-        }
+        member: dict[str, Any] = payload("message_create")["member"]
+        member["joined_at"] = iso()
         if user is not None:
             member["user"] = user
         return member
@@ -233,63 +230,22 @@ class FakeDiscord:
         return PREMIUM_FILE_LIMITS[self.premium_tier]
 
     def guild_payload(self) -> dict[str, Any]:
+        """GUILD_CREATE for the test guild, with its channels and (optionally) active threads."""
         threads = [c for c in self.channels.values() if c["type"] in (10, 11, 12)]
-        return {
-            "id": str(self.guild_id),
-            "name": "Test Guild",
-            "icon": None,
-            "splash": None,
-            "discovery_splash": None,
-            "owner_id": self.user["id"],
-            "afk_channel_id": None,
-            "afk_timeout": 300,
-            "verification_level": 0,
-            "default_message_notifications": 0,
-            "explicit_content_filter": 0,
-            "roles": [
-                {
-                    "id": str(self.guild_id),
-                    "name": "@everyone",
-                    "color": 0,
-                    "hoist": False,
-                    "position": 0,
-                    "permissions": "2248473465835073",
-                    "managed": False,
-                    "mentionable": False,
-                    "flags": 0,
-                }
-            ],
-            "emojis": [],
-            "stickers": [],
-            "features": [],
-            "mfa_level": 0,
-            "application_id": None,
-            "system_channel_id": None,
-            "system_channel_flags": 0,
-            "rules_channel_id": None,
-            "vanity_url_code": None,
-            "description": None,
-            "banner": None,
-            "premium_tier": self.premium_tier,
-            "premium_subscription_count": 0,
-            "preferred_locale": "en-US",
-            "public_updates_channel_id": None,
-            "nsfw_level": 0,
-            "premium_progress_bar_enabled": False,
-            "safety_alerts_channel_id": None,
-            "joined_at": iso(),
-            "large": False,
-            "unavailable": False,
-            "member_count": 3,
-            "voice_states": [],
-            "members": [self._member(self.bot)],
-            "channels": [c for c in self.channels.values() if c["type"] not in (1, 10, 11, 12)],
-            "threads": threads if self.threads_in_guild_create else [],
-            "presences": [],
-            "stage_instances": [],
-            "guild_scheduled_events": [],
-            "soundboard_sounds": [],
-        }
+        guild = payload("guild_create")
+        guild["roles"][0]["id"] = str(self.guild_id)
+        guild.update(
+            id=str(self.guild_id),
+            owner_id=self.user["id"],
+            premium_tier=self.premium_tier,
+            joined_at=iso(),
+            members=[self._member(self.bot)],
+            channels=[c for c in self.channels.values() if c["type"] not in (1, 10, 11, 12)]
+            if not self.minimal
+            else [],
+            threads=threads if self.threads_in_guild_create and not self.minimal else [],
+        )
+        return guild
 
     def dm_channel(self, user: dict[str, Any] | None = None) -> dict[str, Any]:
         """The DM channel between `user` (default: alice) and the bot, created on first use."""
@@ -323,28 +279,28 @@ class FakeDiscord:
         webhook_id: int | None = None,
     ) -> dict[str, Any]:
         channel = self.channels.get(channel_id, {})
-        message: dict[str, Any] = {
-            "id": str(message_id or self.snowflake()),
-            "channel_id": str(channel_id),
-            "author": author,
-            "content": content,
-            "timestamp": iso(),
-            "edited_timestamp": None,
-            "tts": False,
-            "mention_everyone": "@everyone" in content or "@here" in content,
-            "mentions": mentions or [],
-            "mention_roles": [],
-            "attachments": attachments or [],
-            "embeds": [],
-            "pinned": False,
-            "type": message_type,
-            "flags": flags,
-            "components": components or [],
-        }
+        message = payload("message_create")
+        message.pop("nonce")
+        message.update(
+            id=str(message_id or self.snowflake()),
+            channel_id=str(channel_id),
+            author=author,
+            content=content,
+            timestamp=iso(),
+            mention_everyone="@everyone" in content or "@here" in content,
+            mentions=mentions or [],
+            attachments=attachments or [],
+            type=message_type,
+            flags=flags,
+            components=components or [],
+        )
+        message["member"]["joined_at"] = iso()
         if "guild_id" in channel:
             message["guild_id"] = channel["guild_id"]
-            if webhook_id is None:
-                message["member"] = self._member()
+        else:
+            del message["guild_id"]
+        if "guild_id" not in channel or webhook_id is not None:
+            del message["member"]
         if webhook_id is not None:
             message["webhook_id"] = str(webhook_id)
         return message
@@ -466,36 +422,35 @@ class FakeDiscord:
         user = user or self.user
         interaction_id = self.snowflake()
         token = f"interaction-token-{interaction_id}"
-        payload: dict[str, Any] = {
-            "id": str(interaction_id),
-            "application_id": str(self.app_id),
-            "type": kind,
-            "data": data,
-            "channel_id": str(channel_id),
-            "channel": channel,
-            "token": token,
-            "version": 1,
-            "locale": locale,
-            "app_permissions": "2248473465835073",
-            "entitlements": [],
-            "attachment_size_limit": self.filesize_limit,
-        }
+        interaction = payload("interaction_command" if kind == 2 else "interaction_component")
+        interaction.update(
+            id=str(interaction_id),
+            application_id=str(self.app_id),
+            data=data,
+            channel_id=str(channel_id),
+            channel=channel,
+            token=token,
+            locale=locale,
+            attachment_size_limit=self.filesize_limit,
+        )
         if "guild_id" in channel:
-            payload["guild_id"] = channel["guild_id"]
-            payload["guild_locale"] = "en-US"
-            payload["member"] = {**self._member(user), "permissions": "2248473465835073"}
-            payload["authorizing_integration_owners"] = {"0": channel["guild_id"]}
-            payload["context"] = 0
+            interaction["guild_id"] = channel["guild_id"]
+            interaction["member"] = {**self._member(user), "permissions": "2248473465835073"}
+            interaction["authorizing_integration_owners"] = {"0": channel["guild_id"]}
         else:
-            payload["user"] = user
-            payload["authorizing_integration_owners"] = {"1": user["id"]}
-            payload["context"] = 1
+            for key in ("guild_id", "guild_locale", "member"):
+                del interaction[key]
+            interaction["user"] = user
+            interaction["authorizing_integration_owners"] = {"1": user["id"]}
+            interaction["context"] = 1
         if message is not None:
-            payload["message"] = message
-        interaction = Interaction(interaction_id, token, payload)
-        self.interactions[interaction_id] = interaction
-        await self.dispatch("INTERACTION_CREATE", payload)
-        return interaction
+            interaction["message"] = message
+        else:
+            interaction.pop("message", None)
+        record = Interaction(interaction_id, token, interaction)
+        self.interactions[interaction_id] = record
+        await self.dispatch("INTERACTION_CREATE", interaction)
+        return record
 
     # -- waiting on what the bot did --------------------------------------------------------
 
@@ -593,15 +548,16 @@ class FakeDiscord:
         session.shard = (int(shard[0]), int(shard[1]))
         session.session_id = f"session-{self.snowflake()}"
         guild_here = (self.guild_id >> 22) % session.shard[1] == session.shard[0]
-        ready = {
-            "v": 10,
-            "user": {**self.bot, "verified": True, "mfa_enabled": False, "flags": 0},
-            "guilds": [{"id": str(self.guild_id), "unavailable": True}] if guild_here else [],
-            "session_id": session.session_id,
-            "resume_gateway_url": self.gateway_url,
-            "shard": list(session.shard),
-            "application": {"id": str(self.app_id), "flags": 0},
-        }
+        guild_here = guild_here and not self.minimal
+        ready = payload("ready")
+        ready.update(
+            user={**ready["user"], **self.bot},
+            guilds=[{"id": str(self.guild_id), "unavailable": True}] if guild_here else [],
+            session_id=session.session_id,
+            resume_gateway_url=self.gateway_url,
+            shard=list(session.shard),
+            application={"id": str(self.app_id), "flags": ready["application"]["flags"]},
+        )
         await self._send_dispatch(session, "READY", ready)
         if guild_here:
             await self._send_dispatch(session, "GUILD_CREATE", self.guild_payload())
@@ -695,7 +651,7 @@ class FakeDiscord:
                     for c in body
                 ]
                 return 200, self.commands
-            case "GET", ["channels", channel_id]:
+            case "GET", ["channels", channel_id] if not self.minimal:
                 return 200, self._channel(int(channel_id))
             case "POST", ["channels", channel_id, "typing"]:
                 self._channel(int(channel_id))
@@ -719,19 +675,7 @@ class FakeDiscord:
         raise _Refused(404, 0, f"404: Not Found ({method} {path})")
 
     def _application(self) -> dict[str, Any]:
-        return {
-            "id": str(self.app_id),
-            "name": "Jupiter",
-            "icon": None,
-            "description": "",
-            "bot_public": True,
-            "bot_require_code_grant": False,
-            "owner": self.user,
-            "verify_key": "0" * 64,
-            "flags": 1 << 19,  # GATEWAY_MESSAGE_CONTENT_LIMITED
-            "summary": "",
-            "team": None,
-        }
+        return {**payload("application"), "id": str(self.app_id), "owner": self.user}
 
     def _channel(self, channel_id: int) -> dict[str, Any]:
         channel = self.channels.get(channel_id)
@@ -777,6 +721,7 @@ class FakeDiscord:
         if "message_reference" in body:
             message["message_reference"] = body["message_reference"]
         self.messages[int(message["id"])] = message
+        self.history[int(message["id"])] = [content]
         if channel["type"] in (10, 11, 12):
             channel["message_count"] = channel.get("message_count", 0) + 1
         channel["last_message_id"] = message["id"]
@@ -798,6 +743,7 @@ class FakeDiscord:
                     400, 50035, "Invalid Form Body: content: Must be 2000 or fewer in length."
                 )
             message["content"] = body["content"] or ""
+            self.history.setdefault(message_id, []).append(message["content"])
         for key in ("embeds", "components", "allowed_mentions", "flags"):
             if key in body:
                 message[key] = body[key]
@@ -821,26 +767,21 @@ class FakeDiscord:
             raise _Refused(
                 400, 50035, "Invalid Form Body: name: Must be between 1 and 100 in length."
             )
-        thread = {
-            "id": str(message_id),
-            "type": 11,
-            "guild_id": parent["guild_id"],
-            "parent_id": str(channel_id),
-            "owner_id": self.bot["id"],
-            "name": name,
-            "last_message_id": None,
-            "rate_limit_per_user": 0,
-            "message_count": 0,
-            "member_count": 1,
-            "total_message_sent": 0,
-            "flags": 0,
-            "thread_metadata": {
-                "archived": False,
-                "auto_archive_duration": body.get("auto_archive_duration", 1440),
-                "archive_timestamp": iso(),
-                "locked": False,
-            },
-        }
+        thread = payload("thread_create")
+        del thread["newly_created"]
+        now = iso()
+        thread.update(
+            id=str(message_id),
+            guild_id=parent["guild_id"],
+            parent_id=str(channel_id),
+            owner_id=self.bot["id"],
+            name=name,
+        )
+        thread["thread_metadata"].update(
+            auto_archive_duration=body.get("auto_archive_duration", 1440),
+            archive_timestamp=now,
+            create_timestamp=now,
+        )
         self.channels[message_id] = thread
         self.messages[message_id]["thread"] = thread
         await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
