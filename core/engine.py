@@ -24,7 +24,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from core.client import Credentials, DuplicateRenderId, NemoClient, new_client_id
@@ -182,6 +182,7 @@ class Engine:
     async def handle(self, thread: ChatThread, incoming: Incoming) -> None:
         """Take one message. Returns quickly: the work runs on the engine's own tasks."""
         key = thread.key
+        incoming = _storable(incoming)
         self._threads[key] = thread
         self.metrics.messages.labels(key.platform).inc()
         intent = self._intent(incoming)
@@ -975,6 +976,28 @@ class Engine:
         if isinstance(exc, RenderFailed):
             return say("err_render", chinese, detail=detail)
         return say("err_backend", chinese, detail=detail)
+
+
+def _unpaired(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _mend(text: str) -> str:
+    """Lone UTF-16 surrogates (a JSON escape cut in half) can be neither stored nor sent on:
+    pairs are joined, strays become U+FFFD."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _storable(incoming: Incoming) -> Incoming:
+    names = [a.filename for a in incoming.attachments]
+    if not _unpaired(incoming.text) and not any(_unpaired(name) for name in names):
+        return incoming
+    files = tuple(replace(a, filename=_mend(a.filename)) for a in incoming.attachments)
+    return replace(incoming, text=_mend(incoming.text), attachments=files)
 
 
 def _num(value: float) -> str:

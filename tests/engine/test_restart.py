@@ -64,7 +64,9 @@ async def _spawn_console(sim: LocalBackend, db: Path, out: Path) -> asyncio.subp
 
 
 async def _read_until(
-    process: asyncio.subprocess.Process, fragment: str, timeout: float = 30
+    process: asyncio.subprocess.Process,
+    fragment: str,
+    timeout: float = 30,  # noqa: ASYNC109
 ) -> str:
     assert process.stdout is not None
     seen = ""
@@ -97,7 +99,7 @@ async def test_render_survives_sigkill_and_is_posted_once(
     async with Runtime.open(settings, base_url=sim.base_url) as rt:
         rt.engine.register("console", threads)
         async with asyncio.timeout(30):
-            while not threads.posts(ReplyKind.VIDEO):
+            while not threads.posts(ReplyKind.VIDEO):  # noqa: ASYNC110 (polling with a deadline)
                 await asyncio.sleep(0.05)
         await rt.engine.idle(20)
         # a second pass of the supervisor must not post it again
@@ -131,7 +133,7 @@ async def test_turn_running_at_sigkill_is_reported_not_resent(
     ) as rt:
         rt.engine.register("console", threads)
         async with asyncio.timeout(30):
-            while not threads.posts(ReplyKind.NOTICE):
+            while not threads.posts(ReplyKind.NOTICE):  # noqa: ASYNC110 (polling with a deadline)
                 await asyncio.sleep(0.05)
     notices = threads.posts(ReplyKind.NOTICE)
     assert (

@@ -89,7 +89,7 @@ class FakeThread:
     def count(self, predicate: Callable[[Said], bool]) -> int:
         return sum(1 for s in self.log if predicate(s))
 
-    async def wait_for(self, predicate: Callable[[Said], bool], timeout: float = 10.0) -> Said:
+    async def wait_for(self, predicate: Callable[[Said], bool], timeout: float = 10.0) -> Said:  # noqa: ASYNC109
         async with asyncio.timeout(timeout):
             while True:
                 for said in self.log:
@@ -98,7 +98,7 @@ class FakeThread:
                 self._changed.clear()
                 await self._changed.wait()
 
-    async def wait_text(self, fragment: str, timeout: float = 10.0) -> Said:
+    async def wait_text(self, fragment: str, timeout: float = 10.0) -> Said:  # noqa: ASYNC109
         try:
             return await self.wait_for(lambda s: fragment in s.text, timeout)
         except TimeoutError:
