@@ -254,6 +254,10 @@ class Engine:
             while True:
                 if not await self.store.claim_thread(key, self.owner, self.config.lease_seconds):
                     return  # another replica runs this thread; the supervisor looks again later
+                # Holding the lease and running nothing: a `running` turn here was left by a
+                # process that died. Say so before the next message runs.
+                for stale in await self.store.interrupt_running(key):
+                    await self._tell_interrupted(stale)
                 turn = await self.store.next_turn(key)
                 if turn is None:
                     if self._workers.get(key) is asyncio.current_task():
@@ -354,8 +358,9 @@ class Engine:
             else:
                 row = await self.store.get_tenant(key.platform, key.tenant)
                 if row is None:
-                    row = TenantRow(key.platform, key.tenant, new_client_id())
-                    await self.store.put_tenant(row)
+                    row = await self.store.create_tenant(
+                        TenantRow(key.platform, key.tenant, new_client_id())
+                    )
                 creds = Credentials(row.client_id, key.platform, row.token, row.user_id)
 
                 async def persist(
@@ -657,13 +662,7 @@ class Engine:
                     size,
                     functools.partial(thread.open_attachment, attachment),
                 )
-            except (
-                FileRejected,
-                SessionNotFound,
-                BackendUnavailable,
-                TokenRejected,
-                RateLimited,
-            ) as exc:
+            except NemoError as exc:  # this file failed; say so, and go on with the next one
                 await self._report(thread, exc, chinese)
                 continue
             for item in result.files or []:
@@ -755,9 +754,13 @@ class Engine:
             creds = await self.credentials(job.key)
             last_progress = job.progress
             while job.status is RenderState.RENDERING:
-                wait = job.next_poll_at - time.time()
-                if wait > 0:
-                    await asyncio.sleep(min(wait, self.config.render_poll_seconds))
+                # Wait for the next poll in steps that keep the lease alive, however the poll
+                # interval compares with the lease.
+                while (wait := job.next_poll_at - time.time()) > 0:
+                    await asyncio.sleep(min(wait, self.config.render_poll_seconds, lease / 3))
+                    if job.next_poll_at - time.time() > 0:
+                        if not await self.store.update_render(job.id, self.owner, lease):
+                            return
                 try:
                     status = await self.client.render_status(creds, job.render_id)
                 except (BackendUnavailable, RateLimited):
@@ -902,15 +905,17 @@ class Engine:
     async def _recover(self, platform: str) -> None:
         """Tell users about turns a dead process left running; resume queued turns and renders."""
         for turn in await self.store.interrupt_stale_turns(time.time(), platform):
-            thread = self._thread(turn.key)
-            if thread is not None:
-                text = turn.text if len(turn.text) <= 80 else turn.text[:77] + "..."
-                notice = Reply(
-                    ReplyKind.NOTICE, say("interrupted", is_chinese(turn.text), text=text)
-                )
-                with contextlib.suppress(Exception):
-                    await thread.post(notice)
+            await self._tell_interrupted(turn)
         await self._resume()
+
+    async def _tell_interrupted(self, turn: TurnRow) -> None:
+        thread = self._thread(turn.key)
+        if thread is None:
+            return
+        text = turn.text if len(turn.text) <= 80 else turn.text[:77] + "..."
+        notice = Reply(ReplyKind.NOTICE, say("interrupted", is_chinese(turn.text), text=text))
+        with contextlib.suppress(Exception):
+            await thread.post(notice)
 
     async def _resume(self) -> None:
         for job in await self.store.claim_renders(self.owner, self.config.lease_seconds):

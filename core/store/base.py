@@ -120,6 +120,10 @@ class Store(Protocol):
     # tenants: one backend identity per workspace / guild / console user
     async def get_tenant(self, platform: str, tenant: str) -> TenantRow | None: ...
     async def put_tenant(self, row: TenantRow) -> None: ...
+    async def create_tenant(self, row: TenantRow) -> TenantRow:
+        """Insert unless the tenant exists; returns the stored row (the first writer wins, so
+        two replicas meeting a new workspace at once share one backend identity)."""
+        ...
 
     # threads: thread -> backend session, and the per-thread turn lease
     async def get_thread(self, key: ThreadKey) -> ThreadRow | None: ...
@@ -151,6 +155,11 @@ class Store(Protocol):
     async def interrupt_stale_turns(self, now: float, platform: str | None = None) -> list[TurnRow]:
         """Running turns whose thread lease has lapsed (their process died): mark interrupted.
         With `platform`, only that platform's turns (the process that can tell their users)."""
+        ...
+
+    async def interrupt_running(self, key: ThreadKey) -> list[TurnRow]:
+        """Mark this thread's running turns interrupted. Only for the holder of the thread's
+        lease that is running nothing itself: those turns belong to a process that died."""
         ...
 
     # renders: every export until its link is posted exactly once

@@ -193,6 +193,23 @@ class PostgresStore:
             time.time(),
         )
 
+    async def create_tenant(self, row: TenantRow) -> TenantRow:
+        token = self._cipher.encrypt(row.token) if row.token else None
+        await self._db.execute(
+            """INSERT INTO tenants (platform, tenant, client_id, token, user_id, expires_at, updated_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (platform, tenant) DO NOTHING""",
+            row.platform,
+            row.tenant,
+            row.client_id,
+            token,
+            row.user_id,
+            row.expires_at,
+            time.time(),
+        )
+        stored = await self.get_tenant(row.platform, row.tenant)
+        assert stored is not None
+        return stored
+
     # -- threads ---------------------------------------------------------------------------
 
     async def get_thread(self, key: ThreadKey) -> ThreadRow | None:
@@ -373,6 +390,24 @@ class PostgresStore:
                     "UPDATE turns SET status = $1, updated_at = $2 WHERE id = ANY($3::bigint[])",
                     TurnStatus.INTERRUPTED.value,
                     now,
+                    [t.id for t in turns],
+                )
+        return turns
+
+    async def interrupt_running(self, key: ThreadKey) -> list[TurnRow]:
+        async with self._transaction() as db:
+            rows = await db.fetch(
+                f"""SELECT * FROM turns WHERE {_KEY} AND status = $5 ORDER BY id
+                    FOR UPDATE SKIP LOCKED""",
+                *_key(key),
+                TurnStatus.RUNNING.value,
+            )
+            turns = [_turn(r) for r in rows]
+            if turns:
+                await db.execute(
+                    "UPDATE turns SET status = $1, updated_at = $2 WHERE id = ANY($3::bigint[])",
+                    TurnStatus.INTERRUPTED.value,
+                    time.time(),
                     [t.id for t in turns],
                 )
         return turns

@@ -155,6 +155,26 @@ class SQLiteStore:
                 ),
             )
 
+    async def create_tenant(self, row: TenantRow) -> TenantRow:
+        token = self._cipher.encrypt(row.token) if row.token else None
+        async with self._write() as db:
+            await db.execute(
+                """INSERT INTO tenants (platform, tenant, client_id, token, user_id, expires_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, tenant) DO NOTHING""",
+                (
+                    row.platform,
+                    row.tenant,
+                    row.client_id,
+                    token,
+                    row.user_id,
+                    row.expires_at,
+                    time.time(),
+                ),
+            )
+        stored = await self.get_tenant(row.platform, row.tenant)
+        assert stored is not None
+        return stored
+
     # -- threads ---------------------------------------------------------------------------
 
     async def get_thread(self, key: ThreadKey) -> ThreadRow | None:
@@ -316,6 +336,21 @@ class SQLiteStore:
                      AND h.tenant = t.tenant AND h.channel = t.channel AND h.thread = t.thread
                    WHERE t.status = ? AND h.turn_lease_until < ? AND (? IS NULL OR t.platform = ?)""",
                 (TurnStatus.RUNNING.value, now, platform, platform),
+            ) as cursor:
+                rows = [self._turn(r) for r in await cursor.fetchall()]
+            for turn in rows:
+                await db.execute(
+                    "UPDATE turns SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
+                    (TurnStatus.INTERRUPTED.value, now, turn.id, TurnStatus.RUNNING.value),
+                )
+            return rows
+
+    async def interrupt_running(self, key: ThreadKey) -> list[TurnRow]:
+        now = time.time()
+        async with self._write() as db:
+            async with db.execute(
+                f"SELECT * FROM turns WHERE {_KEY} AND status = ? ORDER BY id",
+                (*_key(key), TurnStatus.RUNNING.value),
             ) as cursor:
                 rows = [self._turn(r) for r in await cursor.fetchall()]
             for turn in rows:

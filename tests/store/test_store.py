@@ -78,6 +78,28 @@ async def test_tenant_round_trip(store: Store) -> None:
     assert await store.get_tenant("slack", "T1") == replaced
 
 
+async def test_create_tenant_first_writer_wins(store: Store) -> None:
+    rows = [TenantRow("slack", "T9", f"client-{i}") for i in range(10)]
+    winners = await asyncio.gather(*(store.create_tenant(row) for row in rows))
+    assert len({w.client_id for w in winners}) == 1
+    assert await store.get_tenant("slack", "T9") == winners[0]
+
+
+async def test_interrupt_running_marks_only_that_threads_running_turns(store: Store) -> None:
+    a, b = ThreadKey("slack", "T", "C", "a"), ThreadKey("slack", "T", "C", "b")
+    first = await store.enqueue_turn(a, Incoming("one"))
+    second = await store.enqueue_turn(a, Incoming("two"))
+    other = await store.enqueue_turn(b, Incoming("three"))
+    assert first and second and other
+    assert await store.start_turn(first) and await store.start_turn(other)
+    stale = await store.interrupt_running(a)
+    assert [t.id for t in stale] == [first]
+    assert await store.interrupt_running(a) == []
+    nxt = await store.next_turn(a)
+    assert nxt is not None and nxt.id == second
+    assert [t.id for t in await store.interrupt_running(b)] == [other]
+
+
 async def test_token_is_encrypted_at_rest_with_a_secret_key(backend: Backend) -> None:
     store = await backend.open(secret_key="correct horse")
     await store.put_tenant(TenantRow("slack", "T1", "client", "xoxb-secret-token", "U1"))
