@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -97,7 +98,9 @@ async def _discord(settings: Settings, args: argparse.Namespace) -> int:
     from bots.discord.bot import serve
 
     async def work(rt: Any) -> int:
-        await serve(rt)
+        from bots.health import alongside
+
+        await alongside(serve(rt), rt, settings.http_port)
         return 0
 
     return await _with_runtime(settings, args.offline, work)
@@ -115,8 +118,11 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
             services.append(serve_slack(rt))
         if settings.discord_configured:
             from bots.discord.bot import serve as serve_discord
+            from bots.health import alongside
 
-            services.append(serve_discord(rt))
+            discord = serve_discord(rt)
+            # the Slack server already answers /healthz and /metrics on the port
+            services.append(discord if services else alongside(discord, rt, settings.http_port))
         await asyncio.gather(*services)
         return 0
 
@@ -128,6 +134,22 @@ async def _sim(args: argparse.Namespace) -> int:
 
     await serve_forever(args.host, args.port, args.seed, faults_from_args(args))
     return 0
+
+
+async def _until_terminated(work: Coroutine[Any, Any, int]) -> int:
+    """SIGTERM (containers, systemd) shuts down like Ctrl-C: work is cancelled, resources close
+    in order, leases are released for the next process."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if task.cancelled():
+            log.info("terminated")
+            return 0
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         "sim": lambda: _sim(args),
     }
     try:
-        return asyncio.run(commands[args.command]())
+        return asyncio.run(_until_terminated(commands[args.command]()))
     except KeyboardInterrupt:
         return 130
     except SettingsError as exc:

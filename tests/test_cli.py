@@ -145,3 +145,28 @@ def test_core_knows_no_chat_platform() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_sigterm_shuts_down_cleanly(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bots", "console", "--offline"],
+        cwd=tmp_path,
+        env={**_env(tmp_path), "PYTHONPATH": str(ROOT), "JUPITER_LOG_LEVEL": "INFO"},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        deadline = time.monotonic() + 60
+        while "local backend started" not in process.stderr.readline():
+            assert time.monotonic() < deadline and process.poll() is None
+        process.terminate()
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for pipe in (process.stdin, process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()

@@ -23,7 +23,8 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
-from core.metrics import CONTENT_TYPE, Metrics
+from bots.health import HealthRuntime, add_health_routes
+from core.metrics import Metrics
 from core.port import ThreadResolver
 from core.settings import Settings, SettingsError
 
@@ -35,7 +36,6 @@ log = logging.getLogger("jupiter.slack")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 EVENTS_PATH = "/slack/events"
-HEALTH_TIMEOUT_SECONDS = 5.0
 
 
 class RegisteringEngine(Engine, Protocol):
@@ -60,13 +60,6 @@ class SlackRuntime(Protocol):
     async def healthy(self) -> bool: ...
 
 
-class HealthRuntime(Protocol):
-    @property
-    def metrics(self) -> Metrics: ...
-
-    async def healthy(self) -> bool: ...
-
-
 def _secret(value: SecretStr | None) -> str | None:
     text = value.get_secret_value().strip() if value is not None else ""
     return text or None
@@ -81,23 +74,8 @@ def _require(value: SecretStr | None, name: str, why: str) -> str:
 
 def build_web_app(rt: HealthRuntime, bolt_app: AsyncApp | None) -> web.Application:
     """`/healthz`, `/metrics`, and `/slack/events` when a Bolt app is given (HTTP mode)."""
-
-    async def healthz(_: web.Request) -> web.Response:
-        try:
-            ok = await asyncio.wait_for(rt.healthy(), HEALTH_TIMEOUT_SECONDS)
-        except Exception as exc:
-            log.warning("health check failed: %s", exc.__class__.__name__)
-            ok = False
-        if ok:
-            return web.json_response({"status": "ok"})
-        return web.json_response({"status": "unavailable"}, status=503)
-
-    async def metrics(_: web.Request) -> web.Response:
-        return web.Response(body=rt.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
-
     web_app = web.Application()
-    web_app.router.add_get("/healthz", healthz)
-    web_app.router.add_get("/metrics", metrics)
+    add_health_routes(web_app, rt)
     if bolt_app is not None:
         web_app.router.add_post(EVENTS_PATH, _events_handler(bolt_app))
     return web_app
