@@ -30,21 +30,15 @@ from typing import Any
 from core.client import Credentials, DuplicateRenderId, NemoClient, new_client_id
 from core.errors import (
     BackendUnavailable,
-    ExportBlocked,
     FileRejected,
-    FileTooLarge,
     NemoError,
     OutOfCredits,
     RateLimited,
     RenderFailed,
     SessionNotFound,
-    StreamInterrupted,
-    TokenRejected,
-    TurnBusy,
     TurnFailed,
-    TurnTimedOut,
-    UnsupportedFileType,
 )
+from core.explain import explain
 from core.files import check_upload
 from core.gui import GuiAction, translate
 from core.intents import Intent, classify, is_chinese
@@ -950,37 +944,13 @@ class Engine:
             await thread.post(Reply(ReplyKind.ERROR, await self._explain(thread.key, exc, chinese)))
 
     async def _explain(self, key: ThreadKey, exc: NemoError, chinese: bool) -> str:
-        detail = chat_safe(exc.message)
-        if isinstance(exc, TokenRejected):
-            return say("err_token_fixed" if self.config.nemo_token else "err_token", chinese)
+        anonymous = None
         if isinstance(exc, OutOfCredits):
             creds = await self.credentials(key)
-            if not creds.fixed and creds.user_id:
-                return say("err_credits_anon", chinese, user_id=creds.user_id)
-            return say("err_credits", chinese)
-        if isinstance(exc, UnsupportedFileType):
-            return say("err_type", chinese, detail=detail)
-        if isinstance(exc, FileTooLarge):
-            return say("err_size", chinese, detail=detail)
-        if isinstance(exc, FileRejected):
-            return say("err_file", chinese, detail=detail)
-        if isinstance(exc, ExportBlocked):
-            return say("err_export_plan", chinese)
-        if isinstance(exc, RateLimited):
-            return say("err_rate", chinese)
-        if isinstance(exc, TurnBusy):
-            return say("err_busy", chinese)
-        if isinstance(exc, TurnTimedOut):
-            return say("err_timeout", chinese, detail=detail)
-        if isinstance(exc, StreamInterrupted):
-            return say("err_interrupted", chinese)
-        if isinstance(exc, BackendUnavailable):
-            return say("err_down", chinese, detail=detail)
-        if isinstance(exc, TurnFailed):
-            return say("err_agent", chinese, detail=detail)
-        if isinstance(exc, RenderFailed):
-            return say("err_render", chinese, detail=detail)
-        return say("err_backend", chinese, detail=detail)
+            anonymous = None if creds.fixed else creds.user_id
+        return explain(
+            exc, chinese, fixed_token=bool(self.config.nemo_token), anonymous_user=anonymous
+        )
 
 
 def _unpaired(text: str) -> bool:
