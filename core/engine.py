@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -70,6 +71,7 @@ _ACTION_INTENT = {
     Action.CREDITS: Intent.CREDITS,
 }
 _IMMEDIATE = {Intent.STATUS, Intent.CREDITS, Intent.HELP}
+REUSE_RENDER_SECONDS = 3600.0  # a posted link re-offered for an unchanged timeline this long
 GUI_USER = "jupiter:gui"  # the author of edits Jupiter sends itself when the agent says "drag"
 
 
@@ -693,6 +695,25 @@ class Engine:
         if not draft.ready:
             await thread.post(Reply(ReplyKind.NOTICE, say("nothing_to_export", chinese)))
             return
+        fingerprint = draft_fingerprint(draft)
+        last = await self.store.last_posted_render(key)
+        if (
+            last is not None
+            and last.output_url
+            and last.draft_hash == fingerprint
+            and time.time() - (last.posted_at or 0) < REUSE_RENDER_SECONDS
+        ):
+            # Nothing changed since the last export: the same video, without a second render.
+            url = last.output_url
+            await thread.post(
+                Reply(
+                    ReplyKind.VIDEO,
+                    say("render_again", chinese, url=url),
+                    (Action.STATUS,),
+                    video_url=url,
+                )
+            )
+            return
         message_id = await thread.post(
             Reply(ReplyKind.STATUS, say("render_started", chinese, progress=0), progress=0)
         )
@@ -708,6 +729,7 @@ class Engine:
                 deadline_at=time.time() + self.config.render_timeout_seconds,
                 message_id=message_id,
                 language=language,
+                draft_hash=fingerprint,
             )
             try:
                 await self.client.start_render(
@@ -973,6 +995,12 @@ def _storable(incoming: Incoming) -> Incoming:
         return incoming
     files = tuple(replace(a, filename=_mend(a.filename)) for a in incoming.attachments)
     return replace(incoming, text=_mend(incoming.text), attachments=files)
+
+
+def draft_fingerprint(draft: Draft) -> str:
+    """Identifies a timeline's content: equal drafts give equal fingerprints."""
+    canonical = json.dumps(draft.raw, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _num(value: float) -> str:

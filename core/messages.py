@@ -35,6 +35,10 @@ _TEXT: dict[str, tuple[str, str]] = {
         "🎬 A render is already running ({progress}%). I'll post the link here when it's done.",
         "🎬 已经有一个渲染在进行中（{progress}%），完成后我会在这里发链接。",
     ),
+    "render_again": (
+        "✅ Nothing changed since the last export, so here is the same video: {url}",
+        "✅ 自上次导出后没有修改，这是同一个视频：{url}",
+    ),
     "render_finished": ("🎬 Rendered (100%).", "🎬 渲染完成（100%）。"),
     "render_done": ("✅ Your video is ready: {url}", "✅ 视频已就绪：{url}"),
     "render_failed": (

@@ -83,6 +83,7 @@ class RenderJob:
     created_at: float
     size: int | None = None
     language: str = "en"
+    draft_hash: str | None = None
 
 
 def attachments_to_json(items: tuple[Attachment, ...]) -> str:
@@ -173,7 +174,12 @@ class Store(Protocol):
         deadline_at: float,
         message_id: str | None,
         language: str,
+        draft_hash: str | None = None,
     ) -> RenderJob: ...
+    async def last_posted_render(self, key: ThreadKey) -> RenderJob | None:
+        """The thread's most recent render whose link was posted."""
+        ...
+
     async def get_render(self, job_id: int) -> RenderJob | None: ...
     async def claim_renders(
         self, owner: str, lease_seconds: float, limit: int = 100

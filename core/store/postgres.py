@@ -108,6 +108,7 @@ def _render(row: _Record) -> RenderJob:
         created_at=row["created_at"],
         size=row["size"],
         language=row["language"],
+        draft_hash=row["draft_hash"],
     )
 
 
@@ -424,13 +425,14 @@ class PostgresStore:
         deadline_at: float,
         message_id: str | None,
         language: str,
+        draft_hash: str | None = None,
     ) -> RenderJob:
         now = time.time()
         row = await self._db.fetchrow(
             """INSERT INTO renders (platform, tenant, channel, thread, render_id, status,
                  message_id, language, next_poll_at, deadline_at, lease_owner, lease_until,
-                 created_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $9)
+                 created_at, draft_hash)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $9, $13)
                RETURNING *""",
             *_key(key),
             render_id,
@@ -441,9 +443,18 @@ class PostgresStore:
             deadline_at,
             owner,
             now + lease_seconds,
+            draft_hash,
         )
         assert row is not None
         return _render(row)
+
+    async def last_posted_render(self, key: ThreadKey) -> RenderJob | None:
+        row = await self._db.fetchrow(
+            f"SELECT * FROM renders WHERE {_KEY} AND status = $5 ORDER BY id DESC LIMIT 1",
+            *_key(key),
+            RenderState.POSTED.value,
+        )
+        return _render(row) if row else None
 
     async def get_render(self, job_id: int) -> RenderJob | None:
         row = await self._db.fetchrow("SELECT * FROM renders WHERE id = $1", job_id)

@@ -33,4 +33,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE seen_events (
             event_id TEXT PRIMARY KEY, seen_at DOUBLE PRECISION NOT NULL)""",
     ),
+    # 2: which timeline a render was made from, so an unchanged export re-posts its link
+    ("ALTER TABLE renders ADD COLUMN draft_hash TEXT",),
 )

@@ -380,6 +380,7 @@ class SQLiteStore:
             created_at=row["created_at"],
             size=row["size"],
             language=row["language"],
+            draft_hash=row["draft_hash"],
         )
 
     async def add_render(
@@ -392,14 +393,15 @@ class SQLiteStore:
         deadline_at: float,
         message_id: str | None,
         language: str,
+        draft_hash: str | None = None,
     ) -> RenderJob:
         now = time.time()
         async with self._write() as db:
             cursor = await db.execute(
                 """INSERT INTO renders (platform, tenant, channel, thread, render_id, status,
                      message_id, language, next_poll_at, deadline_at, lease_owner, lease_until,
-                     created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                     created_at, draft_hash)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     *_key(key),
                     render_id,
@@ -411,12 +413,20 @@ class SQLiteStore:
                     owner,
                     now + lease_seconds,
                     now,
+                    draft_hash,
                 ),
             )
             async with db.execute("SELECT * FROM renders WHERE id = ?", (cursor.lastrowid,)) as cur:
                 row = await cur.fetchone()
         assert row is not None
         return self._render(row)
+
+    async def last_posted_render(self, key: ThreadKey) -> RenderJob | None:
+        row = await self._one(
+            f"SELECT * FROM renders WHERE {_KEY} AND status = ? ORDER BY id DESC LIMIT 1",
+            (*_key(key), RenderState.POSTED.value),
+        )
+        return self._render(row) if row else None
 
     async def get_render(self, job_id: int) -> RenderJob | None:
         row = await self._one("SELECT * FROM renders WHERE id = ?", (job_id,))

@@ -344,3 +344,34 @@ async def test_gui_talk_becomes_actions_and_never_loops(
         assert "Applying for you" in transcript
         runs = [e for e in await sim_log(sim) if e["path"] == "/run_sse"]
         assert len(runs) <= 4  # prompt, preview, the request, at most one follow-up: no loop
+
+
+async def test_export_of_an_unchanged_timeline_reposts_the_link(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
+    sim.set_faults({"credits": 1000, "no_text_ratio": 0.0})
+    async with runtime() as rt:
+        thread = FakeThread(key())
+        await rt.engine.handle(thread, said("a 2-second clip of rain"))
+        await rt.engine.idle(20)
+        await rt.engine.handle(thread, said("export"))
+        await rt.engine.idle(20)
+        await rt.engine.handle(thread, said("export"))
+        await rt.engine.idle(20)
+        assert "Nothing changed since the last export" in thread.log[-1].text
+        starts = [
+            e
+            for e in await sim_log(sim)
+            if e["method"] == "POST" and e["path"] == "/api/render/proxy/lambda"
+        ]
+        assert len(starts) == 1
+        await rt.engine.handle(thread, said("make it 3 seconds"))
+        await rt.engine.idle(20)
+        await rt.engine.handle(thread, said("export"))
+        await rt.engine.idle(20)
+        starts = [
+            e
+            for e in await sim_log(sim)
+            if e["method"] == "POST" and e["path"] == "/api/render/proxy/lambda"
+        ]
+        assert len(starts) == 2  # the timeline changed: a new render
