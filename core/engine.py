@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hashlib
 import json
 import logging
 import os
@@ -28,14 +27,13 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
 from typing import Any
 
-from core.client import Credentials, DuplicateRenderId, NemoClient, new_client_id
+from core.client import Credentials, NemoClient, new_client_id
 from core.errors import (
     BackendUnavailable,
     FileRejected,
     NemoError,
     OutOfCredits,
     RateLimited,
-    RenderFailed,
     SessionNotFound,
     TurnFailed,
 )
@@ -58,8 +56,8 @@ from core.port import (
     ThreadResolver,
 )
 from core.redact import chat_safe
-from core.store import RenderJob, Store, TenantRow, TurnRow, TurnStatus
-from core.store.base import RenderState
+from core.renders import Renders
+from core.store import Store, TenantRow, TurnRow, TurnStatus
 from core.timeline import describe_changes, summarize
 
 log = logging.getLogger("jupiter.engine")
@@ -71,7 +69,6 @@ _ACTION_INTENT = {
     Action.CREDITS: Intent.CREDITS,
 }
 _IMMEDIATE = {Intent.STATUS, Intent.CREDITS, Intent.HELP}
-REUSE_RENDER_SECONDS = 3600.0  # a posted link re-offered for an unchanged timeline this long
 GUI_USER = "jupiter:gui"  # the author of edits Jupiter sends itself when the agent says "drag"
 
 
@@ -108,11 +105,21 @@ class Engine:
         self._threads: dict[ThreadKey, ChatThread] = {}
         self._workers: dict[ThreadKey, asyncio.Task[None]] = {}
         self._running: dict[ThreadKey, asyncio.Task[None]] = {}
-        self._renders: dict[int, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._creds: dict[tuple[str, str], Credentials] = {}
         self._creds_lock = asyncio.Lock()
         self._supervisor: asyncio.Task[None] | None = None
+        self.renders = Renders(
+            client,
+            store,
+            self.metrics,
+            owner=self.owner,
+            poll_seconds=self.config.render_poll_seconds,
+            timeout_seconds=self.config.render_timeout_seconds,
+            lease_seconds=self.config.lease_seconds,
+            threads=self._thread,
+            credentials=self.credentials,
+        )
         self._closing = False
         self._started = False
 
@@ -134,11 +141,13 @@ class Engine:
     async def stop(self) -> None:
         self._closing = True
         held = list(self._workers)
-        tasks = [self._supervisor, *self._workers.values(), *self._renders.values(), *self._tasks]
+        tasks = [self._supervisor, *self._workers.values(), *self._tasks]
         for task in tasks:
             if task is not None:
                 task.cancel()
-        await asyncio.gather(*(t for t in tasks if t is not None), return_exceptions=True)
+        await asyncio.gather(
+            *(t for t in tasks if t is not None), self.renders.stop(), return_exceptions=True
+        )
         for key in held:
             with contextlib.suppress(Exception):
                 await self.store.release_thread(key, self.owner)
@@ -149,7 +158,7 @@ class Engine:
             while True:
                 pending = [
                     t
-                    for t in (*self._workers.values(), *self._renders.values(), *self._tasks)
+                    for t in (*self._workers.values(), *self._tasks, *self.renders.pending())
                     if not t.done()
                 ]
                 if not pending:
@@ -600,21 +609,7 @@ class Engine:
         if running is not None and not running.done():
             running.cancel()
             stopped = True
-        for job in await self.store.active_renders(key):
-            task = self._renders.pop(job.id, None)
-            if task is not None:
-                task.cancel()
-            with contextlib.suppress(NemoError):
-                await self.client.cancel_render(await self.credentials(key), job.render_id)
-            await self.store.update_render(
-                job.id, job.lease_owner or self.owner, 0, status=RenderState.CANCELLED
-            )
-            if job.message_id:
-                with contextlib.suppress(Exception):
-                    await thread.update(
-                        job.message_id, Reply(ReplyKind.STATUS, say("render_cancelled", chinese))
-                    )
-            stopped = True
+        stopped = await self.renders.cancel_thread(thread, chinese) or stopped
         if stopped or dropped:
             text = (
                 say("stopped_queue", chinese, count=dropped) if dropped else say("stopped", chinese)
@@ -673,7 +668,7 @@ class Engine:
                 Reply(ReplyKind.NOTICE, say("uploaded", chinese), details=tuple(lines))
             )
 
-    # -- exports and durable renders -----------------------------------------------------------
+    # -- exports (the render jobs themselves live in core/renders.py) ----------------------------
 
     async def _export(self, thread: ChatThread, incoming: Incoming, chinese: bool) -> None:
         key = thread.key
@@ -695,226 +690,7 @@ class Engine:
         if not draft.ready:
             await thread.post(Reply(ReplyKind.NOTICE, say("nothing_to_export", chinese)))
             return
-        fingerprint = draft_fingerprint(draft)
-        last = await self.store.last_posted_render(key)
-        if (
-            last is not None
-            and last.output_url
-            and last.draft_hash == fingerprint
-            and time.time() - (last.posted_at or 0) < REUSE_RENDER_SECONDS
-        ):
-            # Nothing changed since the last export: the same video, without a second render.
-            url = last.output_url
-            await thread.post(
-                Reply(
-                    ReplyKind.VIDEO,
-                    say("render_again", chinese, url=url),
-                    (Action.STATUS,),
-                    video_url=url,
-                )
-            )
-            return
-        message_id = await thread.post(
-            Reply(ReplyKind.STATUS, say("render_started", chinese, progress=0), progress=0)
-        )
-        language = "zh-CN" if chinese else row.language
-        for attempt in (1, 2):
-            # The job is persisted before the render starts, so a crash in between leaves a
-            # job that is resumed (and reported), never a render nobody watches.
-            job = await self.store.add_render(
-                key,
-                self.client.new_render_id(),
-                owner=self.owner,
-                lease_seconds=self.config.lease_seconds,
-                deadline_at=time.time() + self.config.render_timeout_seconds,
-                message_id=message_id,
-                language=language,
-                draft_hash=fingerprint,
-            )
-            try:
-                await self.client.start_render(
-                    creds, row.session_id, draft, job.render_id, retry_duplicate=False
-                )
-            except DuplicateRenderId:
-                await self.store.update_render(
-                    job.id, self.owner, 0, status=RenderState.FAILED, error="duplicate id"
-                )
-                if attempt == 2:
-                    raise
-                continue
-            except BaseException:
-                await self.store.update_render(
-                    job.id, self.owner, 0, status=RenderState.FAILED, error="not started"
-                )
-                raise
-            break
-        self.metrics.render_jobs.labels("rendering").inc()
-        self._drive(job)
-
-    def _drive(self, job: RenderJob) -> None:
-        if job.id in self._renders and not self._renders[job.id].done() or self._closing:
-            return
-        task = asyncio.create_task(self._drive_render(job), name=f"render {job.render_id}")
-        self._renders[job.id] = task
-        task.add_done_callback(functools.partial(self._forget_render, job.id))
-
-    def _forget_render(self, job_id: int, task: asyncio.Task[None]) -> None:
-        if self._renders.get(job_id) is task:
-            del self._renders[job_id]
-
-    async def _drive_render(self, job: RenderJob) -> None:
-        """Poll one render to its end and post its link exactly once."""
-        chinese = job.language.startswith("zh")
-        lease = self.config.lease_seconds
-        try:
-            creds = await self.credentials(job.key)
-            last_progress = job.progress
-            while job.status is RenderState.RENDERING:
-                # Wait for the next poll in steps that keep the lease alive, however the poll
-                # interval compares with the lease.
-                while (wait := job.next_poll_at - time.time()) > 0:
-                    await asyncio.sleep(min(wait, self.config.render_poll_seconds, lease / 3))
-                    if job.next_poll_at - time.time() > 0:
-                        if not await self.store.update_render(job.id, self.owner, lease):
-                            return
-                try:
-                    status = await self.client.render_status(creds, job.render_id)
-                except (BackendUnavailable, RateLimited):
-                    status = None  # a bad moment, not a verdict on the render: poll again
-                now = time.time()
-                if status is not None and status.succeeded:
-                    if not await self.store.update_render(
-                        job.id,
-                        self.owner,
-                        lease,
-                        status=RenderState.READY,
-                        progress=100,
-                        output_url=status.output_url,
-                        size=status.size,
-                    ):
-                        return
-                    break
-                if status is not None and status.finished:
-                    reason = status.error or status.status
-                    await self.store.update_render(
-                        job.id, self.owner, lease, status=RenderState.FAILED, error=reason
-                    )
-                    await self._render_message(
-                        job, Reply(ReplyKind.ERROR, say("render_failed", chinese, reason=reason))
-                    )
-                    return
-                if now >= job.deadline_at:
-                    await self.store.update_render(
-                        job.id, self.owner, lease, status=RenderState.FAILED, error="timeout"
-                    )
-                    await self._render_message(
-                        job,
-                        Reply(
-                            ReplyKind.ERROR,
-                            say("render_failed", chinese, reason="it did not finish in time"),
-                        ),
-                    )
-                    return
-                progress = status.progress if status is not None else last_progress
-                if not await self.store.update_render(
-                    job.id,
-                    self.owner,
-                    lease,
-                    progress=progress,
-                    next_poll_at=now + self.config.render_poll_seconds,
-                ):
-                    return  # another replica took the job over
-                if int(progress) != int(last_progress) and job.message_id:
-                    last_progress = progress
-                    await self._render_progress(job, progress, chinese)
-                job = await self.store.get_render(job.id) or job
-            await self._deliver(job.id, chinese)
-        except asyncio.CancelledError:
-            with contextlib.suppress(BaseException):
-                await asyncio.shield(
-                    self.store.update_render(job.id, self.owner, 0)
-                )  # free the lease
-            raise
-        except RenderFailed as exc:
-            await self.store.update_render(
-                job.id, self.owner, lease, status=RenderState.FAILED, error=exc.message
-            )
-            await self._render_message(
-                job, Reply(ReplyKind.ERROR, say("render_failed", chinese, reason=exc.message))
-            )
-        except Exception:
-            log.exception("render driver failed", extra={"render": job.render_id})
-
-    async def _render_progress(self, job: RenderJob, progress: float, chinese: bool) -> None:
-        thread = self._thread(job.key)
-        if thread is None or job.message_id is None:
-            return
-        reply = Reply(
-            ReplyKind.STATUS,
-            say("render_started", chinese, progress=int(progress)),
-            progress=progress,
-        )
-        with contextlib.suppress(Exception):
-            await thread.update(job.message_id, reply)
-
-    async def _render_message(self, job: RenderJob, reply: Reply) -> None:
-        thread = self._thread(job.key)
-        if thread is not None:
-            with contextlib.suppress(Exception):
-                await thread.post(reply)
-
-    async def _deliver(self, job_id: int, chinese: bool) -> None:
-        job = await self.store.get_render(job_id)
-        if job is None or job.output_url is None:
-            return
-        thread = self._thread(job.key)
-        if thread is None:  # left `ready` for a process that serves this platform
-            log.warning("no adapter to post a finished render", extra={"render": job.render_id})
-            return
-        if not await self.store.mark_posted(job_id):
-            return
-        self.metrics.render_seconds.observe(max(time.time() - job.created_at, 0))
-        url = job.output_url
-        reply = Reply(
-            ReplyKind.VIDEO,
-            say("render_done", chinese, url=url),
-            (Action.STATUS, Action.CREDITS),
-            video_url=url,
-        )
-        if job.message_id:
-            with contextlib.suppress(Exception):
-                await thread.update(
-                    job.message_id,
-                    Reply(ReplyKind.STATUS, say("render_finished", chinese), progress=100),
-                )
-        await self._post_link(thread, reply)
-        limit = thread.upload_limit
-        if limit <= 0:
-            return
-        try:
-            size = job.size or await self.client.media_size(url)
-            if size is None or size > limit:
-                return
-            name = f"jupiter-{job.render_id}.mp4"
-            await thread.upload(name, size, self.client.download(url), reply)
-        except Exception:
-            log.warning(
-                "could not attach the video file; the link was posted",
-                extra={"render": job.render_id},
-            )
-
-    async def _post_link(self, thread: ChatThread, reply: Reply, attempts: int = 3) -> None:
-        """The job is already marked posted (so no other process posts it): a chat API failure
-        here would lose the link for good, so it is retried a few times before giving up."""
-        for attempt in range(1, attempts + 1):
-            try:
-                await thread.post(reply)
-                return
-            except Exception:
-                if attempt == attempts:
-                    raise
-                log.warning("posting a render link failed, retrying", extra={"try": attempt})
-                await asyncio.sleep(self.config.render_poll_seconds * attempt)
+        await self.renders.export(thread, draft, row.session_id, creds, row.language, chinese)
 
     # -- recovery and supervision --------------------------------------------------------------
 
@@ -934,15 +710,7 @@ class Engine:
             await thread.post(notice)
 
     async def _resume(self) -> None:
-        for job in await self.store.claim_renders(self.owner, self.config.lease_seconds):
-            if job.key.platform not in self._resolvers:
-                await self.store.update_render(job.id, self.owner, 0)
-                continue
-            if job.status is RenderState.READY:
-                chinese = job.language.startswith("zh")
-                self._spawn(self._deliver(job.id, chinese), f"deliver {job.render_id}")
-            else:
-                self._drive(job)
+        await self.renders.resume(lambda platform: platform in self._resolvers)
         for key in await self.store.threads_with_queued_turns():
             if key.platform in self._resolvers and key not in self._workers:
                 self._start_worker(key)
@@ -995,12 +763,6 @@ def _storable(incoming: Incoming) -> Incoming:
         return incoming
     files = tuple(replace(a, filename=_mend(a.filename)) for a in incoming.attachments)
     return replace(incoming, text=_mend(incoming.text), attachments=files)
-
-
-def draft_fingerprint(draft: Draft) -> str:
-    """Identifies a timeline's content: equal drafts give equal fingerprints."""
-    canonical = json.dumps(draft.raw, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _num(value: float) -> str:
