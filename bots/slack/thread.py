@@ -247,6 +247,7 @@ class SlackThread:
         self._status_refresh = status_refresh_seconds
         self._status_works_here = True
         self._status_shown = False
+        self._status_text = ""
         self._refresher: asyncio.Task[None] | None = None
         self._hosts = TokenHosts.for_api(settings.slack_api_url)
 
@@ -283,6 +284,14 @@ class SlackThread:
     # -- busy indicator ----------------------------------------------------------------------
 
     async def set_busy(self, text: str | None) -> None:
+        if (
+            text is not None
+            and self._status_shown
+            and text[:100] == self._status_text
+            and self._refresher is not None
+            and not self._refresher.done()
+        ):
+            return  # shown, and kept alive by the refresher: a heartbeat need not resend it
         await self._stop_refreshing()
         if text is None:
             if self._status_shown:
@@ -290,7 +299,7 @@ class SlackThread:
                 await self._set_status("")
             return
         if await self._set_status(text[:100]):
-            self._status_shown = True
+            self._status_shown, self._status_text = True, text[:100]
             self._refresher = asyncio.create_task(self._keep_status(text[:100]))
 
     async def _keep_status(self, text: str) -> None:

@@ -1,0 +1,131 @@
+"""Concurrency: 1,000 threads each start a turn at once; the local backend (its own process)
+holds every stream open for a few seconds with heartbeats. All must be answered, heartbeats on
+time, the event loop responsive, memory bounded.
+
+- heartbeat lateness: for each thread, the gap between consecutive "Still working" edits minus
+  `heartbeat_seconds` (the engine re-arms its timer after each edit, so a gap longer than the
+  interval is the timer firing late, or the edit waiting its turn on a busy loop);
+- loop lag: a ticker asks for 10 ms sleeps and records how late it wakes;
+- peak RSS: `getrusage` of this process (the engine, its store, 1,000 FakeThreads), the backend
+  being elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+from core.port import Incoming, ReplyKind, ThreadKey
+from core.runtime import Runtime
+from core.settings import Settings
+from tests.bench.common import (
+    LoopLag,
+    Row,
+    SimProcess,
+    main,
+    peak_rss_mb,
+    percentile,
+    raise_open_files,
+    rss_mb,
+)
+from tests.fakes.thread import FakeThread
+
+THREADS = 1000
+TURN_SECONDS = 4.0
+HEARTBEAT = 0.5
+
+
+async def run() -> list[Row]:
+    raise_open_files()
+    before = rss_mb()
+    flags = ("--turn-seconds", str(TURN_SECONDS), "--heartbeat-seconds", "0.5")
+    flags += ("--no-text-ratio", "0", "--credits", "1000000000", "--render-seconds", "0")
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            database_url=f"sqlite:///{Path(tmp) / 'jupiter.db'}",
+            heartbeat_seconds=HEARTBEAT,
+            stream_idle_seconds=30,
+            turn_timeout_seconds=120,
+            render_poll_seconds=0.5,
+        )
+        async with SimProcess(*flags) as sim, Runtime.open(settings, base_url=sim.url) as rt:
+            threads = [
+                FakeThread(ThreadKey("slack", "T0BENCH", f"C{i % 50}", f"{i}.000"))
+                for i in range(THREADS)
+            ]
+            with LoopLag(0.01) as lag:
+                started = time.monotonic()
+                await asyncio.gather(
+                    *(
+                        rt.engine.handle(t, Incoming(f"a 1-second clip number {i}", user="u"))
+                        for i, t in enumerate(threads)
+                    )
+                )
+                accepted = time.monotonic() - started
+                await rt.engine.idle(300)
+                elapsed = time.monotonic() - started
+            peak = peak_rss_mb()
+
+    answers: list[float] = []
+    lateness: list[float] = []
+    first_word: list[float] = []
+    for thread in threads:
+        final = [
+            s.at
+            for s in thread.log
+            if s.op == "update"
+            and s.reply is not None
+            and s.reply.buttons
+            and s.reply.kind in (ReplyKind.TEXT, ReplyKind.TIMELINE)
+        ]
+        if final:
+            answers.append(final[0] - started)
+        beats = [s.at for s in thread.log if s.op == "update" and "Still working" in s.text]
+        lateness.extend(b - a - HEARTBEAT for a, b in zip(beats, beats[1:], strict=False))
+        if thread.log:
+            first_word.append(thread.log[0].at - started)
+    return [
+        Row("concurrency", f"threads answered (of {THREADS})", len(answers), THREADS, "", "min"),
+        Row(
+            "concurrency",
+            "heartbeat lateness p99",
+            percentile(lateness, 0.99) * 1000,
+            100,
+            "ms",
+            note=f"({len(lateness)} gaps; max {max(lateness, default=0) * 1000:.0f} ms)",
+        ),
+        Row(
+            "concurrency",
+            "event-loop lag p99",
+            percentile(lag.lags, 0.99) * 1000,
+            50,
+            "ms",
+            note=f"(max {max(lag.lags, default=0) * 1000:.0f} ms)",
+        ),
+        Row(
+            "concurrency",
+            "peak RSS",
+            peak,
+            300,
+            "MB",
+            note=f"(at start {before:.0f} MB)",
+        ),
+        Row(
+            "concurrency",
+            "answer time p50 (turn itself: 4 s)",
+            percentile(answers, 0.5),
+            None,
+            "s",
+            "",
+            f"(p99 {percentile(answers, 0.99):.1f} s; first reply p99"
+            f" {percentile(first_word, 0.99):.2f} s; all taken in {accepted:.2f} s;"
+            f" idle, renders from GUI talk included, after {elapsed:.1f} s)",
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    main(run)
