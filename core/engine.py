@@ -255,14 +255,20 @@ class Engine:
         self._workers[key] = asyncio.create_task(self._work(key), name=f"worker {key}")
 
     async def _work(self, key: ThreadKey) -> None:
+        lease = self.config.lease_seconds
+        claimed_at: float | None = None
         try:
             while True:
-                if not await self.store.claim_thread(key, self.owner, self.config.lease_seconds):
-                    return  # another replica runs this thread; the supervisor looks again later
-                # Holding the lease and running nothing: a `running` turn here was left by a
-                # process that died. Say so before the next message runs.
-                for stale in await self.store.interrupt_running(key):
-                    await self._tell_interrupted(stale)
+                # (Re)claim unless the lease is fresh: a turn's renewals keep it alive.
+                if claimed_at is None or time.monotonic() - claimed_at > lease / 3:
+                    if not await self.store.claim_thread(key, self.owner, lease):
+                        return  # another replica runs this thread; the supervisor retries later
+                    if claimed_at is None:
+                        # Just took the lease and running nothing: a `running` turn here was
+                        # left by a process that died. Say so before the next message runs.
+                        for stale in await self.store.interrupt_running(key):
+                            await self._tell_interrupted(stale)
+                    claimed_at = time.monotonic()
                 turn = await self.store.next_turn(key)
                 if turn is None:
                     if self._workers.get(key) is asyncio.current_task():
@@ -394,15 +400,6 @@ class Engine:
         await self.store.put_session(key, info.session_id, language)
         return info.session_id
 
-    async def _cached_draft(self, key: ThreadKey) -> Draft:
-        row = await self.store.get_thread(key)
-        if row is None or not row.draft_json:
-            return Draft()
-        try:
-            return Draft.model_validate(json.loads(row.draft_json))
-        except ValueError:
-            return Draft()
-
     async def _fresh_draft(self, key: ThreadKey, creds: Credentials, session_id: str) -> Draft:
         state = await self.client.state(creds, session_id)
         await self.store.put_draft(key, json.dumps(state.draft.raw))
@@ -416,8 +413,11 @@ class Engine:
         key = thread.key
         status_id = await thread.post(Reply(ReplyKind.STATUS, say("connecting", chinese)))
         creds = await self.credentials(key)
-        session_id, _ = await self._session(key, creds, incoming)
-        before = await self._cached_draft(key)
+        row = await self.store.get_thread(key)
+        if row is not None and row.session_id:
+            session_id, before = row.session_id, _draft_from(row.draft_json)
+        else:
+            session_id, before = await self._new_session(key, creds, incoming), Draft()
         started = time.monotonic()
         beat = asyncio.create_task(self._heartbeat(thread, status_id, started, chinese))
         texts: list[str] = []
@@ -763,6 +763,16 @@ def _storable(incoming: Incoming) -> Incoming:
         return incoming
     files = tuple(replace(a, filename=_mend(a.filename)) for a in incoming.attachments)
     return replace(incoming, text=_mend(incoming.text), attachments=files)
+
+
+def _draft_from(draft_json: str | None) -> Draft:
+    """The draft cached after the thread's last turn (what a no-text turn is compared with)."""
+    if not draft_json:
+        return Draft()
+    try:
+        return Draft.model_validate(json.loads(draft_json))
+    except ValueError:
+        return Draft()
 
 
 def _num(value: float) -> str:
