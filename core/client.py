@@ -13,11 +13,13 @@ What must hold:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import mimetypes
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -97,14 +99,24 @@ class NemoClient:
         base_url: str,
         timing: ClientTiming | None = None,
         version: str = __version__,
+        stream_clients: Sequence[httpx.AsyncClient] = (),
     ) -> None:
+        """`stream_clients`, when given, carry the API calls: turn streams spread by session,
+        other calls in turn. httpx's pool does work proportional to its open connections on
+        every request, so a thousand streams in one pool would slow every call (and the event
+        loop) down. `http` itself is kept for downloads."""
         self._http = http
+        self._streams = tuple(stream_clients) or (http,)
+        self._next_pool = itertools.cycle(self._streams)
         self._base = base_url.rstrip("/")
         self.timing = timing or ClientTiming()
         self._version = version
         self._last_render_ms = 0
 
     # -- plumbing --------------------------------------------------------------------------
+
+    def _pool(self) -> httpx.AsyncClient:
+        return next(self._next_pool)
 
     def _headers(
         self, creds: Credentials | None, platform: str, *, auth: bool = True
@@ -144,7 +156,7 @@ class NemoClient:
                 extra, content = stream_headers()
                 headers.update(extra)
             try:
-                response = await self._http.request(
+                response = await self._pool().request(
                     method,
                     self._base + path,
                     headers=headers,
@@ -224,7 +236,7 @@ class NemoClient:
         headers = self._headers(None, platform, auth=False)
         headers["X-Client-Id"] = client_id
         response = await self._with_transport_retries(
-            lambda: self._http.post(
+            lambda: self._pool().post(
                 self._base + "/api/auth/anonymous-token",
                 headers=headers,
                 timeout=self.timing.request_timeout_seconds,
@@ -324,7 +336,8 @@ class NemoClient:
             headers["Accept"] = "text/event-stream"
             used_token = creds.token
             try:
-                async with self._http.stream(
+                http = self._streams[zlib.crc32(session_id.encode()) % len(self._streams)]
+                async with http.stream(
                     "POST", self._base + "/run_sse", json=body, headers=headers, timeout=timeout
                 ) as response:
                     content_type = response.headers.get("content-type", "")

@@ -9,6 +9,7 @@ No globals, no import-time side effects; tests open their own runtimes side by s
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from core.engine import Engine, EngineConfig
 from core.metrics import Metrics
 from core.settings import Settings
 from core.store import Store, open_store
+
+STREAM_POOLS = 16  # connection pools for turn streams (see NemoClient)
 
 
 def client_timing(settings: Settings) -> ClientTiming:
@@ -64,16 +67,27 @@ class Runtime:
     ) -> AsyncIterator[Runtime]:
         """Open the HTTP client, the store and the engine; close them all on the way out."""
         limits = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
+        stream_limits = httpx.Limits(max_connections=500, max_keepalive_connections=8)
         headers = {"User-Agent": f"jupiter/{__version__}"}
-        async with httpx.AsyncClient(
-            limits=limits, headers=headers, follow_redirects=False
-        ) as http:
+        async with contextlib.AsyncExitStack() as stack:
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(limits=limits, headers=headers, follow_redirects=False)
+            )
+            streams = [
+                await stack.enter_async_context(
+                    httpx.AsyncClient(limits=stream_limits, headers=headers, follow_redirects=False)
+                )
+                for _ in range(STREAM_POOLS)
+            ]
             secret = settings.secret_key.get_secret_value() if settings.secret_key else None
             store = await open_store(settings.database_url, secret_key=secret)
             try:
                 metrics = Metrics()
                 client = NemoClient(
-                    http, base_url or settings.nemo_base_url, client_timing(settings)
+                    http,
+                    base_url or settings.nemo_base_url,
+                    client_timing(settings),
+                    stream_clients=streams,
                 )
                 engine = Engine(client, store, engine_config(settings), metrics, owner=owner)
                 runtime = cls(settings, http, store, client, engine, metrics)
