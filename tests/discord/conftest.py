@@ -25,10 +25,10 @@ with warnings.catch_warnings():
     import discord  # noqa: F401
 
 from bots.discord.bot import serve
-from core.port import ChatThread, Incoming, ThreadKey, ThreadResolver
 from core.settings import Settings
 from tests.conftest import fast_settings
 from tests.fakes.discord_gateway import FakeDiscord
+from tests.fakes.engine import RecordingEngine  # noqa: F401  (re-exported for the tests)
 
 WAIT = 10.0
 
@@ -43,35 +43,6 @@ def discord_settings(fake: FakeDiscord, tmp_path: Path, **overrides: Any) -> Set
     }
     values.update(overrides)
     return fast_settings(tmp_path, **values)
-
-
-class RecordingEngine:
-    """Stand-in for the engine API (handle / is_bot_thread / register): records, does nothing."""
-
-    def __init__(self, owned: tuple[ThreadKey, ...] = ()) -> None:
-        self.handled: list[tuple[ChatThread, Incoming]] = []
-        self.owned = set(owned)
-        self.resolvers: dict[str, ThreadResolver] = {}
-        self._changed = asyncio.Condition()
-
-    async def handle(self, thread: ChatThread, incoming: Incoming) -> None:
-        async with self._changed:
-            self.handled.append((thread, incoming))
-            self._changed.notify_all()
-
-    async def is_bot_thread(self, key: ThreadKey) -> bool:
-        return key in self.owned
-
-    def register(self, platform: str, resolver: ThreadResolver) -> None:
-        self.resolvers[platform] = resolver
-
-    async def wait_handled(self, count: int = 1, timeout: float = WAIT) -> list[Incoming]:  # noqa: ASYNC109
-        async with asyncio.timeout(timeout), self._changed:
-            await self._changed.wait_for(lambda: len(self.handled) >= count)
-        return [incoming for _, incoming in self.handled]
-
-    def keys(self) -> list[ThreadKey]:
-        return [thread.key for thread, _ in self.handled]
 
 
 @dataclass

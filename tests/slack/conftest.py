@@ -26,8 +26,9 @@ from aiohttp import web
 from bots.slack.server import build, build_web_app
 from bots.slack.thread import SlackThreads
 from core.metrics import Metrics
-from core.port import ChatThread, Incoming, ThreadKey, ThreadResolver
+from core.port import ThreadKey
 from core.settings import Settings
+from tests.fakes.engine import RecordingEngine  # noqa: F401  (re-exported for the tests)
 from tests.fakes.slack_api import FakeSlack
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -68,32 +69,6 @@ def slack_settings(slack: FakeSlack, tmp_path: Path, **overrides: Any) -> Settin
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
-class RecordingEngine:
-    """Stand-in for the engine API (handle / is_bot_thread / register): records, does nothing."""
-
-    def __init__(self, owned: tuple[ThreadKey, ...] = ()) -> None:
-        self.handled: list[tuple[ChatThread, Incoming]] = []
-        self.owned = set(owned)
-        self.resolvers: dict[str, ThreadResolver] = {}
-        self._changed = asyncio.Condition()
-
-    async def handle(self, thread: ChatThread, incoming: Incoming) -> None:
-        async with self._changed:
-            self.handled.append((thread, incoming))
-            self._changed.notify_all()
-
-    async def is_bot_thread(self, key: ThreadKey) -> bool:
-        return key in self.owned
-
-    def register(self, platform: str, resolver: ThreadResolver) -> None:
-        self.resolvers[platform] = resolver
-
-    async def wait_handled(self, count: int = 1, timeout: float = 5.0) -> list[Incoming]:  # noqa: ASYNC109
-        async with asyncio.timeout(timeout), self._changed:
-            await self._changed.wait_for(lambda: len(self.handled) >= count)
-        return [incoming for _, incoming in self.handled]
 
 
 @dataclass
