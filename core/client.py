@@ -497,7 +497,7 @@ class NemoClient:
     async def media_size(self, url: str) -> int | None:
         """The size of a finished video from a HEAD request, when the server says."""
         try:
-            response = await self._http.head(url, timeout=15.0, follow_redirects=True)
+            response = await self._pool().head(url, timeout=15.0, follow_redirects=True)
         except httpx.TransportError:
             return None
         length = response.headers.get("content-length")
@@ -505,7 +505,7 @@ class NemoClient:
 
     async def download(self, url: str) -> AsyncIterator[bytes]:
         """Stream a finished video (no auth header: output URLs are public links)."""
-        async with self._http.stream(
+        async with self._pool().stream(
             "GET", url, timeout=httpx.Timeout(30.0, read=120.0)
         ) as response:
             if response.status_code != 200:

@@ -526,8 +526,13 @@ class Engine:
     async def _heartbeat(
         self, thread: ChatThread, status_id: str, started: float, chinese: bool
     ) -> None:
+        # A fixed cadence from the start of the turn: a slow chat API call or a busy loop delays
+        # one heartbeat, not every one after it.
+        interval = self.config.heartbeat_seconds
+        due = started + interval
         while True:
-            await asyncio.sleep(self.config.heartbeat_seconds)
+            await asyncio.sleep(max(due - time.monotonic(), 0))
+            due = max(due + interval, time.monotonic() + interval / 2)
             text = say("working", chinese, elapsed=_elapsed(time.monotonic() - started))
             try:
                 await thread.update(status_id, Reply(ReplyKind.STATUS, text))

@@ -23,7 +23,7 @@ from core.metrics import Metrics
 from core.settings import Settings
 from core.store import Store, open_store
 
-STREAM_POOLS = 16  # connection pools for turn streams (see NemoClient)
+STREAM_POOLS = 64  # connection pools for API calls and turn streams (see NemoClient)
 
 
 def client_timing(settings: Settings) -> ClientTiming:
@@ -67,15 +67,20 @@ class Runtime:
     ) -> AsyncIterator[Runtime]:
         """Open the HTTP client, the store and the engine; close them all on the way out."""
         limits = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
-        stream_limits = httpx.Limits(max_connections=500, max_keepalive_connections=8)
+        stream_limits = httpx.Limits(max_connections=200, max_keepalive_connections=4)
         headers = {"User-Agent": f"jupiter/{__version__}"}
+        tls = httpx.create_ssl_context()  # one context (CA bundle loaded once) for every pool
         async with contextlib.AsyncExitStack() as stack:
             http = await stack.enter_async_context(
-                httpx.AsyncClient(limits=limits, headers=headers, follow_redirects=False)
+                httpx.AsyncClient(
+                    limits=limits, headers=headers, verify=tls, follow_redirects=False
+                )
             )
             streams = [
                 await stack.enter_async_context(
-                    httpx.AsyncClient(limits=stream_limits, headers=headers, follow_redirects=False)
+                    httpx.AsyncClient(
+                        limits=stream_limits, headers=headers, verify=tls, follow_redirects=False
+                    )
                 )
                 for _ in range(STREAM_POOLS)
             ]
