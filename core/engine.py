@@ -420,18 +420,18 @@ class Engine:
             session_id, before = await self._new_session(key, creds, incoming), Draft()
         started = time.monotonic()
         beat = asyncio.create_task(self._heartbeat(thread, status_id, started, chinese))
-        texts: list[str] = []
+        relay = _Relay(thread, hold=min(self.config.heartbeat_seconds / 2, 2.0))
         actions: list[tuple[GuiAction, str]] = []
         try:
             with contextlib.suppress(Exception):
                 await thread.set_busy(say("busy", chinese))
             try:
-                await self._stream(thread, creds, session_id, text, texts, actions)
+                await self._stream(thread, creds, session_id, text, relay, actions)
             except SessionNotFound:
                 session_id = await self._new_session(key, creds, incoming)
                 before = Draft()
                 await thread.post(Reply(ReplyKind.NOTICE, say("session_restarted", chinese)))
-                await self._stream(thread, creds, session_id, text, texts, actions)
+                await self._stream(thread, creds, session_id, text, relay, actions)
         finally:
             beat.cancel()
             with contextlib.suppress(Exception):
@@ -439,18 +439,22 @@ class Engine:
         try:
             after = await self._fresh_draft(key, creds, session_id)
         except (BackendUnavailable, RateLimited):
-            if not texts:
+            if not relay.texts:
                 raise
             # The agent has answered: its words must not be lost to a failed timeline read.
-            await self._replace(thread, status_id, Reply(ReplyKind.TEXT, texts[-1], BUTTONS))
+            last = relay.final if relay.final is not None else say("turn_done", chinese)
+            await self._replace(thread, status_id, Reply(ReplyKind.TEXT, last, BUTTONS))
             await self._gui_actions(thread, incoming, actions, chinese)
             return
         summary = summarize(after)
         changes = tuple(describe_changes(before, after))
         gui = {action for action, _ in actions}
-        if texts:
-            final = texts[-1]
-            reply = Reply(ReplyKind.TEXT, final, BUTTONS, details=(summary,))
+        if relay.final is not None:
+            reply = Reply(ReplyKind.TEXT, relay.final, BUTTONS, details=(summary,))
+        elif relay.texts:  # every word already posted: the status message closes the turn
+            reply = Reply(
+                ReplyKind.TIMELINE, say("turn_done", chinese), BUTTONS, details=(summary,)
+            )
         elif GuiAction.EXPORT in gui:
             reply = Reply(
                 ReplyKind.TIMELINE, say("gui_export", chinese), details=(*changes, summary)
@@ -488,11 +492,10 @@ class Engine:
         creds: Credentials,
         session_id: str,
         text: str,
-        texts: list[str],
+        relay: _Relay,
         actions: list[tuple[GuiAction, str]],
     ) -> None:
-        """Relay one turn: each finished text is posted when the next arrives; the last one
-        replaces the status message at the end (fewer chat calls, no flood)."""
+        """Relay one turn's words (see `_Relay`); GUI talk becomes `actions`."""
         partial: list[str] = []
         async for event in self.client.run_turn(creds, session_id, text):
             if isinstance(event, TextEvent):
@@ -500,28 +503,27 @@ class Engine:
                     partial.append(event.text)
                     continue
                 partial.clear()
-                await self._add_text(thread, event.text, texts, actions)
+                await self._add_text(event.text, relay, actions)
             elif isinstance(event, ErrorEvent):
                 if partial:
-                    await self._add_text(thread, "".join(partial), texts, actions)
+                    await self._add_text("".join(partial), relay, actions)
+                await relay.flush()
                 if event.code == 2001 or "credit" in event.message.lower():
                     raise OutOfCredits(event.message)
                 raise TurnFailed(chat_safe(event.message) or "unknown error", code=event.code)
             elif isinstance(event, ToolCallEvent):
                 log.debug("tool call", extra={"tool": event.name, "thread_key": str(thread.key)})
+            await relay.tick()
         if partial:
-            await self._add_text(thread, "".join(partial), texts, actions)
+            await self._add_text("".join(partial), relay, actions)
 
     async def _add_text(
-        self, thread: ChatThread, raw: str, texts: list[str], actions: list[tuple[GuiAction, str]]
+        self, raw: str, relay: _Relay, actions: list[tuple[GuiAction, str]]
     ) -> None:
         translated = translate(chat_safe(raw))
         actions.extend(translated.actions)
-        if not translated.text:
-            return
-        if texts:
-            await thread.post(Reply(ReplyKind.TEXT, texts[-1]))
-        texts.append(translated.text)
+        if translated.text:
+            await relay.add(translated.text)
 
     async def _heartbeat(
         self, thread: ChatThread, status_id: str, started: float, chinese: bool
@@ -768,6 +770,39 @@ def _storable(incoming: Incoming) -> Incoming:
         return incoming
     files = tuple(replace(a, filename=_mend(a.filename)) for a in incoming.attachments)
     return replace(incoming, text=_mend(incoming.text), attachments=files)
+
+
+class _Relay:
+    """The agent's words during one turn. Each text is held briefly: when another follows, or
+    the hold runs out (checked at every stream event, heartbeats included), it is posted as a
+    message of its own, so people see the agent's first words while the work goes on. A text
+    still held when the stream ends is the answer: it replaces the status message."""
+
+    def __init__(self, thread: ChatThread, hold: float) -> None:
+        self._thread = thread
+        self._hold = hold
+        self.texts: list[str] = []
+        self._posted = 0
+        self._held_since = 0.0
+
+    @property
+    def final(self) -> str | None:
+        return self.texts[-1] if self._posted < len(self.texts) else None
+
+    async def add(self, text: str) -> None:
+        await self.flush()
+        self.texts.append(text)
+        self._held_since = time.monotonic()
+
+    async def tick(self) -> None:
+        if self._posted < len(self.texts) and time.monotonic() - self._held_since >= self._hold:
+            await self.flush()
+
+    async def flush(self) -> None:
+        while self._posted < len(self.texts):
+            text = self.texts[self._posted]
+            self._posted += 1
+            await self._thread.post(Reply(ReplyKind.TEXT, text))
 
 
 def _draft_from(draft_json: str | None) -> Draft:

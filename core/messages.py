@@ -20,6 +20,7 @@ _TEXT: dict[str, tuple[str, str]] = {
         "🛑 已停止，并取消了 {count} 条排队消息。",
     ),
     "nothing_running": ("Nothing is running right now.", "当前没有正在进行的任务。"),
+    "turn_done": ("✅ Done.", "✅ 完成。"),
     "no_text_changes": ("Done. Here's what changed:", "完成。以下是时间线的变化："),
     "no_text_same": (
         "Done. The agent finished without a reply and the timeline looks unchanged.",

@@ -375,3 +375,22 @@ async def test_export_of_an_unchanged_timeline_reposts_the_link(
             if e["method"] == "POST" and e["path"] == "/api/render/proxy/lambda"
         ]
         assert len(starts) == 2  # the timeline changed: a new render
+
+
+async def test_the_agents_first_words_show_while_the_work_goes_on(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
+    sim.set_faults({"turn_seconds": 2.0, "heartbeat_seconds": 0.05})
+    async with runtime(heartbeat_seconds=0.2) as rt:
+        thread = FakeThread(key())
+        await rt.engine.handle(thread, said("a 3-second clip of a harbour"))
+        first_words = await thread.wait_for(
+            lambda s: s.op == "post" and s.reply is not None and s.reply.kind is ReplyKind.TEXT
+        )
+        assert not any(
+            s.op == "update" and s.reply is not None and s.reply.buttons for s in thread.log
+        )  # still working
+        await rt.engine.idle(20)
+        final = thread.log[-1]
+        assert final.op == "update" and final.reply is not None and final.reply.buttons
+        assert final.at - first_words.at > 1.0  # the words came well before the answer
