@@ -373,7 +373,7 @@ class NemoClient:
                 await asyncio.sleep(timing.retry_after_seconds)
             except httpx.ReadTimeout:
                 raise TurnTimedOut(
-                    f"no word from the video service for {timing.stream_idle_seconds:.0f} s"
+                    f"no word from the video service for {timing.stream_idle_seconds:g} s"
                 ) from None
             except httpx.TransportError as exc:
                 raise StreamInterrupted(

@@ -34,6 +34,7 @@ def client_timing(settings: Settings) -> ClientTiming:
         stream_idle_seconds=settings.stream_idle_seconds,
         render_poll_seconds=settings.render_poll_seconds,
         render_timeout_seconds=settings.render_timeout_seconds,
+        request_timeout_seconds=settings.request_timeout_seconds,
     )
 
 

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     stream_idle_seconds: float = Field(
         180.0, gt=0, validation_alias=_env("JUPITER_STREAM_IDLE_SECONDS")
     )
+    request_timeout_seconds: float = Field(
+        30.0, gt=0, validation_alias=_env("JUPITER_REQUEST_TIMEOUT_SECONDS")
+    )
     http_port: int = Field(3000, ge=0, le=65535, validation_alias=_env("JUPITER_HTTP_PORT"))
     job_lease_seconds: float = Field(60.0, gt=0, validation_alias=_env("JUPITER_JOB_LEASE_SECONDS"))
     log_level: str = Field("INFO", validation_alias=_env("JUPITER_LOG_LEVEL"))

@@ -204,9 +204,13 @@ def quoted_title(text: str) -> str | None:
     return found.group(1).strip() if found else None
 
 
+SUBJECT_SCAN_CHARS = 1000
+
+
 def subject(text: str) -> str:
     """The clip's subject: "a 30s video of a sunset over mountains" -> "sunset over mountains"."""
-    lowered = _NO_MUSIC.sub(" ", _QUOTED_TITLE.sub(" ", text.lower()))
+    # The subject is in the first words; looking no further keeps absurd prompts cheap.
+    lowered = _NO_MUSIC.sub(" ", _QUOTED_TITLE.sub(" ", text[:SUBJECT_SCAN_CHARS].lower()))
     for rule in (
         _RATIO,
         _NUMERIC_DURATION,
