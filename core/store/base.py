@@ -86,6 +86,53 @@ class RenderJob:
     draft_hash: str | None = None
 
 
+class Row(Protocol):
+    """A result row read by column name: sqlite3.Row and asyncpg.Record both are."""
+
+    def __getitem__(self, name: str) -> Any: ...
+
+
+def thread_key_from_row(row: Row) -> ThreadKey:
+    return ThreadKey(row["platform"], row["tenant"], row["channel"], row["thread"])
+
+
+def turn_from_row(row: Row) -> TurnRow:
+    return TurnRow(
+        id=int(row["id"]),
+        key=thread_key_from_row(row),
+        text=row["text"],
+        attachments=attachments_from_json(row["attachments"]),
+        user=row["user_id"],
+        locale=row["locale"],
+        action=action_or_none(row["action"]),
+        status=TurnStatus(row["status"]),
+        error=row["error"],
+        created_at=row["created_at"],
+    )
+
+
+def render_from_row(row: Row) -> RenderJob:
+    return RenderJob(
+        id=int(row["id"]),
+        key=thread_key_from_row(row),
+        render_id=row["render_id"],
+        status=RenderState(row["status"]),
+        progress=row["progress"],
+        output_url=row["output_url"],
+        error=row["error"],
+        message_id=row["message_id"],
+        next_poll_at=row["next_poll_at"],
+        deadline_at=row["deadline_at"],
+        lease_owner=row["lease_owner"],
+        lease_until=row["lease_until"],
+        posted_at=row["posted_at"],
+        created_at=row["created_at"],
+        size=row["size"],
+        language=row["language"],
+        draft_hash=row["draft_hash"],
+    )
+
+
 def attachments_to_json(items: tuple[Attachment, ...]) -> str:
     return json.dumps(
         [

@@ -33,9 +33,10 @@ from core.store.base import (
     ThreadRow,
     TurnRow,
     TurnStatus,
-    action_or_none,
-    attachments_from_json,
     attachments_to_json,
+    render_from_row,
+    thread_key_from_row,
+    turn_from_row,
 )
 from core.store.cipher import Cipher, PlainCipher
 from core.store.schema import MIGRATIONS
@@ -69,47 +70,6 @@ def _rowcount(status: str) -> int:
 
 def _key(key: ThreadKey) -> tuple[str, str, str, str]:
     return (key.platform, key.tenant, key.channel, key.thread)
-
-
-def _thread_key(row: _Record) -> ThreadKey:
-    return ThreadKey(row["platform"], row["tenant"], row["channel"], row["thread"])
-
-
-def _turn(row: _Record) -> TurnRow:
-    return TurnRow(
-        id=int(row["id"]),
-        key=_thread_key(row),
-        text=row["text"],
-        attachments=attachments_from_json(row["attachments"]),
-        user=row["user_id"],
-        locale=row["locale"],
-        action=action_or_none(row["action"]),
-        status=TurnStatus(row["status"]),
-        error=row["error"],
-        created_at=row["created_at"],
-    )
-
-
-def _render(row: _Record) -> RenderJob:
-    return RenderJob(
-        id=int(row["id"]),
-        key=_thread_key(row),
-        render_id=row["render_id"],
-        status=RenderState(row["status"]),
-        progress=row["progress"],
-        output_url=row["output_url"],
-        error=row["error"],
-        message_id=row["message_id"],
-        next_poll_at=row["next_poll_at"],
-        deadline_at=row["deadline_at"],
-        lease_owner=row["lease_owner"],
-        lease_until=row["lease_until"],
-        posted_at=row["posted_at"],
-        created_at=row["created_at"],
-        size=row["size"],
-        language=row["language"],
-        draft_hash=row["draft_hash"],
-    )
 
 
 class PostgresStore:
@@ -325,7 +285,7 @@ class PostgresStore:
             *_key(key),
             TurnStatus.QUEUED.value,
         )
-        return _turn(row) if row else None
+        return turn_from_row(row) if row else None
 
     async def start_turn(self, turn_id: int) -> bool:
         status = await self._db.execute(
@@ -369,7 +329,7 @@ class PostgresStore:
             "SELECT DISTINCT platform, tenant, channel, thread FROM turns WHERE status = $1",
             TurnStatus.QUEUED.value,
         )
-        return [_thread_key(r) for r in rows]
+        return [thread_key_from_row(r) for r in rows]
 
     async def interrupt_stale_turns(self, now: float, platform: str | None = None) -> list[TurnRow]:
         # The rows are returned as found (still "running"), like SQLite. Locking them first
@@ -385,7 +345,7 @@ class PostgresStore:
                 now,
                 platform,
             )
-            turns = [_turn(r) for r in rows]
+            turns = [turn_from_row(r) for r in rows]
             if turns:
                 await db.execute(
                     "UPDATE turns SET status = $1, updated_at = $2 WHERE id = ANY($3::bigint[])",
@@ -403,7 +363,7 @@ class PostgresStore:
                 *_key(key),
                 TurnStatus.RUNNING.value,
             )
-            turns = [_turn(r) for r in rows]
+            turns = [turn_from_row(r) for r in rows]
             if turns:
                 await db.execute(
                     "UPDATE turns SET status = $1, updated_at = $2 WHERE id = ANY($3::bigint[])",
@@ -446,7 +406,7 @@ class PostgresStore:
             draft_hash,
         )
         assert row is not None
-        return _render(row)
+        return render_from_row(row)
 
     async def last_posted_render(self, key: ThreadKey) -> RenderJob | None:
         row = await self._db.fetchrow(
@@ -454,11 +414,11 @@ class PostgresStore:
             *_key(key),
             RenderState.POSTED.value,
         )
-        return _render(row) if row else None
+        return render_from_row(row) if row else None
 
     async def get_render(self, job_id: int) -> RenderJob | None:
         row = await self._db.fetchrow("SELECT * FROM renders WHERE id = $1", job_id)
-        return _render(row) if row else None
+        return render_from_row(row) if row else None
 
     async def claim_renders(
         self, owner: str, lease_seconds: float, limit: int = 100
@@ -477,7 +437,7 @@ class PostgresStore:
             now,
             limit,
         )
-        return sorted((_render(r) for r in rows), key=lambda job: job.id)
+        return sorted((render_from_row(r) for r in rows), key=lambda job: job.id)
 
     async def update_render(
         self,
@@ -530,7 +490,7 @@ class PostgresStore:
             *_key(key),
             _UNFINISHED,
         )
-        return [_render(r) for r in rows]
+        return [render_from_row(r) for r in rows]
 
     async def count_renders(self) -> dict[str, int]:
         rows = await self._db.fetch("SELECT status, COUNT(*) AS n FROM renders GROUP BY status")

@@ -24,9 +24,9 @@ from core.store.base import (
     ThreadRow,
     TurnRow,
     TurnStatus,
-    action_or_none,
-    attachments_from_json,
     attachments_to_json,
+    render_from_row,
+    turn_from_row,
 )
 from core.store.cipher import Cipher, PlainCipher
 from core.store.schema import MIGRATIONS
@@ -271,26 +271,12 @@ class SQLiteStore:
             )
             return int(cursor.lastrowid or 0)
 
-    def _turn(self, row: aiosqlite.Row) -> TurnRow:
-        return TurnRow(
-            id=int(row["id"]),
-            key=ThreadKey(row["platform"], row["tenant"], row["channel"], row["thread"]),
-            text=row["text"],
-            attachments=attachments_from_json(row["attachments"]),
-            user=row["user_id"],
-            locale=row["locale"],
-            action=action_or_none(row["action"]),
-            status=TurnStatus(row["status"]),
-            error=row["error"],
-            created_at=row["created_at"],
-        )
-
     async def next_turn(self, key: ThreadKey) -> TurnRow | None:
         row = await self._one(
             f"SELECT * FROM turns WHERE {_KEY} AND status = ? ORDER BY id LIMIT 1",
             (*_key(key), TurnStatus.QUEUED.value),
         )
-        return self._turn(row) if row else None
+        return turn_from_row(row) if row else None
 
     async def start_turn(self, turn_id: int) -> bool:
         async with self._write() as db:
@@ -337,7 +323,7 @@ class SQLiteStore:
                    WHERE t.status = ? AND h.turn_lease_until < ? AND (? IS NULL OR t.platform = ?)""",
                 (TurnStatus.RUNNING.value, now, platform, platform),
             ) as cursor:
-                rows = [self._turn(r) for r in await cursor.fetchall()]
+                rows = [turn_from_row(r) for r in await cursor.fetchall()]
             for turn in rows:
                 await db.execute(
                     "UPDATE turns SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
@@ -352,7 +338,7 @@ class SQLiteStore:
                 f"SELECT * FROM turns WHERE {_KEY} AND status = ? ORDER BY id",
                 (*_key(key), TurnStatus.RUNNING.value),
             ) as cursor:
-                rows = [self._turn(r) for r in await cursor.fetchall()]
+                rows = [turn_from_row(r) for r in await cursor.fetchall()]
             for turn in rows:
                 await db.execute(
                     "UPDATE turns SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
@@ -361,27 +347,6 @@ class SQLiteStore:
             return rows
 
     # -- renders ---------------------------------------------------------------------------
-
-    def _render(self, row: aiosqlite.Row) -> RenderJob:
-        return RenderJob(
-            id=int(row["id"]),
-            key=ThreadKey(row["platform"], row["tenant"], row["channel"], row["thread"]),
-            render_id=row["render_id"],
-            status=RenderState(row["status"]),
-            progress=row["progress"],
-            output_url=row["output_url"],
-            error=row["error"],
-            message_id=row["message_id"],
-            next_poll_at=row["next_poll_at"],
-            deadline_at=row["deadline_at"],
-            lease_owner=row["lease_owner"],
-            lease_until=row["lease_until"],
-            posted_at=row["posted_at"],
-            created_at=row["created_at"],
-            size=row["size"],
-            language=row["language"],
-            draft_hash=row["draft_hash"],
-        )
 
     async def add_render(
         self,
@@ -419,18 +384,18 @@ class SQLiteStore:
             async with db.execute("SELECT * FROM renders WHERE id = ?", (cursor.lastrowid,)) as cur:
                 row = await cur.fetchone()
         assert row is not None
-        return self._render(row)
+        return render_from_row(row)
 
     async def last_posted_render(self, key: ThreadKey) -> RenderJob | None:
         row = await self._one(
             f"SELECT * FROM renders WHERE {_KEY} AND status = ? ORDER BY id DESC LIMIT 1",
             (*_key(key), RenderState.POSTED.value),
         )
-        return self._render(row) if row else None
+        return render_from_row(row) if row else None
 
     async def get_render(self, job_id: int) -> RenderJob | None:
         row = await self._one("SELECT * FROM renders WHERE id = ?", (job_id,))
-        return self._render(row) if row else None
+        return render_from_row(row) if row else None
 
     async def claim_renders(
         self, owner: str, lease_seconds: float, limit: int = 100
@@ -452,7 +417,7 @@ class SQLiteStore:
                 async with db.execute("SELECT * FROM renders WHERE id = ?", (job_id,)) as cur:
                     row = await cur.fetchone()
                 if row is not None:
-                    jobs.append(self._render(row))
+                    jobs.append(render_from_row(row))
             return jobs
 
     async def update_render(
@@ -501,7 +466,7 @@ class SQLiteStore:
             f"SELECT * FROM renders WHERE {_KEY} AND status IN (?, ?) ORDER BY id",
             (*_key(key), *_UNFINISHED),
         )
-        return [self._render(r) for r in rows]
+        return [render_from_row(r) for r in rows]
 
     async def count_renders(self) -> dict[str, int]:
         rows = await self._all("SELECT status, COUNT(*) FROM renders GROUP BY status")
