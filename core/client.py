@@ -75,6 +75,14 @@ class Credentials:
         return f"Credentials(client_id={self.client_id!r}, platform={self.platform!r})"
 
 
+@dataclass
+class _Refusals:
+    """Retries already spent on one call: one token renewal (1001), one wait after HTTP 429."""
+
+    renewed: bool = False
+    waited: bool = False
+
+
 class DuplicateRenderId(RenderFailed):
     pass
 
@@ -139,14 +147,12 @@ class NemoClient:
         *,
         idempotent: bool,
         json_body: Any = None,
-        stream: StreamOpener | None = None,
         stream_headers: Callable[[], tuple[dict[str, str], AsyncIterator[bytes]]] | None = None,
     ) -> Any:
         """One logical call with the retry policy of the module docstring; returns `data`."""
-        renewed = rate_retried = False
+        refusals = _Refusals()
         attempt = 0
-        if creds.token is None and not creds.fixed:
-            await self.renew(creds, None)
+        await self._ensure_token(creds)
         while True:
             attempt += 1
             used_token = creds.token
@@ -165,16 +171,8 @@ class NemoClient:
                     timeout=self.timing.request_timeout_seconds if content is None else None,
                 )
                 return self._unwrap(response, path)
-            except TokenRejected:
-                if renewed or creds.fixed:
-                    raise
-                renewed = True
-                await self.renew(creds, used_token)
-            except RateLimited:
-                if rate_retried:
-                    raise
-                rate_retried = True
-                await asyncio.sleep(self.timing.retry_after_seconds)
+            except (TokenRejected, RateLimited) as exc:
+                await self._after_refusal(exc, creds, used_token, refusals)
             except httpx.TransportError as exc:
                 if not idempotent or attempt >= self.timing.max_attempts:
                     raise _transport_error(exc) from None
@@ -183,6 +181,24 @@ class NemoClient:
                 if not idempotent or attempt >= self.timing.max_attempts:
                     raise
                 await asyncio.sleep(self._backoff(attempt))
+
+    async def _ensure_token(self, creds: Credentials) -> None:
+        if creds.token is None and not creds.fixed:
+            await self.renew(creds, None)
+
+    async def _after_refusal(
+        self, exc: NemoError, creds: Credentials, used_token: str | None, seen: _Refusals
+    ) -> None:
+        """Prepare the one retry a refusal allows (a renewed token, or a wait after 429), or
+        raise `exc` when that retry was already spent."""
+        if isinstance(exc, TokenRejected) and not seen.renewed and not creds.fixed:
+            seen.renewed = True
+            await self.renew(creds, used_token)
+        elif isinstance(exc, RateLimited) and not seen.waited:
+            seen.waited = True
+            await asyncio.sleep(self.timing.retry_after_seconds)
+        else:
+            raise exc
 
     def _backoff(self, attempt: int) -> float:
         return float(
@@ -328,9 +344,8 @@ class NemoClient:
         timeout = httpx.Timeout(
             connect=15.0, read=timing.stream_idle_seconds, write=30.0, pool=15.0
         )
-        renewed = rate_retried = False
-        if creds.token is None and not creds.fixed:
-            await self.renew(creds, None)
+        refusals = _Refusals()
+        await self._ensure_token(creds)
         while True:
             headers = self._headers(creds, creds.platform)
             headers["Accept"] = "text/event-stream"
@@ -361,16 +376,9 @@ class NemoClient:
                             yield event
                     yield EndEvent()
                     return
-            except TokenRejected:
-                if renewed or creds.fixed:
-                    raise
-                renewed = True
-                await self.renew(creds, used_token)
-            except RateLimited:
-                if rate_retried:
-                    raise
-                rate_retried = True
-                await asyncio.sleep(timing.retry_after_seconds)
+            except (TokenRejected, RateLimited) as exc:
+                # refused before the stream opened: the turn was not taken, a retry is safe
+                await self._after_refusal(exc, creds, used_token, refusals)
             except httpx.ReadTimeout:
                 raise TurnTimedOut(
                     f"no word from the video service for {timing.stream_idle_seconds:g} s"
