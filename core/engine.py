@@ -387,12 +387,13 @@ class Engine:
 
     async def _session(
         self, key: ThreadKey, creds: Credentials, incoming: Incoming
-    ) -> tuple[str, bool]:
-        """The thread's backend session id, created on first use; (id, created now)."""
+    ) -> tuple[str, Draft]:
+        """The thread's backend session (created on first use) and the draft cached after its
+        last turn, which a turn that ends without words is compared with."""
         row = await self.store.get_thread(key)
         if row is not None and row.session_id:
-            return row.session_id, False
-        return await self._new_session(key, creds, incoming), True
+            return row.session_id, _draft_from(row.draft_json)
+        return await self._new_session(key, creds, incoming), Draft()
 
     async def _new_session(self, key: ThreadKey, creds: Credentials, incoming: Incoming) -> str:
         language = session_language(incoming.locale, incoming.text, self.config.language)
@@ -413,11 +414,7 @@ class Engine:
         key = thread.key
         status_id = await thread.post(Reply(ReplyKind.STATUS, say("connecting", chinese)))
         creds = await self.credentials(key)
-        row = await self.store.get_thread(key)
-        if row is not None and row.session_id:
-            session_id, before = row.session_id, _draft_from(row.draft_json)
-        else:
-            session_id, before = await self._new_session(key, creds, incoming), Draft()
+        session_id, before = await self._session(key, creds, incoming)
         started = time.monotonic()
         beat = asyncio.create_task(self._heartbeat(thread, status_id, started, chinese))
         relay = _Relay(thread, hold=min(self.config.heartbeat_seconds / 2, 2.0))
