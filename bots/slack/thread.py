@@ -154,7 +154,7 @@ class _RateLimitRetry(AsyncRateLimitErrorRetryHandler):
                     pass
         self._metrics.chat_retries.labels(platform="slack").inc()
         log.info("slack rate limited, retrying", extra={"retry_after": wait})
-        await asyncio.sleep(wait * (1 + random.random() / 10))
+        await asyncio.sleep(_ProportionalJitter().recalculate(wait))
         state.increment_current_attempt()
 
 
