@@ -1,21 +1,20 @@
 """Durable state: which backend session each thread has, every message until it is answered,
 every render until its link is posted, and delivery ids already seen.
 
-One interface (`Store`), two implementations: SQLite (embedded default) and PostgreSQL (several
-replicas). Both pass the same test suite. Writes that decide ownership are conditional updates
-("claim if free or expired", "mark posted if not yet"), so two processes never both act.
+One small Protocol per concern (`Identities`, `TurnQueue`, `RenderJobs`, `Deliveries`), combined
+in `Store`; one SQL implementation of each, shared by SQLite (embedded default) and PostgreSQL
+(several replicas), with what the two spell differently in `dialect.py`. Both pass the same test
+suite. How to add a table and a concern: see `core/store/store.py`.
 """
 
 from __future__ import annotations
 
-from core.store.base import (
-    RenderJob,
-    Store,
-    TenantRow,
-    ThreadRow,
-    TurnRow,
-    TurnStatus,
-)
+from core.store.base import RenderJob, RenderState, TenantRow, ThreadRow, TurnRow, TurnStatus
+from core.store.deliveries import Deliveries
+from core.store.identities import Identities
+from core.store.renders import RenderJobs
+from core.store.store import SQLStore, Store, open_database
+from core.store.turns import TurnQueue
 
 
 async def open_store(url: str, *, secret_key: str | None = None) -> Store:
@@ -23,15 +22,20 @@ async def open_store(url: str, *, secret_key: str | None = None) -> Store:
     from core.store.cipher import make_cipher
 
     cipher = make_cipher(secret_key)
-    if url.startswith("sqlite:///"):
-        from core.store.sqlite import SQLiteStore
-
-        return await SQLiteStore.open(url.removeprefix("sqlite:///"), cipher=cipher)
-    if url.startswith(("postgresql://", "postgres://")):
-        from core.store.postgres import PostgresStore
-
-        return await PostgresStore.open(url, cipher=cipher)
-    raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
+    return await SQLStore.open(await open_database(url), cipher)
 
 
-__all__ = ["RenderJob", "Store", "TenantRow", "ThreadRow", "TurnRow", "TurnStatus", "open_store"]
+__all__ = [
+    "Deliveries",
+    "Identities",
+    "RenderJob",
+    "RenderJobs",
+    "RenderState",
+    "Store",
+    "TenantRow",
+    "ThreadRow",
+    "TurnQueue",
+    "TurnRow",
+    "TurnStatus",
+    "open_store",
+]

@@ -1,13 +1,21 @@
-"""The store interface and its rows. Times are UNIX seconds (float) everywhere."""
+"""The store's rows and states, their mapping from result rows, and the base of the SQL concern
+classes. Times are UNIX seconds (float) everywhere."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.port import Action, Attachment, Incoming, ThreadKey
+from core.store.cipher import Cipher, PlainCipher
+
+if TYPE_CHECKING:
+    from core.store.dialect import Database
+
+KEY_WHERE = "platform = ? AND tenant = ? AND channel = ? AND thread = ?"
+KEY_COLUMNS = "(platform, tenant, channel, thread)"  # the threads' primary key
 
 
 class TurnStatus(StrEnum):
@@ -92,6 +100,20 @@ class Row(Protocol):
     def __getitem__(self, name: str) -> Any: ...
 
 
+class SQLTables:
+    """What every SQL concern class holds: the database and the token cipher. A concern class
+    (tenants, turns, renders, ...) subclasses this and writes its SQL once for both dialects."""
+
+    def __init__(self, db: Database, cipher: Cipher | None = None) -> None:
+        self._db = db
+        self._cipher = cipher or PlainCipher()
+
+
+def key_params(key: ThreadKey) -> tuple[str, str, str, str]:
+    """The values for `KEY_WHERE`, in its order."""
+    return (key.platform, key.tenant, key.channel, key.thread)
+
+
 def thread_key_from_row(row: Row) -> ThreadKey:
     return ThreadKey(row["platform"], row["tenant"], row["channel"], row["thread"])
 
@@ -157,102 +179,3 @@ def action_or_none(raw: str | None) -> Action | None:
         return Action(raw) if raw else None
     except ValueError:
         return None
-
-
-class Store(Protocol):
-    """Everything the engine persists. Implementations must make each method atomic."""
-
-    async def close(self) -> None: ...
-    async def ping(self) -> bool: ...
-
-    # tenants: one backend identity per workspace / guild / console user
-    async def get_tenant(self, platform: str, tenant: str) -> TenantRow | None: ...
-    async def put_tenant(self, row: TenantRow) -> None: ...
-    async def create_tenant(self, row: TenantRow) -> TenantRow:
-        """Insert unless the tenant exists; returns the stored row (the first writer wins, so
-        two replicas meeting a new workspace at once share one backend identity)."""
-        ...
-
-    # threads: thread -> backend session, and the per-thread turn lease
-    async def get_thread(self, key: ThreadKey) -> ThreadRow | None: ...
-    async def put_session(self, key: ThreadKey, session_id: str | None, language: str) -> None: ...
-    async def put_draft(self, key: ThreadKey, draft_json: str | None) -> None: ...
-    async def claim_thread(self, key: ThreadKey, owner: str, lease_seconds: float) -> bool: ...
-    async def release_thread(self, key: ThreadKey, owner: str) -> None: ...
-
-    # turns: every message until answered
-    async def enqueue_turn(self, key: ThreadKey, incoming: Incoming) -> int | None:
-        """Queue a message; None when its `event_id` was seen before (a redelivery)."""
-        ...
-
-    async def first_seen(self, event_id: str) -> bool:
-        """Record a delivery id; False when it was already recorded."""
-        ...
-
-    async def next_turn(self, key: ThreadKey) -> TurnRow | None: ...
-    async def start_turn(self, turn_id: int) -> bool:
-        """queued -> running, only if still queued."""
-        ...
-
-    async def finish_turn(
-        self, turn_id: int, status: TurnStatus, error: str | None = None
-    ) -> None: ...
-    async def queued_count(self, key: ThreadKey) -> int: ...
-    async def cancel_queued(self, key: ThreadKey) -> int: ...
-    async def threads_with_queued_turns(self) -> list[ThreadKey]: ...
-    async def interrupt_stale_turns(self, now: float, platform: str | None = None) -> list[TurnRow]:
-        """Running turns whose thread lease has lapsed (their process died): mark interrupted.
-        With `platform`, only that platform's turns (the process that can tell their users)."""
-        ...
-
-    async def interrupt_running(self, key: ThreadKey) -> list[TurnRow]:
-        """Mark this thread's running turns interrupted. Only for the holder of the thread's
-        lease that is running nothing itself: those turns belong to a process that died."""
-        ...
-
-    # renders: every export until its link is posted exactly once
-    async def add_render(
-        self,
-        key: ThreadKey,
-        render_id: str,
-        *,
-        owner: str,
-        lease_seconds: float,
-        deadline_at: float,
-        message_id: str | None,
-        language: str,
-        draft_hash: str | None = None,
-    ) -> RenderJob: ...
-    async def last_posted_render(self, key: ThreadKey) -> RenderJob | None:
-        """The thread's most recent render whose link was posted."""
-        ...
-
-    async def get_render(self, job_id: int) -> RenderJob | None: ...
-    async def claim_renders(
-        self, owner: str, lease_seconds: float, limit: int = 100
-    ) -> list[RenderJob]:
-        """Unfinished jobs whose lease is free or lapsed, now leased to `owner`."""
-        ...
-
-    async def update_render(
-        self,
-        job_id: int,
-        owner: str,
-        lease_seconds: float,
-        *,
-        status: RenderState | None = None,
-        progress: float | None = None,
-        output_url: str | None = None,
-        size: int | None = None,
-        error: str | None = None,
-        next_poll_at: float | None = None,
-    ) -> bool:
-        """Record poll results and renew the lease; False when another owner holds it."""
-        ...
-
-    async def mark_posted(self, job_id: int) -> bool:
-        """ready -> posted, only once: the caller posts the link only when this returns True."""
-        ...
-
-    async def active_renders(self, key: ThreadKey) -> list[RenderJob]: ...
-    async def count_renders(self) -> dict[str, int]: ...

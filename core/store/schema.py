@@ -1,6 +1,13 @@
-"""Schema migrations, shared by SQLite and PostgreSQL (the SQL here is portable)."""
+"""Schema migrations, shared by SQLite and PostgreSQL (the SQL here is portable).
+
+Append, never edit: a database records how many of `MIGRATIONS` it has run (SQLite's
+`user_version`, PostgreSQL's `schema_version`) and runs only the ones after that, so a file made
+by any earlier release opens and catches up. A new table is one more tuple at the end.
+"""
 
 from __future__ import annotations
+
+from core.store.dialect import Database
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -36,3 +43,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 2: which timeline a render was made from, so an unchanged export re-posts its link
     ("ALTER TABLE renders ADD COLUMN draft_hash TEXT",),
 )
+
+
+async def migrate(db: Database) -> None:
+    """Bring `db` to the newest schema, in one transaction that other migrators wait for."""
+    async with db.transaction() as tx:
+        version = await db.lock_schema(tx)
+        for number, statements in enumerate(MIGRATIONS, start=1):
+            if number <= version:
+                continue
+            for statement in statements:
+                await tx.execute(statement.format(serial=db.dialect.serial))
+            await db.record_schema(tx, number)

@@ -1,0 +1,112 @@
+"""Who talks to the backend as whom: one backend identity per tenant (workspace, guild, console
+user), and per thread its backend session, language and last known draft."""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+from core.port import ThreadKey
+from core.store.base import KEY_COLUMNS, KEY_WHERE, SQLTables, TenantRow, ThreadRow, key_params
+
+_INSERT_TENANT = """INSERT INTO tenants (platform, tenant, client_id, token, user_id, expires_at,
+      updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, tenant) """
+
+
+class Identities(Protocol):
+    async def get_tenant(self, platform: str, tenant: str) -> TenantRow | None: ...
+    async def put_tenant(self, row: TenantRow) -> None:
+        """Insert or replace every field (a renewed token, a new backend identity)."""
+        ...
+
+    async def create_tenant(self, row: TenantRow) -> TenantRow:
+        """Insert unless the tenant exists; returns the stored row (the first writer wins, so
+        two replicas meeting a new workspace at once share one backend identity)."""
+        ...
+
+    async def get_thread(self, key: ThreadKey) -> ThreadRow | None: ...
+    async def put_session(self, key: ThreadKey, session_id: str | None, language: str) -> None:
+        """Set (None: forget) the thread's backend session; its old draft goes with it."""
+        ...
+
+    async def put_draft(self, key: ThreadKey, draft_json: str | None) -> None: ...
+
+
+class SQLIdentities(SQLTables):
+    """Tokens are encrypted by the cipher before they are written and decrypted when read."""
+
+    async def get_tenant(self, platform: str, tenant: str) -> TenantRow | None:
+        row = await self._db.fetchrow(
+            "SELECT * FROM tenants WHERE platform = ? AND tenant = ?", platform, tenant
+        )
+        if row is None:
+            return None
+        token = self._cipher.decrypt(row["token"]) if row["token"] else None
+        return TenantRow(
+            platform, tenant, row["client_id"], token, row["user_id"], row["expires_at"]
+        )
+
+    async def _insert_tenant(self, row: TenantRow, on_conflict: str) -> None:
+        token = self._cipher.encrypt(row.token) if row.token else None
+        await self._db.execute(
+            _INSERT_TENANT + on_conflict,
+            row.platform,
+            row.tenant,
+            row.client_id,
+            token,
+            row.user_id,
+            row.expires_at,
+            time.time(),
+        )
+
+    async def put_tenant(self, row: TenantRow) -> None:
+        await self._insert_tenant(
+            row,
+            """DO UPDATE SET client_id = excluded.client_id, token = excluded.token,
+                 user_id = excluded.user_id, expires_at = excluded.expires_at,
+                 updated_at = excluded.updated_at""",
+        )
+
+    async def create_tenant(self, row: TenantRow) -> TenantRow:
+        await self._insert_tenant(row, "DO NOTHING")
+        stored = await self.get_tenant(row.platform, row.tenant)
+        assert stored is not None
+        return stored
+
+    async def get_thread(self, key: ThreadKey) -> ThreadRow | None:
+        row = await self._db.fetchrow(f"SELECT * FROM threads WHERE {KEY_WHERE}", *key_params(key))
+        if row is None:
+            return None
+        return ThreadRow(
+            key,
+            row["session_id"],
+            row["language"],
+            row["created_at"],
+            row["last_active"],
+            row["draft_json"],
+        )
+
+    async def put_session(self, key: ThreadKey, session_id: str | None, language: str) -> None:
+        now = time.time()
+        await self._db.execute(
+            f"""INSERT INTO threads (platform, tenant, channel, thread, session_id, language,
+                  created_at, last_active)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT {KEY_COLUMNS} DO UPDATE SET session_id = excluded.session_id,
+                  language = excluded.language, last_active = excluded.last_active,
+                  draft_json = NULL""",
+            *key_params(key),
+            session_id,
+            language,
+            now,
+            now,
+        )
+
+    async def put_draft(self, key: ThreadKey, draft_json: str | None) -> None:
+        await self._db.execute(
+            f"UPDATE threads SET draft_json = ?, last_active = ? WHERE {KEY_WHERE}",
+            draft_json,
+            time.time(),
+            *key_params(key),
+        )

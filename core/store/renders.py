@@ -1,0 +1,241 @@
+"""Render jobs: every export until its link is posted exactly once.
+
+A job is leased to the process polling it; every write after `add_render` names that owner and
+counts only while it still holds the lease (False: another process took the job over). A lapsed
+or released lease lets `claim_renders` hand the job to a live process.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Literal, Protocol
+
+from core.port import ThreadKey
+from core.store.base import (
+    KEY_WHERE,
+    RenderJob,
+    RenderState,
+    SQLTables,
+    key_params,
+    render_from_row,
+)
+
+_UNFINISHED = (RenderState.RENDERING.value, RenderState.READY.value)
+Finished = Literal[RenderState.FAILED, RenderState.CANCELLED]
+
+
+class RenderJobs(Protocol):
+    async def add_render(
+        self,
+        key: ThreadKey,
+        render_id: str,
+        *,
+        owner: str,
+        lease_seconds: float,
+        deadline_at: float,
+        message_id: str | None,
+        language: str,
+        draft_hash: str | None = None,
+    ) -> RenderJob:
+        """A new job, rendering and leased to `owner`, due for its first poll now."""
+        ...
+
+    async def get_render(self, job_id: int) -> RenderJob | None: ...
+    async def last_posted_render(self, key: ThreadKey) -> RenderJob | None:
+        """The thread's most recent render whose link was posted."""
+        ...
+
+    async def active_renders(self, key: ThreadKey) -> list[RenderJob]:
+        """The thread's unfinished (rendering or ready) jobs, oldest first."""
+        ...
+
+    async def claim_renders(
+        self, owner: str, lease_seconds: float, limit: int = 100
+    ) -> list[RenderJob]:
+        """Unfinished jobs whose lease is free or lapsed, now leased to `owner`, oldest first."""
+        ...
+
+    async def renew_render(self, job_id: int, owner: str, lease_seconds: float) -> bool:
+        """Extend the lease only (waiting for the next poll)."""
+        ...
+
+    async def record_progress(
+        self,
+        job_id: int,
+        owner: str,
+        lease_seconds: float,
+        progress: float,
+        *,
+        next_poll_at: float | None = None,
+    ) -> bool:
+        """A poll's progress and when to poll next; renews the lease."""
+        ...
+
+    async def mark_ready(
+        self, job_id: int, owner: str, lease_seconds: float, *, output_url: str, size: int | None
+    ) -> bool:
+        """rendering -> ready with the video's link (progress 100): the link is still to post."""
+        ...
+
+    async def finish_render(
+        self, job_id: int, owner: str, state: Finished, *, error: str | None = None
+    ) -> bool:
+        """The job ends without a link (failed or cancelled) and holds no lease any more."""
+        ...
+
+    async def release_render(self, job_id: int, owner: str) -> bool:
+        """Give the lease up now (shutdown, a platform this process cannot post to): the job
+        stays unfinished for `claim_renders` elsewhere."""
+        ...
+
+    async def mark_posted(self, job_id: int) -> bool:
+        """ready -> posted, only once: the caller posts the link only when this returns True."""
+        ...
+
+    async def count_renders(self) -> dict[RenderState, int]: ...
+
+
+class SQLRenderJobs(SQLTables):
+    async def add_render(
+        self,
+        key: ThreadKey,
+        render_id: str,
+        *,
+        owner: str,
+        lease_seconds: float,
+        deadline_at: float,
+        message_id: str | None,
+        language: str,
+        draft_hash: str | None = None,
+    ) -> RenderJob:
+        now = time.time()
+        async with self._db.transaction() as tx:  # a write, whatever `RETURNING` makes it look
+            row = await tx.fetchrow(
+                """INSERT INTO renders (platform, tenant, channel, thread, render_id, status,
+                     message_id, language, next_poll_at, deadline_at, lease_owner, lease_until,
+                     created_at, draft_hash)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
+                *key_params(key),
+                render_id,
+                RenderState.RENDERING.value,
+                message_id,
+                language,
+                now,
+                deadline_at,
+                owner,
+                now + lease_seconds,
+                now,
+                draft_hash,
+            )
+        assert row is not None
+        return render_from_row(row)
+
+    async def get_render(self, job_id: int) -> RenderJob | None:
+        row = await self._db.fetchrow("SELECT * FROM renders WHERE id = ?", job_id)
+        return render_from_row(row) if row else None
+
+    async def last_posted_render(self, key: ThreadKey) -> RenderJob | None:
+        row = await self._db.fetchrow(
+            f"SELECT * FROM renders WHERE {KEY_WHERE} AND status = ? ORDER BY id DESC LIMIT 1",
+            *key_params(key),
+            RenderState.POSTED.value,
+        )
+        return render_from_row(row) if row else None
+
+    async def active_renders(self, key: ThreadKey) -> list[RenderJob]:
+        rows = await self._db.fetch(
+            f"SELECT * FROM renders WHERE {KEY_WHERE} AND status IN (?, ?) ORDER BY id",
+            *key_params(key),
+            *_UNFINISHED,
+        )
+        return [render_from_row(r) for r in rows]
+
+    async def claim_renders(
+        self, owner: str, lease_seconds: float, limit: int = 100
+    ) -> list[RenderJob]:
+        now = time.time()
+        async with self._db.transaction() as tx:
+            rows = await tx.fetch(
+                f"""UPDATE renders SET lease_owner = ?, lease_until = ?
+                    WHERE id IN (
+                      SELECT id FROM renders WHERE status IN (?, ?)
+                        AND (lease_owner IS NULL OR lease_until < ?)
+                      ORDER BY id LIMIT ? {self._db.dialect.skip_locked()})
+                    RETURNING *""",
+                owner,
+                now + lease_seconds,
+                *_UNFINISHED,
+                now,
+                limit,
+            )
+        return sorted((render_from_row(r) for r in rows), key=lambda job: job.id)
+
+    async def _update(self, job_id: int, owner: str, fields: dict[str, object]) -> bool:
+        """Set `fields` (column -> value) on the job, only while `owner` holds its lease."""
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        written = await self._db.execute(
+            f"UPDATE renders SET {assignments} WHERE id = ? AND lease_owner = ?",
+            *fields.values(),
+            job_id,
+            owner,
+        )
+        return written == 1
+
+    async def renew_render(self, job_id: int, owner: str, lease_seconds: float) -> bool:
+        return await self._update(job_id, owner, {"lease_until": time.time() + lease_seconds})
+
+    async def record_progress(
+        self,
+        job_id: int,
+        owner: str,
+        lease_seconds: float,
+        progress: float,
+        *,
+        next_poll_at: float | None = None,
+    ) -> bool:
+        fields: dict[str, object] = {
+            "lease_until": time.time() + lease_seconds,
+            "progress": progress,
+        }
+        if next_poll_at is not None:
+            fields["next_poll_at"] = next_poll_at
+        return await self._update(job_id, owner, fields)
+
+    async def mark_ready(
+        self, job_id: int, owner: str, lease_seconds: float, *, output_url: str, size: int | None
+    ) -> bool:
+        fields: dict[str, object] = {
+            "lease_until": time.time() + lease_seconds,
+            "status": RenderState.READY.value,
+            "progress": 100,
+            "output_url": output_url,
+        }
+        if size is not None:
+            fields["size"] = size
+        return await self._update(job_id, owner, fields)
+
+    async def finish_render(
+        self, job_id: int, owner: str, state: Finished, *, error: str | None = None
+    ) -> bool:
+        fields: dict[str, object] = {"lease_until": time.time(), "status": state.value}
+        if error is not None:
+            fields["error"] = error
+        return await self._update(job_id, owner, fields)
+
+    async def release_render(self, job_id: int, owner: str) -> bool:
+        return await self._update(job_id, owner, {"lease_until": time.time()})
+
+    async def mark_posted(self, job_id: int) -> bool:
+        written = await self._db.execute(
+            """UPDATE renders SET status = ?, posted_at = ?
+               WHERE id = ? AND posted_at IS NULL AND status = ?""",
+            RenderState.POSTED.value,
+            time.time(),
+            job_id,
+            RenderState.READY.value,
+        )
+        return written == 1
+
+    async def count_renders(self) -> dict[RenderState, int]:
+        rows = await self._db.fetch("SELECT status, COUNT(*) AS n FROM renders GROUP BY status")
+        return {RenderState(r["status"]): int(r["n"]) for r in rows}

@@ -1,0 +1,217 @@
+"""The turn queue: every message until it is answered, and per thread the lease that lets one
+process at a time run that thread's turns (in order, one at a time)."""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+from core.port import Incoming, ThreadKey
+from core.store.base import (
+    KEY_COLUMNS,
+    KEY_WHERE,
+    SQLTables,
+    TurnRow,
+    TurnStatus,
+    attachments_to_json,
+    key_params,
+    thread_key_from_row,
+    turn_from_row,
+)
+from core.store.deliveries import record_delivery
+from core.store.dialect import Conn
+
+_QUEUED, _RUNNING = TurnStatus.QUEUED.value, TurnStatus.RUNNING.value
+
+
+class TurnQueue(Protocol):
+    async def claim_thread(self, key: ThreadKey, owner: str, lease_seconds: float) -> bool:
+        """Take or renew the thread's lease: True when it was free, lapsed or already `owner`'s."""
+        ...
+
+    async def release_thread(self, key: ThreadKey, owner: str) -> None:
+        """Give the lease up, only if `owner` holds it."""
+        ...
+
+    async def enqueue_turn(self, key: ThreadKey, incoming: Incoming) -> int | None:
+        """Queue a message; None when its `event_id` was seen before (a redelivery)."""
+        ...
+
+    async def next_turn(self, key: ThreadKey) -> TurnRow | None:
+        """The thread's oldest queued turn."""
+        ...
+
+    async def start_turn(self, turn_id: int) -> bool:
+        """queued -> running, only if still queued."""
+        ...
+
+    async def finish_turn(
+        self, turn_id: int, status: TurnStatus, error: str | None = None
+    ) -> None: ...
+    async def queued_count(self, key: ThreadKey) -> int: ...
+    async def cancel_queued(self, key: ThreadKey) -> int:
+        """Queued -> cancelled for the thread; how many."""
+        ...
+
+    async def threads_with_queued_turns(self) -> list[ThreadKey]: ...
+    async def interrupt_stale_turns(self, now: float, platform: str | None = None) -> list[TurnRow]:
+        """Running turns whose thread lease has lapsed (their process died): mark interrupted.
+        With `platform`, only that platform's turns (the process that can tell their users).
+        The rows are returned as found (still running)."""
+        ...
+
+    async def interrupt_running(self, key: ThreadKey) -> list[TurnRow]:
+        """Mark this thread's running turns interrupted. Only for the holder of the thread's
+        lease that is running nothing itself: those turns belong to a process that died."""
+        ...
+
+
+async def _interrupt(tx: Conn, turns: list[TurnRow], now: float) -> list[TurnRow]:
+    """Running -> interrupted for `turns`, which the caller's transaction has locked."""
+    if turns:
+        marks = ", ".join("?" * len(turns))
+        await tx.execute(
+            f"UPDATE turns SET status = ?, updated_at = ? WHERE status = ? AND id IN ({marks})",
+            TurnStatus.INTERRUPTED.value,
+            now,
+            _RUNNING,
+            *(t.id for t in turns),
+        )
+    return turns
+
+
+class SQLTurnQueue(SQLTables):
+    async def claim_thread(self, key: ThreadKey, owner: str, lease_seconds: float) -> bool:
+        now = time.time()
+        written = await self._db.execute(
+            f"""INSERT INTO threads (platform, tenant, channel, thread, created_at, last_active,
+                  turn_owner, turn_lease_until)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT {KEY_COLUMNS} DO UPDATE
+                  SET turn_owner = excluded.turn_owner, turn_lease_until = excluded.turn_lease_until
+                  WHERE threads.turn_owner IS NULL OR threads.turn_owner = excluded.turn_owner
+                    OR threads.turn_lease_until < ?""",
+            *key_params(key),
+            now,
+            now,
+            owner,
+            now + lease_seconds,
+            now,
+        )
+        return written == 1
+
+    async def release_thread(self, key: ThreadKey, owner: str) -> None:
+        await self._db.execute(
+            f"""UPDATE threads SET turn_owner = NULL, turn_lease_until = 0
+                WHERE {KEY_WHERE} AND turn_owner = ?""",
+            *key_params(key),
+            owner,
+        )
+
+    async def enqueue_turn(self, key: ThreadKey, incoming: Incoming) -> int | None:
+        now = time.time()
+        event_id = incoming.event_id or None  # "" is no id: a second "" must not collide
+        async with self._db.transaction() as tx:
+            if event_id is not None and not await record_delivery(tx, event_id, now):
+                return None
+            await tx.execute(
+                """INSERT INTO threads (platform, tenant, channel, thread, created_at, last_active)
+                   VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+                *key_params(key),
+                now,
+                now,
+            )
+            row = await tx.fetchrow(
+                """INSERT INTO turns (platform, tenant, channel, thread, text, attachments, user_id,
+                     locale, action, status, event_id, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                *key_params(key),
+                incoming.text,
+                attachments_to_json(incoming.attachments),
+                incoming.user,
+                incoming.locale,
+                incoming.action.value if incoming.action else None,
+                _QUEUED,
+                event_id,
+                now,
+                now,
+            )
+        assert row is not None
+        return int(row["id"])
+
+    async def next_turn(self, key: ThreadKey) -> TurnRow | None:
+        row = await self._db.fetchrow(
+            f"SELECT * FROM turns WHERE {KEY_WHERE} AND status = ? ORDER BY id LIMIT 1",
+            *key_params(key),
+            _QUEUED,
+        )
+        return turn_from_row(row) if row else None
+
+    async def start_turn(self, turn_id: int) -> bool:
+        written = await self._db.execute(
+            "UPDATE turns SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
+            _RUNNING,
+            time.time(),
+            turn_id,
+            _QUEUED,
+        )
+        return written == 1
+
+    async def finish_turn(self, turn_id: int, status: TurnStatus, error: str | None = None) -> None:
+        await self._db.execute(
+            "UPDATE turns SET status = ?, error = ?, updated_at = ? WHERE id = ?",
+            status.value,
+            error,
+            time.time(),
+            turn_id,
+        )
+
+    async def queued_count(self, key: ThreadKey) -> int:
+        row = await self._db.fetchrow(
+            f"SELECT COUNT(*) AS n FROM turns WHERE {KEY_WHERE} AND status = ?",
+            *key_params(key),
+            _QUEUED,
+        )
+        return int(row["n"]) if row else 0
+
+    async def cancel_queued(self, key: ThreadKey) -> int:
+        return await self._db.execute(
+            f"UPDATE turns SET status = ?, updated_at = ? WHERE {KEY_WHERE} AND status = ?",
+            TurnStatus.CANCELLED.value,
+            time.time(),
+            *key_params(key),
+            _QUEUED,
+        )
+
+    async def threads_with_queued_turns(self) -> list[ThreadKey]:
+        rows = await self._db.fetch(
+            "SELECT DISTINCT platform, tenant, channel, thread FROM turns WHERE status = ?",
+            _QUEUED,
+        )
+        return [thread_key_from_row(r) for r in rows]
+
+    async def interrupt_stale_turns(self, now: float, platform: str | None = None) -> list[TurnRow]:
+        # Locking the rows first makes a racing replica skip them, or re-check them and find
+        # them no longer running.
+        only = "" if platform is None else "AND t.platform = ?"
+        async with self._db.transaction() as tx:
+            rows = await tx.fetch(
+                f"""SELECT t.* FROM turns t JOIN threads h ON h.platform = t.platform
+                      AND h.tenant = t.tenant AND h.channel = t.channel AND h.thread = t.thread
+                    WHERE t.status = ? AND h.turn_lease_until < ? {only}
+                    ORDER BY t.id {self._db.dialect.skip_locked(of="t")}""",
+                _RUNNING,
+                now,
+                *(() if platform is None else (platform,)),
+            )
+            return await _interrupt(tx, [turn_from_row(r) for r in rows], now)
+
+    async def interrupt_running(self, key: ThreadKey) -> list[TurnRow]:
+        async with self._db.transaction() as tx:
+            rows = await tx.fetch(
+                f"""SELECT * FROM turns WHERE {KEY_WHERE} AND status = ? ORDER BY id
+                    {self._db.dialect.skip_locked()}""",
+                *key_params(key),
+                _RUNNING,
+            )
+            return await _interrupt(tx, [turn_from_row(r) for r in rows], time.time())
