@@ -106,15 +106,15 @@ class Renders:
                     creds, session_id, draft, job.render_id, retry_duplicate=False
                 )
             except DuplicateRenderId:
-                await self.store.update_render(
-                    job.id, self.owner, 0, status=RenderState.FAILED, error="duplicate id"
+                await self.store.finish_render(
+                    job.id, self.owner, RenderState.FAILED, error="duplicate id"
                 )
                 if attempt == 2:
                     raise
                 continue
             except BaseException:
-                await self.store.update_render(
-                    job.id, self.owner, 0, status=RenderState.FAILED, error="not started"
+                await self.store.finish_render(
+                    job.id, self.owner, RenderState.FAILED, error="not started"
                 )
                 raise
             break
@@ -132,7 +132,7 @@ class Renders:
                 await self.deliver(finished.id)
         except asyncio.CancelledError:
             with contextlib.suppress(BaseException):
-                await asyncio.shield(self.store.update_render(job.id, self.owner, 0))
+                await asyncio.shield(self.store.release_render(job.id, self.owner))
             raise
         except RenderFailed as exc:
             await self._fail(job, exc.message)
@@ -151,12 +151,10 @@ class Renders:
             except (BackendUnavailable, RateLimited):
                 status = None  # a bad moment, not a verdict on the render: poll again
             if status is not None and status.succeeded:
-                ready = await self.store.update_render(
+                ready = await self.store.mark_ready(
                     job.id,
                     self.owner,
                     self._lease,
-                    status=RenderState.READY,
-                    progress=100,
                     output_url=status.output_url,
                     size=status.size,
                 )
@@ -168,7 +166,7 @@ class Renders:
                 await self._fail(job, say(Msg.RENDER_TOO_SLOW, job.language))
                 return None
             progress = status.progress if status is not None else shown
-            if not await self.store.update_render(
+            if not await self.store.record_progress(
                 job.id,
                 self.owner,
                 self._lease,
@@ -188,14 +186,12 @@ class Renders:
         while (wait := job.next_poll_at - time.time()) > 0:
             await asyncio.sleep(min(wait, self._poll, self._lease / 3))
             if job.next_poll_at - time.time() > 0:
-                if not await self.store.update_render(job.id, self.owner, self._lease):
+                if not await self.store.renew_render(job.id, self.owner, self._lease):
                     return False
         return True
 
     async def _fail(self, job: RenderJob, reason: str) -> None:
-        await self.store.update_render(
-            job.id, self.owner, self._lease, status=RenderState.FAILED, error=reason
-        )
+        await self.store.finish_render(job.id, self.owner, RenderState.FAILED, error=reason)
         text = say(Msg.RENDER_FAILED, job.language, reason=reason)
         thread = self.directory.get(job.key)
         if thread is not None:
@@ -275,8 +271,8 @@ class Renders:
             with contextlib.suppress(NemoError):
                 creds = await self.identities.credentials(key)
                 await self.client.cancel_render(creds, job.render_id)
-            await self.store.update_render(
-                job.id, job.lease_owner or self.owner, 0, status=RenderState.CANCELLED
+            await self.store.finish_render(
+                job.id, job.lease_owner or self.owner, RenderState.CANCELLED
             )
             if job.message_id:
                 cancelled = Reply(ReplyKind.STATUS, ctx.say(Msg.RENDER_CANCELLED))
@@ -289,7 +285,7 @@ class Renders:
         """Take over unfinished jobs whose lease is free or lapsed (a dead process's)."""
         for job in await self.store.claim_renders(self.owner, self._lease):
             if not can_post(job.key.platform):
-                await self.store.update_render(job.id, self.owner, 0)
+                await self.store.release_render(job.id, self.owner)
             elif job.status is RenderState.READY:
                 self.tasks.spawn(self.deliver(job.id), f"deliver {job.render_id}")
             else:

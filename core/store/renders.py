@@ -72,9 +72,16 @@ class RenderJobs(Protocol):
         ...
 
     async def mark_ready(
-        self, job_id: int, owner: str, lease_seconds: float, *, output_url: str, size: int | None
+        self,
+        job_id: int,
+        owner: str,
+        lease_seconds: float,
+        *,
+        output_url: str | None,
+        size: int | None,
     ) -> bool:
-        """rendering -> ready with the video's link (progress 100): the link is still to post."""
+        """rendering -> ready with the video's link (progress 100): the link is still to post.
+        A None link or size leaves the stored one (the backend may report them separately)."""
         ...
 
     async def finish_render(
@@ -202,16 +209,22 @@ class SQLRenderJobs(SQLTables):
         return await self._update(job_id, owner, fields)
 
     async def mark_ready(
-        self, job_id: int, owner: str, lease_seconds: float, *, output_url: str, size: int | None
+        self,
+        job_id: int,
+        owner: str,
+        lease_seconds: float,
+        *,
+        output_url: str | None,
+        size: int | None,
     ) -> bool:
         fields: dict[str, object] = {
             "lease_until": time.time() + lease_seconds,
             "status": RenderState.READY.value,
             "progress": 100,
-            "output_url": output_url,
         }
-        if size is not None:
-            fields["size"] = size
+        for name, value in (("output_url", output_url), ("size", size)):
+            if value is not None:
+                fields[name] = value
         return await self._update(job_id, owner, fields)
 
     async def finish_render(

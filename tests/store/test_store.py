@@ -337,23 +337,21 @@ async def test_render_lifecycle(backend: Backend) -> None:
     assert await a.active_renders(KEY) == [job]
 
     assert await b.claim_renders("b", LEASE) == []  # a's lease holds
-    assert await a.update_render(job.id, "a", LEASE, progress=40, next_poll_at=before + 5)
-    assert await b.update_render(job.id, "b", LEASE, progress=99) is False
+    assert await a.record_progress(job.id, "a", LEASE, 40, next_poll_at=before + 5)
+    assert await b.record_progress(job.id, "b", LEASE, 99) is False
 
-    assert await a.update_render(job.id, "a", LAPSED)  # a dies: its lease runs out
+    assert await a.renew_render(job.id, "a", LAPSED)  # a dies: its lease runs out
     claimed = await b.claim_renders("b", LEASE)
     assert [(j.id, j.lease_owner, j.progress) for j in claimed] == [(job.id, "b", 40.0)]
     assert claimed[0].next_poll_at == before + 5
-    assert await a.update_render(job.id, "a", LEASE, progress=50) is False
+    assert await a.record_progress(job.id, "a", LEASE, 50) is False
     assert await a.claim_renders("a", LEASE) == []
 
     assert await b.mark_posted(job.id) is False  # still rendering: nothing to post
-    assert await b.update_render(
+    assert await b.mark_ready(
         job.id,
         "b",
         LEASE,
-        status=RenderState.READY,
-        progress=100,
         output_url="https://cdn.example/v.mp4",
         size=12_345_678_901,
     )
@@ -378,11 +376,9 @@ async def test_render_lifecycle(backend: Backend) -> None:
     assert await a.count_renders() == {"posted": 1}
 
 
-async def test_update_render_records_failure(store: Store) -> None:
+async def test_finish_render_records_failure(store: Store) -> None:
     job_id = await add_render(store, "render-1")
-    assert await store.update_render(
-        job_id, "a", LEASE, status=RenderState.FAILED, error="out of credits"
-    )
+    assert await store.finish_render(job_id, "a", RenderState.FAILED, error="out of credits")
     job = await store.get_render(job_id)
     assert job is not None and (job.status, job.error) == (RenderState.FAILED, "out of credits")
     assert await store.active_renders(KEY) == []
@@ -403,9 +399,10 @@ async def test_claim_renders_in_order_up_to_the_limit(store: Store) -> None:
 async def test_count_renders(store: Store) -> None:
     assert await store.count_renders() == {}
     ids = [await add_render(store, f"render-{n}") for n in range(5)]
-    ready, failed, cancelled = RenderState.READY, RenderState.FAILED, RenderState.CANCELLED
-    for job_id, state in [(ids[0], ready), (ids[1], ready), (ids[2], failed), (ids[3], cancelled)]:
-        assert await store.update_render(job_id, "a", LEASE, status=state)
+    for job_id in ids[:2]:
+        assert await store.mark_ready(job_id, "a", LEASE, output_url="https://v/1.mp4", size=None)
+    assert await store.finish_render(ids[2], "a", RenderState.FAILED)
+    assert await store.finish_render(ids[3], "a", RenderState.CANCELLED)
     assert await store.mark_posted(ids[0])
     assert await store.count_renders() == {
         "posted": 1,
