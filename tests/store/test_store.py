@@ -16,6 +16,7 @@ from core.port import Action, Attachment, Incoming, ThreadKey
 from core.store import Store, TenantRow, TurnStatus
 from core.store.base import RenderState
 from core.store.schema import MIGRATIONS
+from core.store.store import open_database
 from tests.store.conftest import Backend
 
 KEY = ThreadKey("slack", "T1", "C1", "1700000000.000100")
@@ -48,6 +49,32 @@ async def test_migrations_are_idempotent(backend: Backend) -> None:
     again = await backend.open()
     assert await again.get_tenant("slack", "T1") == TenantRow("slack", "T1", "client")
     assert await backend.schema_version() == len(MIGRATIONS)
+
+
+async def test_a_database_from_schema_1_catches_up(backend: Backend) -> None:
+    """A file made by a release before the last migration opens, keeps its rows and migrates."""
+    db = await open_database(backend.url)
+    async with db.transaction() as tx:
+        await db.lock_schema(tx)
+        for statement in MIGRATIONS[0]:
+            await tx.execute(statement.format(serial=db.dialect.serial))
+        await db.record_schema(tx, 1)
+        await tx.execute(
+            """INSERT INTO renders (platform, tenant, channel, thread, render_id, status,
+                 next_poll_at, deadline_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            *(KEY.platform, KEY.tenant, KEY.channel, KEY.thread),
+            "render-old",
+            "ready",
+            0.0,
+            0.0,
+            0.0,
+        )
+    await db.close()
+
+    store = await backend.open()
+    assert await backend.schema_version() == len(MIGRATIONS)
+    (job,) = await store.active_renders(KEY)
+    assert (job.render_id, job.status, job.draft_hash) == ("render-old", RenderState.READY, None)
 
 
 async def test_replicas_starting_together_migrate_once(backend: Backend) -> None:
