@@ -255,10 +255,12 @@ class PostgresDatabase:
 
     async def lock_schema(self, tx: Conn) -> int:
         await tx.fetchrow("SELECT pg_advisory_xact_lock(?)", MIGRATION_LOCK_ID)
-        await tx.execute(
-            """CREATE TABLE IF NOT EXISTS schema_version (
-                 version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"""
-        )
+        found = await tx.fetchrow("SELECT to_regclass('schema_version') IS NOT NULL AS found")
+        if found is None or not found["found"]:
+            await tx.execute(
+                """CREATE TABLE schema_version (
+                     version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"""
+            )
         row = await tx.fetchrow("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")
         return int(row["v"]) if row else 0
 
