@@ -74,7 +74,7 @@ class Commands:
         try:
             draft = await self.identities.fresh_draft(key, creds, row.session_id)
         except SessionNotFound:
-            await self.store.put_session(key, None, row.language)
+            await self.store.forget_session(key)
             await ctx.post(ReplyKind.NOTICE, Msg.SESSION_RESTARTED)
             draft = Draft()
         details = tuple(

@@ -26,11 +26,18 @@ class Identities(Protocol):
         ...
 
     async def get_thread(self, key: ThreadKey) -> ThreadRow | None: ...
-    async def put_session(self, key: ThreadKey, session_id: str | None, language: str) -> None:
-        """Set (None: forget) the thread's backend session; its old draft goes with it."""
+    async def put_session(self, key: ThreadKey, session_id: str, language: str) -> None:
+        """Start the thread on a new backend session; its old draft goes with it."""
         ...
 
-    async def put_draft(self, key: ThreadKey, draft_json: str | None) -> None: ...
+    async def forget_session(self, key: ThreadKey) -> None:
+        """The backend lost the thread's session: drop it and its draft, keep the language,
+        so the next message starts a new session."""
+        ...
+
+    async def put_draft(self, key: ThreadKey, draft_json: str) -> None:
+        """The thread's last known draft; nothing happens for a thread never given a session."""
+        ...
 
 
 class SQLIdentities(SQLTables):
@@ -87,7 +94,7 @@ class SQLIdentities(SQLTables):
             row["draft_json"],
         )
 
-    async def put_session(self, key: ThreadKey, session_id: str | None, language: str) -> None:
+    async def put_session(self, key: ThreadKey, session_id: str, language: str) -> None:
         now = time.time()
         await self._db.execute(
             f"""INSERT INTO threads (platform, tenant, channel, thread, session_id, language,
@@ -103,7 +110,15 @@ class SQLIdentities(SQLTables):
             now,
         )
 
-    async def put_draft(self, key: ThreadKey, draft_json: str | None) -> None:
+    async def forget_session(self, key: ThreadKey) -> None:
+        await self._db.execute(
+            f"""UPDATE threads SET session_id = NULL, draft_json = NULL, last_active = ?
+                WHERE {KEY_WHERE}""",
+            time.time(),
+            *key_params(key),
+        )
+
+    async def put_draft(self, key: ThreadKey, draft_json: str) -> None:
         await self._db.execute(
             f"UPDATE threads SET draft_json = ?, last_active = ? WHERE {KEY_WHERE}",
             draft_json,

@@ -184,9 +184,11 @@ async def test_thread_sessions_and_drafts(store: Store) -> None:
     assert renewed.created_at == thread.created_at
     assert renewed.last_active >= thread.last_active
 
-    await store.put_session(KEY, None, "ja")
+    await store.put_draft(KEY, '{"scenes": 4}')
+    await store.forget_session(KEY)  # the backend lost it: the next message starts a new one
     cleared = await store.get_thread(KEY)
     assert cleared is not None and cleared.session_id is None
+    assert (cleared.language, cleared.draft_json) == ("ja", None)
     assert await store.get_thread(OTHER) is None
 
 
