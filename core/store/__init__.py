@@ -1,10 +1,10 @@
 """Durable state: which backend session each thread has, every message until it is answered,
 every render until its link is posted, and delivery ids already seen.
 
-One small Protocol per concern (`Identities`, `TurnQueue`, `RenderJobs`, `Deliveries`), combined
-in `Store`; one SQL implementation of each, shared by SQLite (embedded default) and PostgreSQL
-(several replicas), with what the two spell differently in `dialect.py`. Both pass the same test
-suite. How to add a table and a concern: see `core/store/store.py`.
+One small class per concern (`Identities`, `TurnQueue`, `RenderJobs`, `Deliveries`), combined in
+`Store`; each writes its SQL once for SQLite (embedded default) and PostgreSQL (several replicas),
+and what the two spell differently lives in `dialect.py`. Both pass the same test suite. How to
+add a table and a concern: see `core/store/store.py`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from core.store.base import RenderJob, RenderState, TenantRow, ThreadRow, TurnRo
 from core.store.deliveries import Deliveries
 from core.store.identities import Identities
 from core.store.renders import RenderJobs
-from core.store.store import SQLStore, Store, open_database
+from core.store.store import Store, open_database
 from core.store.turns import TurnQueue
 
 
@@ -22,7 +22,7 @@ async def open_store(url: str, *, secret_key: str | None = None) -> Store:
     from core.store.cipher import make_cipher
 
     cipher = make_cipher(secret_key)
-    return await SQLStore.open(await open_database(url), cipher)
+    return await Store.open(await open_database(url), cipher)
 
 
 __all__ = [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Protocol
 
 from core.store.base import SQLTables
 from core.store.dialect import Conn
@@ -11,17 +10,12 @@ from core.store.dialect import Conn
 _RECORD = "INSERT INTO seen_events (event_id, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING"
 
 
-class Deliveries(Protocol):
-    async def first_seen(self, event_id: str) -> bool:
-        """Record a delivery id; False when it was already recorded."""
-        ...
-
-
 async def record_delivery(db: Conn, event_id: str, now: float) -> bool:
     """`first_seen` inside a caller's transaction (a turn and its delivery id commit together)."""
     return await db.execute(_RECORD, event_id, now) == 1
 
 
-class SQLDeliveries(SQLTables):
+class Deliveries(SQLTables):
     async def first_seen(self, event_id: str) -> bool:
+        """Record a delivery id; False when it was already recorded."""
         return await record_delivery(self._db, event_id, time.time())

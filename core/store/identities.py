@@ -4,7 +4,6 @@ user), and per thread its backend session, language and last known draft."""
 from __future__ import annotations
 
 import time
-from typing import Protocol
 
 from core.port import ThreadKey
 from core.store.base import KEY_COLUMNS, KEY_WHERE, SQLTables, TenantRow, ThreadRow, key_params
@@ -14,33 +13,7 @@ _INSERT_TENANT = """INSERT INTO tenants (platform, tenant, client_id, token, use
     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, tenant) """
 
 
-class Identities(Protocol):
-    async def get_tenant(self, platform: str, tenant: str) -> TenantRow | None: ...
-    async def put_tenant(self, row: TenantRow) -> None:
-        """Insert or replace every field (a renewed token, a new backend identity)."""
-        ...
-
-    async def create_tenant(self, row: TenantRow) -> TenantRow:
-        """Insert unless the tenant exists; returns the stored row (the first writer wins, so
-        two replicas meeting a new workspace at once share one backend identity)."""
-        ...
-
-    async def get_thread(self, key: ThreadKey) -> ThreadRow | None: ...
-    async def put_session(self, key: ThreadKey, session_id: str, language: str) -> None:
-        """Start the thread on a new backend session; its old draft goes with it."""
-        ...
-
-    async def forget_session(self, key: ThreadKey) -> None:
-        """The backend lost the thread's session: drop it and its draft, keep the language,
-        so the next message starts a new session."""
-        ...
-
-    async def put_draft(self, key: ThreadKey, draft_json: str) -> None:
-        """The thread's last known draft; nothing happens for a thread never given a session."""
-        ...
-
-
-class SQLIdentities(SQLTables):
+class Identities(SQLTables):
     """Tokens are encrypted by the cipher before they are written and decrypted when read."""
 
     async def get_tenant(self, platform: str, tenant: str) -> TenantRow | None:
@@ -68,6 +41,7 @@ class SQLIdentities(SQLTables):
         )
 
     async def put_tenant(self, row: TenantRow) -> None:
+        """Insert or replace every field (a renewed token, a new backend identity)."""
         await self._insert_tenant(
             row,
             """DO UPDATE SET client_id = excluded.client_id, token = excluded.token,
@@ -76,6 +50,8 @@ class SQLIdentities(SQLTables):
         )
 
     async def create_tenant(self, row: TenantRow) -> TenantRow:
+        """Insert unless the tenant exists; returns the stored row (the first writer wins, so
+        two replicas meeting a new workspace at once share one backend identity)."""
         await self._insert_tenant(row, "DO NOTHING")
         stored = await self.get_tenant(row.platform, row.tenant)
         assert stored is not None
@@ -95,6 +71,7 @@ class SQLIdentities(SQLTables):
         )
 
     async def put_session(self, key: ThreadKey, session_id: str, language: str) -> None:
+        """Start the thread on a new backend session; its old draft goes with it."""
         now = time.time()
         await self._db.execute(
             f"""INSERT INTO threads (platform, tenant, channel, thread, session_id, language,
@@ -111,6 +88,8 @@ class SQLIdentities(SQLTables):
         )
 
     async def forget_session(self, key: ThreadKey) -> None:
+        """The backend lost the thread's session: drop it and its draft, keep the language,
+        so the next message starts a new session."""
         await self._db.execute(
             f"""UPDATE threads SET session_id = NULL, draft_json = NULL, last_active = ?
                 WHERE {KEY_WHERE}""",
@@ -119,6 +98,7 @@ class SQLIdentities(SQLTables):
         )
 
     async def put_draft(self, key: ThreadKey, draft_json: str) -> None:
+        """The thread's last known draft; nothing happens for a thread never given a session."""
         await self._db.execute(
             f"UPDATE threads SET draft_json = ?, last_active = ? WHERE {KEY_WHERE}",
             draft_json,

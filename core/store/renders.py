@@ -8,7 +8,7 @@ or released lease lets `claim_renders` hand the job to a live process.
 from __future__ import annotations
 
 import time
-from typing import Literal, Protocol
+from typing import Literal
 
 from core.port import ThreadKey
 from core.store.base import (
@@ -24,7 +24,7 @@ _UNFINISHED = (RenderState.RENDERING.value, RenderState.READY.value)
 Finished = Literal[RenderState.FAILED, RenderState.CANCELLED]
 
 
-class RenderJobs(Protocol):
+class RenderJobs(SQLTables):
     async def add_render(
         self,
         key: ThreadKey,
@@ -38,83 +38,6 @@ class RenderJobs(Protocol):
         draft_hash: str | None = None,
     ) -> RenderJob:
         """A new job, rendering and leased to `owner`, due for its first poll now."""
-        ...
-
-    async def get_render(self, job_id: int) -> RenderJob | None: ...
-    async def last_posted_render(self, key: ThreadKey) -> RenderJob | None:
-        """The thread's most recent render whose link was posted."""
-        ...
-
-    async def active_renders(self, key: ThreadKey) -> list[RenderJob]:
-        """The thread's unfinished (rendering or ready) jobs, oldest first."""
-        ...
-
-    async def claim_renders(
-        self, owner: str, lease_seconds: float, limit: int = 100
-    ) -> list[RenderJob]:
-        """Unfinished jobs whose lease is free or lapsed, now leased to `owner`, oldest first."""
-        ...
-
-    async def renew_render(self, job_id: int, owner: str, lease_seconds: float) -> bool:
-        """Extend the lease only (waiting for the next poll)."""
-        ...
-
-    async def record_progress(
-        self,
-        job_id: int,
-        owner: str,
-        lease_seconds: float,
-        progress: float,
-        *,
-        next_poll_at: float | None = None,
-    ) -> bool:
-        """A poll's progress and when to poll next; renews the lease."""
-        ...
-
-    async def mark_ready(
-        self,
-        job_id: int,
-        owner: str,
-        lease_seconds: float,
-        *,
-        output_url: str | None,
-        size: int | None,
-    ) -> bool:
-        """rendering -> ready with the video's link (progress 100): the link is still to post.
-        A None link or size leaves the stored one (the backend may report them separately)."""
-        ...
-
-    async def finish_render(
-        self, job_id: int, owner: str, state: Finished, *, error: str | None = None
-    ) -> bool:
-        """The job ends without a link (failed or cancelled) and holds no lease any more."""
-        ...
-
-    async def release_render(self, job_id: int, owner: str) -> bool:
-        """Give the lease up now (shutdown, a platform this process cannot post to): the job
-        stays unfinished for `claim_renders` elsewhere."""
-        ...
-
-    async def mark_posted(self, job_id: int) -> bool:
-        """ready -> posted, only once: the caller posts the link only when this returns True."""
-        ...
-
-    async def count_renders(self) -> dict[RenderState, int]: ...
-
-
-class SQLRenderJobs(SQLTables):
-    async def add_render(
-        self,
-        key: ThreadKey,
-        render_id: str,
-        *,
-        owner: str,
-        lease_seconds: float,
-        deadline_at: float,
-        message_id: str | None,
-        language: str,
-        draft_hash: str | None = None,
-    ) -> RenderJob:
         now = time.time()
         async with self._db.transaction() as tx:  # a write, whatever `RETURNING` makes it look
             row = await tx.fetchrow(
@@ -142,6 +65,7 @@ class SQLRenderJobs(SQLTables):
         return render_from_row(row) if row else None
 
     async def last_posted_render(self, key: ThreadKey) -> RenderJob | None:
+        """The thread's most recent render whose link was posted."""
         row = await self._db.fetchrow(
             f"SELECT * FROM renders WHERE {KEY_WHERE} AND status = ? ORDER BY id DESC LIMIT 1",
             *key_params(key),
@@ -150,6 +74,7 @@ class SQLRenderJobs(SQLTables):
         return render_from_row(row) if row else None
 
     async def active_renders(self, key: ThreadKey) -> list[RenderJob]:
+        """The thread's unfinished (rendering or ready) jobs, oldest first."""
         rows = await self._db.fetch(
             f"SELECT * FROM renders WHERE {KEY_WHERE} AND status IN (?, ?) ORDER BY id",
             *key_params(key),
@@ -160,6 +85,7 @@ class SQLRenderJobs(SQLTables):
     async def claim_renders(
         self, owner: str, lease_seconds: float, limit: int = 100
     ) -> list[RenderJob]:
+        """Unfinished jobs whose lease is free or lapsed, now leased to `owner`, oldest first."""
         now = time.time()
         async with self._db.transaction() as tx:
             rows = await tx.fetch(
@@ -189,6 +115,7 @@ class SQLRenderJobs(SQLTables):
         return written == 1
 
     async def renew_render(self, job_id: int, owner: str, lease_seconds: float) -> bool:
+        """Extend the lease only (waiting for the next poll)."""
         return await self._update(job_id, owner, {"lease_until": time.time() + lease_seconds})
 
     async def record_progress(
@@ -200,6 +127,7 @@ class SQLRenderJobs(SQLTables):
         *,
         next_poll_at: float | None = None,
     ) -> bool:
+        """A poll's progress and when to poll next; renews the lease."""
         fields: dict[str, object] = {
             "lease_until": time.time() + lease_seconds,
             "progress": progress,
@@ -217,6 +145,8 @@ class SQLRenderJobs(SQLTables):
         output_url: str | None,
         size: int | None,
     ) -> bool:
+        """rendering -> ready with the video's link (progress 100): the link is still to post.
+        A None link or size leaves the stored one (the backend may report them separately)."""
         fields: dict[str, object] = {
             "lease_until": time.time() + lease_seconds,
             "status": RenderState.READY.value,
@@ -230,15 +160,19 @@ class SQLRenderJobs(SQLTables):
     async def finish_render(
         self, job_id: int, owner: str, state: Finished, *, error: str | None = None
     ) -> bool:
+        """The job ends without a link (failed or cancelled) and holds no lease any more."""
         fields: dict[str, object] = {"lease_until": time.time(), "status": state.value}
         if error is not None:
             fields["error"] = error
         return await self._update(job_id, owner, fields)
 
     async def release_render(self, job_id: int, owner: str) -> bool:
+        """Give the lease up now (shutdown, a platform this process cannot post to): the job
+        stays unfinished for `claim_renders` elsewhere."""
         return await self._update(job_id, owner, {"lease_until": time.time()})
 
     async def mark_posted(self, job_id: int) -> bool:
+        """ready -> posted, only once: the caller posts the link only when this returns True."""
         written = await self._db.execute(
             """UPDATE renders SET status = ?, posted_at = ?
                WHERE id = ? AND posted_at IS NULL AND status = ?""",

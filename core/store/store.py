@@ -1,44 +1,43 @@
-"""The one object callers hold: `Store`, every concern's Protocol in one, and `SQLStore`, every
-concern's SQL class in one, over SQLite or PostgreSQL.
+"""The one object callers hold: `Store`, every concern class in one, over one migrated SQLite or
+PostgreSQL database.
+
+Each concern is a small class over a `Database` (`Identities`, `TurnQueue`, `RenderJobs`,
+`Deliveries`) that also works alone, so a part that needs only render jobs can take only that.
+There is one SQL implementation of each, so no Protocol restates their signatures: the variation
+between databases is `dialect.Database`, and that is the seam a test or a new backend plugs into.
 
 Adding a table and a concern (say per-user settings):
-1. append a migration to `schema.MIGRATIONS` (`CREATE TABLE settings ...`; never edit old ones);
-2. add `core/store/settings.py` with a `Settings` Protocol (its few methods, docstrings saying
-   what must hold) and `SQLSettings(SQLTables)` whose SQL uses `?`, `ON CONFLICT`, `RETURNING`
-   and, for rows it is about to update, `self._db.dialect.skip_locked()`; a row type and its
-   `*_from_row` mapping go to `base.py`;
-3. add `Settings` to `Store`'s bases and `SQLSettings` to `SQLStore`'s;
-4. add its tests to tests/store, which run them on SQLite and PostgreSQL.
-Nothing in `dialect.py` changes unless the new SQL needs a word the two databases spell apart.
+1. append a migration to `schema.MIGRATIONS` (`CREATE TABLE settings ...`; never edit old ones,
+   databases made by earlier releases run only the ones they lack);
+2. add `core/store/settings.py` with `class Settings(SQLTables)`: a few methods whose docstrings
+   say what must hold, SQL written once with `?`, `ON CONFLICT`, `RETURNING` and, for rows about
+   to be updated by racing replicas, `self._db.dialect.skip_locked()`; writes of more than one
+   statement go in `async with self._db.transaction() as tx`. A frozen row type and its
+   `*_from_row` mapping go in `base.py`;
+3. add `Settings` to `Store`'s bases;
+4. add its tests to tests/store/test_store.py: they run on SQLite and PostgreSQL.
+`dialect.py` changes only if the new SQL needs a word the two databases spell differently.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from core.store.cipher import Cipher
-from core.store.deliveries import Deliveries, SQLDeliveries
+from core.store.deliveries import Deliveries
 from core.store.dialect import Database, PostgresDatabase, SQLiteDatabase
-from core.store.identities import Identities, SQLIdentities
-from core.store.renders import RenderJobs, SQLRenderJobs
+from core.store.identities import Identities
+from core.store.renders import RenderJobs
 from core.store.schema import migrate
-from core.store.turns import SQLTurnQueue, TurnQueue
+from core.store.turns import TurnQueue
 
 
-class Store(Identities, TurnQueue, RenderJobs, Deliveries, Protocol):
+class Store(Identities, TurnQueue, RenderJobs, Deliveries):
     """Everything the engine persists. Each method is atomic; writes that decide ownership are
     conditional ("claim if free or lapsed", "mark posted if not yet"), so two processes never
     both act."""
 
-    async def ping(self) -> bool: ...
-    async def close(self) -> None: ...
-
-
-class SQLStore(SQLIdentities, SQLTurnQueue, SQLRenderJobs, SQLDeliveries):
-    """The concern classes over one migrated database; each also works alone on a `Database`."""
-
     @classmethod
-    async def open(cls, db: Database, cipher: Cipher) -> SQLStore:
+    async def open(cls, db: Database, cipher: Cipher) -> Store:
+        """Migrate `db` and serve from it; `db` is closed if migrating fails."""
         try:
             await migrate(db)
         except BaseException:
@@ -54,6 +53,7 @@ class SQLStore(SQLIdentities, SQLTurnQueue, SQLRenderJobs, SQLDeliveries):
 
 
 async def open_database(url: str) -> Database:
+    """`sqlite:///path` or `postgresql://...`; not yet migrated."""
     if url.startswith("sqlite:///"):
         return await SQLiteDatabase.open(url.removeprefix("sqlite:///"))
     if url.startswith(("postgresql://", "postgres://")):

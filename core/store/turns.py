@@ -4,7 +4,6 @@ process at a time run that thread's turns (in order, one at a time)."""
 from __future__ import annotations
 
 import time
-from typing import Protocol
 
 from core.port import Incoming, ThreadKey
 from core.store.base import (
@@ -24,48 +23,6 @@ from core.store.dialect import Conn
 _QUEUED, _RUNNING = TurnStatus.QUEUED.value, TurnStatus.RUNNING.value
 
 
-class TurnQueue(Protocol):
-    async def claim_thread(self, key: ThreadKey, owner: str, lease_seconds: float) -> bool:
-        """Take or renew the thread's lease: True when it was free, lapsed or already `owner`'s."""
-        ...
-
-    async def release_thread(self, key: ThreadKey, owner: str) -> None:
-        """Give the lease up, only if `owner` holds it."""
-        ...
-
-    async def enqueue_turn(self, key: ThreadKey, incoming: Incoming) -> int | None:
-        """Queue a message; None when its `event_id` was seen before (a redelivery)."""
-        ...
-
-    async def next_turn(self, key: ThreadKey) -> TurnRow | None:
-        """The thread's oldest queued turn."""
-        ...
-
-    async def start_turn(self, turn_id: int) -> bool:
-        """queued -> running, only if still queued."""
-        ...
-
-    async def finish_turn(
-        self, turn_id: int, status: TurnStatus, error: str | None = None
-    ) -> None: ...
-    async def queued_count(self, key: ThreadKey) -> int: ...
-    async def cancel_queued(self, key: ThreadKey) -> int:
-        """Queued -> cancelled for the thread; how many."""
-        ...
-
-    async def threads_with_queued_turns(self) -> list[ThreadKey]: ...
-    async def interrupt_stale_turns(self, now: float, platform: str | None = None) -> list[TurnRow]:
-        """Running turns whose thread lease has lapsed (their process died): mark interrupted.
-        With `platform`, only that platform's turns (the process that can tell their users).
-        The rows are returned as found (still running)."""
-        ...
-
-    async def interrupt_running(self, key: ThreadKey) -> list[TurnRow]:
-        """Mark this thread's running turns interrupted. Only for the holder of the thread's
-        lease that is running nothing itself: those turns belong to a process that died."""
-        ...
-
-
 async def _interrupt(tx: Conn, turns: list[TurnRow], now: float) -> list[TurnRow]:
     """Running -> interrupted for `turns`, which the caller's transaction has locked."""
     if turns:
@@ -80,8 +37,9 @@ async def _interrupt(tx: Conn, turns: list[TurnRow], now: float) -> list[TurnRow
     return turns
 
 
-class SQLTurnQueue(SQLTables):
+class TurnQueue(SQLTables):
     async def claim_thread(self, key: ThreadKey, owner: str, lease_seconds: float) -> bool:
+        """Take or renew the thread's lease: True when it was free, lapsed or already `owner`'s."""
         now = time.time()
         written = await self._db.execute(
             f"""INSERT INTO threads (platform, tenant, channel, thread, created_at, last_active,
@@ -101,6 +59,7 @@ class SQLTurnQueue(SQLTables):
         return written == 1
 
     async def release_thread(self, key: ThreadKey, owner: str) -> None:
+        """Give the lease up, only if `owner` holds it."""
         await self._db.execute(
             f"""UPDATE threads SET turn_owner = NULL, turn_lease_until = 0
                 WHERE {KEY_WHERE} AND turn_owner = ?""",
@@ -109,6 +68,7 @@ class SQLTurnQueue(SQLTables):
         )
 
     async def enqueue_turn(self, key: ThreadKey, incoming: Incoming) -> int | None:
+        """Queue a message; None when its `event_id` was seen before (a redelivery)."""
         now = time.time()
         event_id = incoming.event_id or None  # "" is no id: a second "" must not collide
         async with self._db.transaction() as tx:
@@ -140,6 +100,7 @@ class SQLTurnQueue(SQLTables):
         return int(row["id"])
 
     async def next_turn(self, key: ThreadKey) -> TurnRow | None:
+        """The thread's oldest queued turn."""
         row = await self._db.fetchrow(
             f"SELECT * FROM turns WHERE {KEY_WHERE} AND status = ? ORDER BY id LIMIT 1",
             *key_params(key),
@@ -148,6 +109,7 @@ class SQLTurnQueue(SQLTables):
         return turn_from_row(row) if row else None
 
     async def start_turn(self, turn_id: int) -> bool:
+        """queued -> running, only if still queued."""
         written = await self._db.execute(
             "UPDATE turns SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
             _RUNNING,
@@ -175,6 +137,7 @@ class SQLTurnQueue(SQLTables):
         return int(row["n"]) if row else 0
 
     async def cancel_queued(self, key: ThreadKey) -> int:
+        """Queued -> cancelled for the thread; how many."""
         return await self._db.execute(
             f"UPDATE turns SET status = ?, updated_at = ? WHERE {KEY_WHERE} AND status = ?",
             TurnStatus.CANCELLED.value,
@@ -193,6 +156,9 @@ class SQLTurnQueue(SQLTables):
     async def interrupt_stale_turns(self, now: float, platform: str | None = None) -> list[TurnRow]:
         # Locking the rows first makes a racing replica skip them, or re-check them and find
         # them no longer running.
+        """Running turns whose thread lease has lapsed (their process died): mark interrupted.
+        With `platform`, only that platform's turns (the process that can tell their users).
+        The rows are returned as found (still running)."""
         only = "" if platform is None else "AND t.platform = ?"
         async with self._db.transaction() as tx:
             rows = await tx.fetch(
@@ -207,6 +173,8 @@ class SQLTurnQueue(SQLTables):
             return await _interrupt(tx, [turn_from_row(r) for r in rows], now)
 
     async def interrupt_running(self, key: ThreadKey) -> list[TurnRow]:
+        """Mark this thread's running turns interrupted. Only for the holder of the thread's
+        lease that is running nothing itself: those turns belong to a process that died."""
         async with self._db.transaction() as tx:
             rows = await tx.fetch(
                 f"""SELECT * FROM turns WHERE {KEY_WHERE} AND status = ? ORDER BY id
