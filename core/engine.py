@@ -23,7 +23,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -44,7 +44,7 @@ from core.intents import Intent, classify, is_chinese
 from core.language import session_language
 from core.messages import say
 from core.metrics import Metrics
-from core.models import Draft, ErrorEvent, TextEvent, ToolCallEvent
+from core.models import Draft, TextEvent, ToolCallEvent
 from core.port import (
     Action,
     Attachment,
@@ -493,26 +493,18 @@ class Engine:
         actions: list[tuple[GuiAction, str]],
     ) -> None:
         """Relay one turn's words (see `_Relay`); GUI talk becomes `actions`."""
-        partial: list[str] = []
-        async for event in self.client.run_turn(creds, session_id, text):
-            if isinstance(event, TextEvent):
-                if event.partial:
-                    partial.append(event.text)
-                    continue
-                partial.clear()
-                await self._add_text(event.text, relay, actions)
-            elif isinstance(event, ErrorEvent):
-                if partial:
-                    await self._add_text("".join(partial), relay, actions)
-                await relay.flush()
-                if event.code == 2001 or "credit" in event.message.lower():
-                    raise OutOfCredits(event.message)
-                raise TurnFailed(chat_safe(event.message) or "unknown error", code=event.code)
-            elif isinstance(event, ToolCallEvent):
-                log.debug("tool call", extra={"tool": event.name, "thread_key": str(thread.key)})
-            await relay.tick()
-        if partial:
-            await self._add_text("".join(partial), relay, actions)
+        try:
+            async for event in self.client.run_turn(creds, session_id, text):
+                if isinstance(event, TextEvent):
+                    await self._add_text(event.text, relay, actions)
+                elif isinstance(event, ToolCallEvent):
+                    log.debug(
+                        "tool call", extra={"tool": event.name, "thread_key": str(thread.key)}
+                    )
+                await relay.tick()
+        except (TurnFailed, OutOfCredits):
+            await relay.flush()  # the words that came before the agent's error stay shown
+            raise
 
     async def _add_text(
         self, raw: str, relay: _Relay, actions: list[tuple[GuiAction, str]]
@@ -814,6 +806,3 @@ def _draft_from(draft_json: str | None) -> Draft:
 
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
-ErrorHook = Callable[[ThreadKey, NemoError], Awaitable[None]]

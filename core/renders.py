@@ -125,9 +125,7 @@ class Renders:
                 draft_hash=fingerprint,
             )
             try:
-                await self.client.start_render(
-                    creds, session_id, draft, job.render_id, retry_duplicate=False
-                )
+                await self.client.start_render(creds, session_id, draft, job.render_id)
             except DuplicateRenderId:
                 await self.store.update_render(
                     job.id, self.owner, 0, status=RenderState.FAILED, error="duplicate id"
