@@ -115,7 +115,12 @@ async def test_top_level_text(backend: Backend, nemo: NemoClient, creds: Credent
     ("frame", "error", "message", "number"),
     [
         ({"error": "model overloaded"}, TurnFailed, "model overloaded", None),
-        ({"errorCode": "2001", "errorMessage": "insufficient credits"}, OutOfCredits, "", 2001),
+        (
+            {"errorCode": "2001", "errorMessage": "insufficient credits"},
+            OutOfCredits,
+            "insufficient",
+            2001,
+        ),
         ({"errorCode": 5003, "errorMessage": "render farm down"}, TurnFailed, "farm", 5003),
         ({"error": "Not enough CREDITS left"}, OutOfCredits, "CREDITS", 2001),
         ({"type": "text", "content": "Error: generation failed"}, TurnFailed, "generation", None),
