@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -16,20 +14,13 @@ from core.metrics import Metrics
 from core.models import Draft
 from core.port import ReplyKind, ThreadKey
 from core.renders import Renders
-from core.store import Store, open_store
+from core.store import Store
 from tests.client.conftest import RENDER_PATH, Backend, Reply, payload
 from tests.fakes.thread import FakeThread
 
 DRAFT = Draft.model_validate(payload("state_nested")["data"]["state"]["draft"])
 KEY = ThreadKey("console", "me", "c", "t1")
 DUPLICATE = Reply(409, {"success": False, "error": "duplicate render id"})
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await open_store(f"sqlite:///{tmp_path / 'jupiter.db'}")
-    yield opened
-    await opened.close()
 
 
 @pytest.fixture

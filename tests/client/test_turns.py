@@ -46,6 +46,11 @@ from tests.client.conftest import (
 SID = "5529798706024415232"
 
 
+def _frames(backend: Backend, *frames: object) -> None:
+    """The turn's stream: `frames` as SSE events, then the server closes it."""
+    backend.on("POST", RUN_PATH, stream(sse(*frames)))
+
+
 async def _turn(
     nemo: NemoClient, creds: Credentials, text: str = "make a video"
 ) -> list[TurnEvent]:
@@ -143,7 +148,7 @@ async def test_in_stream_errors_are_raised_as_typed_errors(
     message: str,
     number: int | None,
 ) -> None:
-    backend.on("POST", RUN_PATH, stream(sse(frame, {"text": "never seen"})))
+    _frames(backend, frame, {"text": "never seen"})
     seen: list[TurnEvent] = []
     with pytest.raises(error, match=message) as caught:
         async for event in nemo.run_turn(creds, SID, "go"):
@@ -159,24 +164,19 @@ async def test_partial_chunks_are_joined_when_the_stream_ends(
 ) -> None:
     chunk = {"content": {"role": "model", "parts": [{"text": "Gener"}]}, "partial": True}
     more = {"content": {"role": "model", "parts": [{"text": "ating…"}]}, "partial": True}
-    backend.on("POST", RUN_PATH, stream(sse(chunk, {"type": "heartbeat"}, more)))
+    _frames(backend, chunk, {"type": "heartbeat"}, more)
     assert await _turn(nemo, creds) == [HeartbeatEvent(), TextEvent("Generating…"), EndEvent()]
 
 
 async def test_a_final_text_replaces_the_partial_chunks_before_it(
     backend: Backend, nemo: NemoClient, creds: Credentials
 ) -> None:
-    backend.on(
-        "POST",
-        RUN_PATH,
-        stream(
-            sse(
-                {"text": "Hel", "partial": True},
-                {"text": "lo", "partial": True},
-                {"text": "Hello there."},
-                {"text": "Next", "partial": True},
-            )
-        ),
+    _frames(
+        backend,
+        {"text": "Hel", "partial": True},
+        {"text": "lo", "partial": True},
+        {"text": "Hello there."},
+        {"text": "Next", "partial": True},
     )
     assert await _turn(nemo, creds) == [TextEvent("Hello there."), TextEvent("Next"), EndEvent()]
 
@@ -184,17 +184,12 @@ async def test_a_final_text_replaces_the_partial_chunks_before_it(
 async def test_an_error_after_text_keeps_the_text_and_joins_what_was_partial(
     backend: Backend, nemo: NemoClient, creds: Credentials
 ) -> None:
-    backend.on(
-        "POST",
-        RUN_PATH,
-        stream(
-            sse(
-                {"type": "text", "content": "Working on it."},
-                {"type": "text", "content": "Almost ", "partial": True},
-                {"type": "text", "content": "there", "partial": True},
-                {"errorCode": 5003, "errorMessage": "the model crashed"},
-            )
-        ),
+    _frames(
+        backend,
+        {"type": "text", "content": "Working on it."},
+        {"type": "text", "content": "Almost ", "partial": True},
+        {"type": "text", "content": "there", "partial": True},
+        {"errorCode": 5003, "errorMessage": "the model crashed"},
     )
     seen: list[TurnEvent] = []
     with pytest.raises(TurnFailed, match="the model crashed") as caught:

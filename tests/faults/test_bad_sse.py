@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,7 +17,7 @@ from core.engine import Engine, EngineConfig
 from core.errors import NemoError
 from core.models import EndEvent, ErrorEvent, TextEvent, TurnEvent
 from core.port import ReplyKind, ThreadKey
-from core.store import Store, open_store
+from core.store import Store
 from tests.fakes.thread import FakeThread
 from tests.faults.conftest import said
 from tests.faults.fuzz import sse_bodies
@@ -102,13 +101,6 @@ async def test_any_stream_gives_events_or_a_nemo_error(
         if isinstance(event, TextEvent):
             assert event.text.strip() and not event.partial  # partial chunks arrive joined
         assert not isinstance(event, ErrorEvent)  # in-stream errors are raised, not yielded
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await open_store(f"sqlite:///{tmp_path / 'jupiter.db'}")
-    yield opened
-    await opened.close()
 
 
 @pytest.fixture
