@@ -71,11 +71,10 @@ class Transport:
         version: str,
         stream_clients: Sequence[httpx.AsyncClient] = (),
     ) -> None:
-        """`stream_clients`, when given, carry the API calls: turn streams spread by session,
-        other calls in turn. httpx's pool does work proportional to its open connections on
-        every request, so a thousand streams in one pool would slow every call (and the event
-        loop) down. `http` itself is kept for downloads."""
-        self.http = http
+        """`stream_clients`, when given, carry every call: turn streams spread by session, other
+        calls in turn; without them `http` carries everything. httpx's pool does work
+        proportional to its open connections on every request, so a thousand streams in one
+        pool would slow every call (and the event loop) down."""
         self._streams = tuple(stream_clients) or (http,)
         self._next_pool = itertools.cycle(self._streams)
         self.base = base_url.rstrip("/")
