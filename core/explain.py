@@ -18,37 +18,37 @@ from core.errors import (
     TurnTimedOut,
     UnsupportedFileType,
 )
-from core.messages import say
+from core.messages import Msg, say
 from core.redact import chat_safe
 
-_TABLE: tuple[tuple[type[NemoError], str], ...] = (
-    (UnsupportedFileType, "err_type"),
-    (FileTooLarge, "err_size"),
-    (FileRejected, "err_file"),
-    (ExportBlocked, "err_export_plan"),
-    (RateLimited, "err_rate"),
-    (TurnBusy, "err_busy"),
-    (TurnTimedOut, "err_timeout"),
-    (StreamInterrupted, "err_interrupted"),
-    (BackendUnavailable, "err_down"),
-    (TurnFailed, "err_agent"),
-    (RenderFailed, "err_render"),
+_TABLE: tuple[tuple[type[NemoError], Msg], ...] = (
+    (UnsupportedFileType, Msg.ERR_TYPE),
+    (FileTooLarge, Msg.ERR_SIZE),
+    (FileRejected, Msg.ERR_FILE),
+    (ExportBlocked, Msg.ERR_EXPORT_PLAN),
+    (RateLimited, Msg.ERR_RATE),
+    (TurnBusy, Msg.ERR_BUSY),
+    (TurnTimedOut, Msg.ERR_TIMEOUT),
+    (StreamInterrupted, Msg.ERR_INTERRUPTED),
+    (BackendUnavailable, Msg.ERR_DOWN),
+    (TurnFailed, Msg.ERR_AGENT),
+    (RenderFailed, Msg.ERR_RENDER),
 )
 
 
 def explain(
-    exc: NemoError, chinese: bool, *, fixed_token: bool = False, anonymous_user: str | None = None
+    exc: NemoError, language: str, *, fixed_token: bool = False, anonymous_user: str | None = None
 ) -> str:
     """The reply for `exc`. `anonymous_user` (an `anon_...` id) turns out-of-credits into a
     register link that keeps the user's work; a configured token gets "ask your admin"."""
     if isinstance(exc, TokenRejected):
-        return say("err_token_fixed" if fixed_token else "err_token", chinese)
+        return say(Msg.ERR_TOKEN_FIXED if fixed_token else Msg.ERR_TOKEN, language)
     if isinstance(exc, OutOfCredits):
         if anonymous_user and not fixed_token:
-            return say("err_credits_anon", chinese, user_id=anonymous_user)
-        return say("err_credits", chinese)
+            return say(Msg.ERR_CREDITS_ANON, language, user_id=anonymous_user)
+        return say(Msg.ERR_CREDITS, language)
     detail = chat_safe(exc.message)
     for cls, key in _TABLE:
         if isinstance(exc, cls):
-            return say(key, chinese, detail=detail)
-    return say("err_backend", chinese, detail=detail)
+            return say(key, language, detail=detail)
+    return say(Msg.ERR_BACKEND, language, detail=detail)

@@ -19,3 +19,16 @@ def session_language(locale: str | None, text: str, default: str = "en") -> str:
     if is_chinese(text):
         return "zh-CN"
     return default
+
+
+def reply_language(text: str, locale: str | None = None) -> str:
+    """The catalogue language a reply is written in: the user's own words first (Chinese
+    characters read Chinese, other letters English), else the platform locale where the
+    catalogue has it (a button click, a bare file), else English."""
+    from core.messages import DEFAULT_LANGUAGE, supported
+
+    if is_chinese(text):
+        return supported("zh-CN") or DEFAULT_LANGUAGE
+    if any(ch.isalpha() for ch in text):
+        return DEFAULT_LANGUAGE
+    return supported(locale) or DEFAULT_LANGUAGE

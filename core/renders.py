@@ -7,22 +7,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hashlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from core.client import Credentials, DuplicateRenderId, NemoClient
 from core.errors import BackendUnavailable, NemoError, RateLimited, RenderFailed
-from core.messages import say
+from core.messages import Msg, say
 from core.metrics import Metrics
-from core.models import Draft
-from core.port import Action, ChatThread, Reply, ReplyKind, ThreadKey
+from core.models import Draft, RenderStatus
+from core.port import Action, ChatThread, Reply, ReplyKind
 from core.store import RenderJob, Store
 from core.store.base import RenderState
+
+if TYPE_CHECKING:
+    from core.engine.context import TurnContext
+    from core.engine.directory import ThreadDirectory
+    from core.engine.identity import Identities
+    from core.engine.tasks import TaskSet
 
 log = logging.getLogger("jupiter.renders")
 
@@ -41,53 +46,32 @@ class Renders:
         client: NemoClient,
         store: Store,
         metrics: Metrics,
+        directory: ThreadDirectory,
+        identities: Identities,
+        tasks: TaskSet,
         *,
         owner: str,
         poll_seconds: float,
         timeout_seconds: float,
         lease_seconds: float,
-        threads: Callable[[ThreadKey], ChatThread | None],
-        credentials: Callable[[ThreadKey], Awaitable[Credentials]],
     ) -> None:
         self.client = client
         self.store = store
         self.metrics = metrics
+        self.directory = directory
+        self.identities = identities
+        self.tasks = tasks
         self.owner = owner
         self._poll = poll_seconds
         self._timeout = timeout_seconds
         self._lease = lease_seconds
-        self._threads = threads
-        self._credentials = credentials
-        self._tasks: dict[int, asyncio.Task[None]] = {}
-        self._spawned: set[asyncio.Task[Any]] = set()
-        self.closing = False
-
-    def pending(self) -> list[asyncio.Task[Any]]:
-        return [t for t in (*self._tasks.values(), *self._spawned) if not t.done()]
-
-    async def stop(self) -> None:
-        self.closing = True
-        tasks = [*self._tasks.values(), *self._spawned]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        self._spawned.add(task)
-        task.add_done_callback(self._spawned.discard)
 
     async def export(
-        self,
-        thread: ChatThread,
-        draft: Draft,
-        session_id: str,
-        creds: Credentials,
-        session_language: str,
-        chinese: bool,
+        self, ctx: TurnContext, draft: Draft, session_id: str, creds: Credentials
     ) -> None:
-        """Render `draft` (known to be ready) for `thread`, or re-post the last link if unchanged."""
-        key = thread.key
+        """Render `draft` (known to be ready) for the thread, or re-post the last link if
+        the timeline is unchanged."""
+        key = ctx.key
         fingerprint = draft_fingerprint(draft)
         last = await self.store.last_posted_render(key)
         if (
@@ -98,19 +82,12 @@ class Renders:
         ):
             # Nothing changed since the last export: the same video, without a second render.
             url = last.output_url
-            await thread.post(
-                Reply(
-                    ReplyKind.VIDEO,
-                    say("render_again", chinese, url=url),
-                    (Action.STATUS,),
-                    video_url=url,
-                )
-            )
+            text = ctx.say(Msg.RENDER_AGAIN, url=url)
+            await ctx.thread.post(Reply(ReplyKind.VIDEO, text, (Action.STATUS,), video_url=url))
             return
-        message_id = await thread.post(
-            Reply(ReplyKind.STATUS, say("render_started", chinese, progress=0), progress=0)
+        message_id = await ctx.thread.post(
+            Reply(ReplyKind.STATUS, ctx.say(Msg.RENDER_STARTED, progress=0), progress=0)
         )
-        language = "zh-CN" if chinese else session_language
         for attempt in (1, 2):
             # The job is persisted before the render starts, so a crash in between leaves a
             # job that is resumed (and reported), never a render nobody watches.
@@ -121,7 +98,7 @@ class Renders:
                 lease_seconds=self._lease,
                 deadline_at=time.time() + self._timeout,
                 message_id=message_id,
-                language=language,
+                language=ctx.language,
                 draft_hash=fingerprint,
             )
             try:
@@ -143,122 +120,99 @@ class Renders:
         self.drive(job)
 
     def drive(self, job: RenderJob) -> None:
-        if job.id in self._tasks and not self._tasks[job.id].done() or self.closing:
-            return
-        task = asyncio.create_task(self._drive_render(job), name=f"render {job.render_id}")
-        self._tasks[job.id] = task
-        task.add_done_callback(functools.partial(self._forget_render, job.id))
+        self.tasks.spawn_keyed(("render", job.id), self._drive(job), f"render {job.render_id}")
 
-    def _forget_render(self, job_id: int, task: asyncio.Task[None]) -> None:
-        if self._tasks.get(job_id) is task:
-            del self._tasks[job_id]
-
-    async def _drive_render(self, job: RenderJob) -> None:
+    async def _drive(self, job: RenderJob) -> None:
         """Poll one render to its end and post its link exactly once."""
-        chinese = job.language.startswith("zh")
-        lease = self._lease
         try:
-            creds = await self._credentials(job.key)
-            last_progress = job.progress
-            while job.status is RenderState.RENDERING:
-                # Wait for the next poll in steps that keep the lease alive, however the poll
-                # interval compares with the lease.
-                while (wait := job.next_poll_at - time.time()) > 0:
-                    await asyncio.sleep(min(wait, self._poll, lease / 3))
-                    if job.next_poll_at - time.time() > 0:
-                        if not await self.store.update_render(job.id, self.owner, lease):
-                            return
-                try:
-                    status = await self.client.render_status(creds, job.render_id)
-                except (BackendUnavailable, RateLimited):
-                    status = None  # a bad moment, not a verdict on the render: poll again
-                now = time.time()
-                if status is not None and status.succeeded:
-                    if not await self.store.update_render(
-                        job.id,
-                        self.owner,
-                        lease,
-                        status=RenderState.READY,
-                        progress=100,
-                        output_url=status.output_url,
-                        size=status.size,
-                    ):
-                        return
-                    break
-                if status is not None and status.finished:
-                    reason = status.error or status.status
-                    await self.store.update_render(
-                        job.id, self.owner, lease, status=RenderState.FAILED, error=reason
-                    )
-                    await self._render_message(
-                        job, Reply(ReplyKind.ERROR, say("render_failed", chinese, reason=reason))
-                    )
-                    return
-                if now >= job.deadline_at:
-                    await self.store.update_render(
-                        job.id, self.owner, lease, status=RenderState.FAILED, error="timeout"
-                    )
-                    await self._render_message(
-                        job,
-                        Reply(
-                            ReplyKind.ERROR,
-                            say("render_failed", chinese, reason="it did not finish in time"),
-                        ),
-                    )
-                    return
-                progress = status.progress if status is not None else last_progress
-                if not await self.store.update_render(
-                    job.id,
-                    self.owner,
-                    lease,
-                    progress=progress,
-                    next_poll_at=now + self._poll,
-                ):
-                    return  # another replica took the job over
-                if int(progress) != int(last_progress) and job.message_id:
-                    last_progress = progress
-                    await self._render_progress(job, progress, chinese)
-                job = await self.store.get_render(job.id) or job
-            await self.deliver(job.id, chinese)
+            finished = await self._poll_until_done(job)
+            if finished is not None:
+                await self.deliver(finished.id)
         except asyncio.CancelledError:
             with contextlib.suppress(BaseException):
-                await asyncio.shield(
-                    self.store.update_render(job.id, self.owner, 0)
-                )  # free the lease
+                await asyncio.shield(self.store.update_render(job.id, self.owner, 0))
             raise
         except RenderFailed as exc:
-            await self.store.update_render(
-                job.id, self.owner, lease, status=RenderState.FAILED, error=exc.message
-            )
-            await self._render_message(
-                job, Reply(ReplyKind.ERROR, say("render_failed", chinese, reason=exc.message))
-            )
+            await self._fail(job, exc.message)
         except Exception:
             log.exception("render driver failed", extra={"render": job.render_id})
 
-    async def _render_progress(self, job: RenderJob, progress: float, chinese: bool) -> None:
-        thread = self._threads(job.key)
-        if thread is None or job.message_id is None:
-            return
-        reply = Reply(
-            ReplyKind.STATUS,
-            say("render_started", chinese, progress=int(progress)),
-            progress=progress,
-        )
-        with contextlib.suppress(Exception):
-            await thread.update(job.message_id, reply)
+    async def _poll_until_done(self, job: RenderJob) -> RenderJob | None:
+        """The job once `ready`; None when it failed, timed out or another replica took it."""
+        creds = await self.identities.credentials(job.key)
+        shown = job.progress
+        while job.status is RenderState.RENDERING:
+            if not await self._wait_for_poll(job):
+                return None
+            try:
+                status: RenderStatus | None = await self.client.render_status(creds, job.render_id)
+            except (BackendUnavailable, RateLimited):
+                status = None  # a bad moment, not a verdict on the render: poll again
+            if status is not None and status.succeeded:
+                ready = await self.store.update_render(
+                    job.id,
+                    self.owner,
+                    self._lease,
+                    status=RenderState.READY,
+                    progress=100,
+                    output_url=status.output_url,
+                    size=status.size,
+                )
+                return job if ready else None
+            if status is not None and status.finished:
+                await self._fail(job, status.error or status.status)
+                return None
+            if time.time() >= job.deadline_at:
+                await self._fail(job, say(Msg.RENDER_TOO_SLOW, job.language))
+                return None
+            progress = status.progress if status is not None else shown
+            if not await self.store.update_render(
+                job.id,
+                self.owner,
+                self._lease,
+                progress=progress,
+                next_poll_at=time.time() + self._poll,
+            ):
+                return None  # another replica took the job over
+            if int(progress) != int(shown) and job.message_id:
+                shown = progress
+                await self._show_progress(job, progress)
+            job = await self.store.get_render(job.id) or job
+        return job if job.status is RenderState.READY else None
 
-    async def _render_message(self, job: RenderJob, reply: Reply) -> None:
-        thread = self._threads(job.key)
+    async def _wait_for_poll(self, job: RenderJob) -> bool:
+        """Sleep until the next poll in steps that keep the lease alive, however the poll
+        interval compares with the lease; False when the lease was lost meanwhile."""
+        while (wait := job.next_poll_at - time.time()) > 0:
+            await asyncio.sleep(min(wait, self._poll, self._lease / 3))
+            if job.next_poll_at - time.time() > 0:
+                if not await self.store.update_render(job.id, self.owner, self._lease):
+                    return False
+        return True
+
+    async def _fail(self, job: RenderJob, reason: str) -> None:
+        await self.store.update_render(
+            job.id, self.owner, self._lease, status=RenderState.FAILED, error=reason
+        )
+        text = say(Msg.RENDER_FAILED, job.language, reason=reason)
+        thread = self.directory.get(job.key)
         if thread is not None:
             with contextlib.suppress(Exception):
-                await thread.post(reply)
+                await thread.post(Reply(ReplyKind.ERROR, text))
 
-    async def deliver(self, job_id: int, chinese: bool) -> None:
+    async def _show_progress(self, job: RenderJob, progress: float) -> None:
+        thread = self.directory.get(job.key)
+        if thread is None or job.message_id is None:
+            return
+        text = say(Msg.RENDER_STARTED, job.language, progress=int(progress))
+        with contextlib.suppress(Exception):
+            await thread.update(job.message_id, Reply(ReplyKind.STATUS, text, progress=progress))
+
+    async def deliver(self, job_id: int) -> None:
         job = await self.store.get_render(job_id)
         if job is None or job.output_url is None:
             return
-        thread = self._threads(job.key)
+        thread = self.directory.get(job.key)
         if thread is None:  # left `ready` for a process that serves this platform
             log.warning("no adapter to post a finished render", extra={"render": job.render_id})
             return
@@ -266,19 +220,22 @@ class Renders:
             return
         self.metrics.render_seconds.observe(max(time.time() - job.created_at, 0))
         url = job.output_url
+        lang = job.language
         reply = Reply(
             ReplyKind.VIDEO,
-            say("render_done", chinese, url=url),
+            say(Msg.RENDER_DONE, lang, url=url),
             (Action.STATUS, Action.CREDITS),
             video_url=url,
         )
         if job.message_id:
+            done = Reply(ReplyKind.STATUS, say(Msg.RENDER_FINISHED, lang), progress=100)
             with contextlib.suppress(Exception):
-                await thread.update(
-                    job.message_id,
-                    Reply(ReplyKind.STATUS, say("render_finished", chinese), progress=100),
-                )
+                await thread.update(job.message_id, done)
         await self._post_link(thread, reply)
+        await self._attach(thread, job, url, reply)
+
+    async def _attach(self, thread: ChatThread, job: RenderJob, url: str, reply: Reply) -> None:
+        """The MP4 itself, where the platform takes a file that large; the link is enough."""
         limit = thread.upload_limit
         if limit <= 0:
             return
@@ -307,24 +264,22 @@ class Renders:
                 log.warning("posting a render link failed, retrying", extra={"try": attempt})
                 await asyncio.sleep(self._poll * attempt)
 
-    async def cancel_thread(self, thread: ChatThread, chinese: bool) -> bool:
+    async def cancel_thread(self, ctx: TurnContext) -> bool:
         """Cancel the thread's unfinished renders; True when there were any."""
-        key = thread.key
+        key = ctx.key
         stopped = False
         for job in await self.store.active_renders(key):
-            task = self._tasks.pop(job.id, None)
-            if task is not None:
-                task.cancel()
+            self.tasks.cancel(("render", job.id))
             with contextlib.suppress(NemoError):
-                await self.client.cancel_render(await self._credentials(key), job.render_id)
+                creds = await self.identities.credentials(key)
+                await self.client.cancel_render(creds, job.render_id)
             await self.store.update_render(
                 job.id, job.lease_owner or self.owner, 0, status=RenderState.CANCELLED
             )
             if job.message_id:
+                cancelled = Reply(ReplyKind.STATUS, ctx.say(Msg.RENDER_CANCELLED))
                 with contextlib.suppress(Exception):
-                    await thread.update(
-                        job.message_id, Reply(ReplyKind.STATUS, say("render_cancelled", chinese))
-                    )
+                    await ctx.thread.update(job.message_id, cancelled)
             stopped = True
         return stopped
 
@@ -333,9 +288,7 @@ class Renders:
         for job in await self.store.claim_renders(self.owner, self._lease):
             if not can_post(job.key.platform):
                 await self.store.update_render(job.id, self.owner, 0)
-                continue
-            if job.status is RenderState.READY:
-                chinese = job.language.startswith("zh")
-                self._spawn(self.deliver(job.id, chinese), f"deliver {job.render_id}")
+            elif job.status is RenderState.READY:
+                self.tasks.spawn(self.deliver(job.id), f"deliver {job.render_id}")
             else:
                 self.drive(job)

@@ -12,6 +12,7 @@ import pytest
 from core.port import Action, Attachment, Incoming, ReplyKind, ThreadKey
 from core.sim import LocalBackend
 from tests.conftest import RuntimeFactory
+from tests.fakes.chat import Chat
 from tests.fakes.thread import FakeThread
 
 
@@ -28,8 +29,7 @@ async def test_prompt_edit_status_export_gives_a_real_mp4(
 ) -> None:
     async with runtime() as rt:
         thread = FakeThread(key())
-        await rt.engine.handle(thread, said("a 3-second sunset over mountains"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("a 3-second sunset over mountains")
         first = thread.log[0]
         assert first.op == "post" and first.text == "Connecting..."
         final = thread.log[-1]
@@ -38,14 +38,12 @@ async def test_prompt_edit_status_export_gives_a_real_mp4(
         assert "Timeline (3 tracks)" in final.text and "sunset over mountains" in final.text
         assert set(final.reply.buttons) == {Action.EXPORT, Action.STATUS, Action.CREDITS}
 
-        await rt.engine.handle(thread, said("status"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("status")
         assert thread.log[-1].text.startswith(
             "Timeline (3 tracks): 1. Video: sunset over mountains (0-3s)"
         )
 
-        await rt.engine.handle(thread, said("export"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("export")
         videos = [
             s
             for s in thread.log
@@ -69,8 +67,7 @@ async def test_heartbeats_edit_the_status_message_while_a_turn_runs(
     sim.set_faults({"turn_seconds": 0.8})
     async with runtime(heartbeat_seconds=0.1) as rt:
         thread = FakeThread(key())
-        await rt.engine.handle(thread, said("a city timelapse"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("a city timelapse")
         status_id = thread.log[0].message_id
         beats = [s for s in thread.log if s.op == "update" and "Still working" in s.text]
         assert len(beats) >= 3
@@ -81,14 +78,11 @@ async def test_heartbeats_edit_the_status_message_while_a_turn_runs(
 async def test_chinese_keywords_answer_in_chinese(runtime: RuntimeFactory) -> None:
     async with runtime() as rt:
         thread = FakeThread(key())
-        await rt.engine.handle(thread, said("积分"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("积分")
         assert "积分：可用 100，冻结 0，总计 100。" in thread.log[-1].text
-        await rt.engine.handle(thread, said("导出"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("导出")
         assert "还没有可以导出的内容" in thread.log[-1].text
-        await rt.engine.handle(thread, said("状态"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("状态")
         assert thread.log[-1].text.startswith("Timeline (0 tracks)")
 
 
@@ -98,11 +92,9 @@ async def test_no_text_turn_summarises_what_changed(
     async with runtime() as rt:
         thread = FakeThread(key())
         sim.set_faults({"credits": 1000})
-        await rt.engine.handle(thread, said("a 10-second beach at dawn"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("a 10-second beach at dawn")
         sim.set_faults({"no_text_ratio": 1.0})
-        await rt.engine.handle(thread, said("add lo-fi music at 35%"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("add lo-fi music at 35%")
         final = thread.log[-1]
         assert final.reply is not None and final.reply.kind is ReplyKind.TIMELINE
         assert "what changed" in final.text
@@ -118,8 +110,7 @@ async def test_messages_during_a_turn_are_queued_and_run_in_order(
         thread = FakeThread(key())
         await rt.engine.handle(thread, said("a forest in autumn"))
         await rt.engine.handle(thread, said("make it 5 seconds"))
-        await rt.engine.handle(thread, said("make it vertical"))
-        await rt.engine.idle(30)
+        await Chat(rt.engine, thread).say("make it vertical", wait=30)
         transcript = thread.transcript()
         assert transcript.count("I'll start on this as soon as the current step finishes") == 2
         connecting = thread.count(lambda s: s.text == "Connecting...")
@@ -145,8 +136,7 @@ async def test_duplicate_delivery_is_handled_once(
     async with runtime() as rt:
         thread = FakeThread(key())
         await rt.engine.handle(thread, said("a red balloon", event_id="Ev1"))
-        await rt.engine.handle(thread, said("a red balloon", event_id="Ev1"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("a red balloon", event_id="Ev1")
         assert thread.count(lambda s: s.text == "Connecting...") == 1
         assert len([e for e in await sim_log(sim) if e["path"] == "/run_sse"]) == 1
 
@@ -156,11 +146,9 @@ async def test_expired_token_is_renewed_transparently(
 ) -> None:
     async with runtime() as rt:
         thread = FakeThread(key())
-        await rt.engine.handle(thread, said("credits"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("credits")
         sim.set_faults({"expire_tokens": True})
-        await rt.engine.handle(thread, said("a snowy cabin"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("a snowy cabin")
         assert "⚠️" not in thread.transcript()
         assert "Timeline (3 tracks)" in thread.log[-1].text
         tokens = [e for e in await sim_log(sim) if e["path"] == "/api/auth/anonymous-token"]
@@ -177,11 +165,9 @@ async def test_lost_session_restarts_the_timeline_and_answers(
     sim.set_faults({"credits": 1000})
     async with runtime() as rt:
         thread = FakeThread(key())
-        await rt.engine.handle(thread, said("a lighthouse at night"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("a lighthouse at night")
         sim.set_faults({"drop_sessions": True})
-        await rt.engine.handle(thread, said("a desert road trip"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("a desert road trip")
         transcript = thread.transcript()
         assert "started a fresh timeline" in transcript
         assert "Timeline (3 tracks)" in thread.log[-1].text
@@ -193,14 +179,12 @@ async def test_out_of_credits_links_registration_with_the_anonymous_user(
     sim.set_faults({"credits": 0})
     async with runtime() as rt:
         thread = FakeThread(key())
-        await rt.engine.handle(thread, said("a waterfall in iceland"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("a waterfall in iceland")
         error = thread.log[-1]
         assert error.reply is not None and error.reply.kind is ReplyKind.ERROR
         assert "https://nemovideo.com/register?bind=anon_" in error.text
         sim.set_faults({"credits": 1000})
-        await rt.engine.handle(thread, said("a waterfall in iceland"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("a waterfall in iceland")
         assert "Timeline (3 tracks)" in thread.log[-1].text  # the thread stays usable
 
 
@@ -210,12 +194,10 @@ async def test_rate_limit_is_retried_once_then_explained(
     async with runtime() as rt:
         thread = FakeThread(key())
         sim.set_faults({"rate_limit_next": 1})
-        await rt.engine.handle(thread, said("credits"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("credits")
         assert "100 available" in thread.log[-1].text
         sim.set_faults({"rate_limit_next": 10})
-        await rt.engine.handle(thread, said("credits"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("credits")
         assert "rate-limiting" in thread.log[-1].text
 
 
@@ -225,13 +207,11 @@ async def test_dropped_stream_is_reported_and_not_resent(
     sim.set_faults({"drop_stream_after": 2, "turn_seconds": 0.5})
     async with runtime() as rt:
         thread = FakeThread(key())
-        await rt.engine.handle(thread, said("a koi pond"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("a koi pond")
         assert "connection to the video service dropped" in thread.transcript()
         assert len([e for e in await sim_log(sim) if e["path"] == "/run_sse"]) == 1
         sim.set_faults({"drop_stream_after": 0})
-        await rt.engine.handle(thread, said("status"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("status")
         assert thread.log[-1].text.startswith("Timeline (")
 
 
@@ -245,8 +225,7 @@ async def test_backend_down_gives_a_clear_message(tmp_path: object) -> None:
         fast_settings(Path(str(tmp_path))), base_url="http://127.0.0.1:9"
     ) as rt:
         thread = FakeThread(key())
-        await rt.engine.handle(thread, said("a mountain lake"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("a mountain lake")
         assert "can't reach the video service" in thread.log[-1].text
 
 
@@ -262,8 +241,7 @@ async def test_uploads_stream_and_report_kind_then_run_the_text(
             Attachment("notes.exe", 10, "src-2"),
             Attachment("huge.mov", 600 * 1024 * 1024, "src-3"),
         )
-        await rt.engine.handle(thread, said("use this as the intro", attachments=files))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("use this as the intro", attachments=files)
         transcript = thread.transcript()
         assert "Accepted types: mp4" in transcript  # notes.exe refused before download
         assert "500 MB" in transcript  # huge.mov refused before download
@@ -279,8 +257,7 @@ async def test_stop_cancels_the_running_turn(runtime: RuntimeFactory, sim: Local
         thread = FakeThread(key())
         await rt.engine.handle(thread, said("a long epic"))
         await thread.wait_text("Connecting...")
-        await rt.engine.handle(thread, said("stop"))
-        await rt.engine.idle(10)
+        await Chat(rt.engine, thread).say("stop", wait=10)
         assert "🛑 Stopped." in thread.transcript()
         assert not thread.busy or thread.busy[-1] is None
 
@@ -299,11 +276,9 @@ async def test_export_of_an_empty_timeline_is_refused_kindly(
 async def test_render_failure_is_reported(runtime: RuntimeFactory, sim: LocalBackend) -> None:
     async with runtime() as rt:
         thread = FakeThread(key())
-        await rt.engine.handle(thread, said("a tiny clip"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("a tiny clip")
         sim.set_faults({"render_fail": True})
-        await rt.engine.handle(thread, said("export"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("export")
         assert "render failed" in thread.log[-1].text.lower()
 
 
@@ -329,16 +304,13 @@ async def test_gui_talk_becomes_actions_and_never_loops(
     sim.set_faults({"credits": 1000})
     async with runtime() as rt:
         thread = FakeThread(key())
-        await rt.engine.handle(thread, said("a 2-second clip of a cat"))
-        await rt.engine.idle(20)
-        await rt.engine.handle(thread, said("preview it please, I want to watch"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("a 2-second clip of a cat")
+        await Chat(rt.engine, thread).say("preview it please, I want to watch")
         assert (
             "Here's your timeline:" in thread.transcript()
             or "Timeline (3 tracks)" in thread.log[-1].text
         )
-        await rt.engine.handle(thread, said("can the title come in later, move it"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("can the title come in later, move it")
         transcript = thread.transcript()
         assert "drag" not in transcript.lower() and "click" not in transcript.lower()
         assert "Applying for you" in transcript
@@ -352,12 +324,9 @@ async def test_export_of_an_unchanged_timeline_reposts_the_link(
     sim.set_faults({"credits": 1000, "no_text_ratio": 0.0})
     async with runtime() as rt:
         thread = FakeThread(key())
-        await rt.engine.handle(thread, said("a 2-second clip of rain"))
-        await rt.engine.idle(20)
-        await rt.engine.handle(thread, said("export"))
-        await rt.engine.idle(20)
-        await rt.engine.handle(thread, said("export"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("a 2-second clip of rain")
+        await Chat(rt.engine, thread).say("export")
+        await Chat(rt.engine, thread).say("export")
         assert "Nothing changed since the last export" in thread.log[-1].text
         starts = [
             e
@@ -365,10 +334,8 @@ async def test_export_of_an_unchanged_timeline_reposts_the_link(
             if e["method"] == "POST" and e["path"] == "/api/render/proxy/lambda"
         ]
         assert len(starts) == 1
-        await rt.engine.handle(thread, said("make it 3 seconds"))
-        await rt.engine.idle(20)
-        await rt.engine.handle(thread, said("export"))
-        await rt.engine.idle(20)
+        await Chat(rt.engine, thread).say("make it 3 seconds")
+        await Chat(rt.engine, thread).say("export")
         starts = [
             e
             for e in await sim_log(sim)

@@ -1,0 +1,93 @@
+"""Who talks to the backend for a thread, and in which session.
+
+Credentials are per tenant (a workspace, a guild): a configured `NEMO_TOKEN` for all, else an
+anonymous token minted once per tenant and kept in the store (renewals persisted, same client
+id). A thread's backend session is created on first use, in the language of the platform
+locale (or the user's words); its draft is cached after each turn so a turn that ends without
+words can be compared with what came before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from core.client import Credentials, NemoClient, new_client_id
+from core.language import session_language
+from core.models import Draft
+from core.port import Incoming, ThreadKey
+from core.store import Store, TenantRow
+
+
+class Identities:
+    def __init__(
+        self, client: NemoClient, store: Store, *, nemo_token: str | None, language: str
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.nemo_token = nemo_token
+        self.language = language
+        self._creds: dict[tuple[str, str], Credentials] = {}
+        self._lock = asyncio.Lock()
+
+    async def credentials(self, key: ThreadKey) -> Credentials:
+        cache_key = (key.platform, key.tenant)
+        async with self._lock:
+            creds = self._creds.get(cache_key)
+            if creds is None:
+                creds = await self._load(key)
+                self._creds[cache_key] = creds
+            return creds
+
+    async def _load(self, key: ThreadKey) -> Credentials:
+        if self.nemo_token:
+            return Credentials("configured", key.platform, self.nemo_token, fixed=True)
+        row = await self.store.get_tenant(key.platform, key.tenant)
+        if row is None:
+            row = await self.store.create_tenant(
+                TenantRow(key.platform, key.tenant, new_client_id())
+            )
+        creds = Credentials(row.client_id, key.platform, row.token, row.user_id)
+
+        async def persist(c: Credentials) -> None:
+            await self.store.put_tenant(
+                TenantRow(key.platform, key.tenant, c.client_id, c.token, c.user_id)
+            )
+
+        creds.on_renew = persist
+        return creds
+
+    async def anonymous_user(self, key: ThreadKey) -> str | None:
+        """The `anon_...` id a register link binds to; None with a configured token."""
+        creds = await self.credentials(key)
+        return None if creds.fixed else creds.user_id
+
+    async def session(
+        self, key: ThreadKey, creds: Credentials, incoming: Incoming
+    ) -> tuple[str, Draft]:
+        """The thread's backend session (created on first use) and the draft cached after its
+        last turn."""
+        row = await self.store.get_thread(key)
+        if row is not None and row.session_id:
+            return row.session_id, draft_from(row.draft_json)
+        return await self.new_session(key, creds, incoming), Draft()
+
+    async def new_session(self, key: ThreadKey, creds: Credentials, incoming: Incoming) -> str:
+        language = session_language(incoming.locale, incoming.text, self.language)
+        info = await self.client.create_session(creds, language)
+        await self.store.put_session(key, info.session_id, language)
+        return info.session_id
+
+    async def fresh_draft(self, key: ThreadKey, creds: Credentials, session_id: str) -> Draft:
+        state = await self.client.state(creds, session_id)
+        await self.store.put_draft(key, json.dumps(state.draft.raw))
+        return state.draft
+
+
+def draft_from(draft_json: str | None) -> Draft:
+    if not draft_json:
+        return Draft()
+    try:
+        return Draft.model_validate(json.loads(draft_json))
+    except ValueError:
+        return Draft()

@@ -1,0 +1,137 @@
+"""Where every message enters: mended, deduplicated, routed, answered at once or queued.
+
+Stop, status, credits and help answer at once (deduplicated by delivery id); everything else
+becomes a stored turn first (deduplicated in the same transaction), so nothing acknowledged is
+lost, then runs in the thread's order (`TurnQueue`), dispatched by `execute`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from core.engine.agent import AgentTurn
+from core.engine.commands import Commands
+from core.engine.context import TurnContext
+from core.engine.directory import ThreadDirectory
+from core.engine.queue import TurnQueue
+from core.engine.tasks import TaskSet
+from core.engine.voice import Voice
+from core.intents import Intent, classify
+from core.messages import Msg
+from core.metrics import Metrics
+from core.port import Action, ChatThread, Incoming, ReplyKind
+from core.store import Store, TurnRow
+
+log = logging.getLogger("jupiter.engine")
+
+ACTION_INTENT = {
+    Action.EXPORT: Intent.EXPORT,
+    Action.STATUS: Intent.STATUS,
+    Action.CREDITS: Intent.CREDITS,
+}
+IMMEDIATE = frozenset({Intent.STATUS, Intent.CREDITS, Intent.HELP, Intent.STOP})
+
+
+def intent_of(incoming: Incoming) -> Intent:
+    if incoming.action is not None:
+        return ACTION_INTENT[incoming.action]
+    return classify(incoming.text, bool(incoming.attachments))
+
+
+class Intake:
+    def __init__(
+        self,
+        store: Store,
+        directory: ThreadDirectory,
+        queue: TurnQueue,
+        commands: Commands,
+        agent: AgentTurn,
+        voice: Voice,
+        tasks: TaskSet,
+        metrics: Metrics,
+    ) -> None:
+        self.store = store
+        self.directory = directory
+        self.queue = queue
+        self.commands = commands
+        self.agent = agent
+        self.voice = voice
+        self.tasks = tasks
+        self.metrics = metrics
+
+    async def handle(self, thread: ChatThread, incoming: Incoming) -> None:
+        """Take one message. Returns quickly: the work runs on the engine's own tasks."""
+        incoming = storable(incoming)
+        key = thread.key
+        self.directory.remember(thread)
+        self.metrics.messages.labels(key.platform).inc()
+        ctx = TurnContext.of(thread, incoming)
+        intent = intent_of(incoming)
+        if intent in IMMEDIATE:
+            if incoming.event_id and not await self.store.first_seen(incoming.event_id):
+                return
+            self.tasks.spawn(self.voice.guard(ctx, self.immediate(ctx, intent)), f"{intent} {key}")
+            return
+        turn_id = await self.store.enqueue_turn(key, incoming)
+        if turn_id is None:
+            log.info("duplicate delivery ignored", extra={"thread_key": str(key)})
+            return
+        if not self.queue.busy(key):
+            self.queue.start(key)
+            return
+        ahead = max(await self.store.queued_count(key) - 1, 0) + 1
+        self.metrics.queued.inc()
+        notice = ctx.post(ReplyKind.NOTICE, Msg.QUEUED, ahead=ahead)
+        self.tasks.spawn(self.voice.guard(ctx, notice), f"queued {key}")
+
+    async def immediate(self, ctx: TurnContext, intent: Intent) -> None:
+        if intent is Intent.STOP:
+            await self.commands.stop(ctx)
+        elif intent is Intent.HELP:
+            await self.commands.help(ctx)
+        elif intent is Intent.CREDITS:
+            await self.commands.credits(ctx)
+        else:
+            await self.commands.status(ctx)
+
+    async def execute(self, ctx: TurnContext, turn: TurnRow) -> None:
+        """Run one stored turn: a file's upload first, then the text that came with it."""
+        intent = intent_of(ctx.incoming)
+        if intent is not Intent.UPLOAD:
+            await self._run(ctx, intent, ctx.incoming.text)
+            return
+        await self.commands.upload(ctx)
+        rest = ctx.incoming.text.strip()
+        if rest and (then := classify(rest)) is not Intent.UPLOAD:
+            await self._run(ctx, then, rest)
+
+    async def _run(self, ctx: TurnContext, intent: Intent, text: str) -> None:
+        if intent is Intent.EXPORT:
+            await self.commands.export(ctx)
+        elif intent in IMMEDIATE - {Intent.STOP}:
+            await self.immediate(ctx, intent)
+        else:
+            await self.agent.run(ctx, text)
+
+
+def _unpaired(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _mend(text: str) -> str:
+    """Lone UTF-16 surrogates (a JSON escape cut in half) can be neither stored nor sent on:
+    pairs are joined, strays become U+FFFD."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def storable(incoming: Incoming) -> Incoming:
+    names = [a.filename for a in incoming.attachments]
+    if not _unpaired(incoming.text) and not any(_unpaired(name) for name in names):
+        return incoming
+    files = tuple(replace(a, filename=_mend(a.filename)) for a in incoming.attachments)
+    return replace(incoming, text=_mend(incoming.text), attachments=files)

@@ -1,0 +1,153 @@
+"""One turn at a time per thread, in order, across replicas.
+
+A thread's worker holds the thread's lease in the store while it runs the queued turns one by
+one; a second replica finds the lease taken and leaves the thread alone. A turn is marked
+`running` before it starts and finished after: when the process dies in between, the next
+owner reports it as interrupted instead of re-sending it (the backend charges per turn).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from core.engine.context import TurnContext
+from core.engine.directory import ThreadDirectory
+from core.engine.tasks import TaskSet
+from core.engine.voice import Voice
+from core.errors import NemoError
+from core.metrics import Metrics
+from core.port import ThreadKey
+from core.store import Store, TurnRow, TurnStatus
+
+log = logging.getLogger("jupiter.engine")
+
+Execute = Callable[[TurnContext, TurnRow], Coroutine[Any, Any, None]]
+Interrupted = Callable[[TurnRow], Awaitable[None]]
+
+
+class TurnQueue:
+    def __init__(
+        self,
+        store: Store,
+        directory: ThreadDirectory,
+        voice: Voice,
+        metrics: Metrics,
+        *,
+        owner: str,
+        lease_seconds: float,
+        execute: Execute,
+        interrupted: Interrupted,
+    ) -> None:
+        self.store = store
+        self.directory = directory
+        self.voice = voice
+        self.metrics = metrics
+        self.owner = owner
+        self.lease = lease_seconds
+        self._execute = execute
+        self._interrupted = interrupted
+        self.workers = TaskSet()
+        self._running: dict[ThreadKey, asyncio.Task[None]] = {}
+
+    def busy(self, key: ThreadKey) -> bool:
+        return self.workers.get(key) is not None
+
+    def start(self, key: ThreadKey) -> None:
+        self.workers.spawn_keyed(key, self._work(key), f"worker {key}")
+
+    def cancel_running(self, key: ThreadKey) -> bool:
+        running = self._running.get(key)
+        if running is None or running.done():
+            return False
+        running.cancel()
+        return True
+
+    async def stop(self) -> None:
+        """Cancel the workers; their turns stay `running`, so the next process reports them as
+        interrupted instead of silently re-sending them. Leases are handed back at once."""
+        held = self.workers.live_keys()
+        await self.workers.stop()
+        for key in held:
+            with contextlib.suppress(Exception):
+                await self.store.release_thread(key, self.owner)  # type: ignore[arg-type]
+
+    async def _work(self, key: ThreadKey) -> None:
+        claimed_at: float | None = None
+        while True:
+            # (Re)claim unless the lease is fresh: a turn's renewals keep it alive.
+            if claimed_at is None or time.monotonic() - claimed_at > self.lease / 3:
+                if not await self.store.claim_thread(key, self.owner, self.lease):
+                    return  # another replica runs this thread; the supervisor retries later
+                if claimed_at is None:
+                    # Just took the lease and running nothing: a `running` turn here was left
+                    # by a process that died. Say so before the next message runs.
+                    for stale in await self.store.interrupt_running(key):
+                        await self._interrupted(stale)
+                claimed_at = time.monotonic()
+            turn = await self.store.next_turn(key)
+            if turn is None:
+                await self.store.release_thread(key, self.owner)
+                if not await self.store.queued_count(key):
+                    return
+                claimed_at = None  # queued while the lease was handed back: take it again
+                continue
+            if await self.store.start_turn(turn.id):
+                await self._run(key, turn)
+
+    async def _run(self, key: ThreadKey, turn: TurnRow) -> None:
+        thread = self.directory.get(key)
+        if thread is None:
+            await self.store.finish_turn(turn.id, TurnStatus.FAILED, "no adapter for platform")
+            return
+        ctx = TurnContext.of(thread, turn.incoming)
+        task = asyncio.create_task(self._execute(ctx, turn), name=f"turn {turn.id}")
+        self._running[key] = task
+        renew = asyncio.create_task(self._renew(key))
+        self.metrics.active_turns.inc()
+        started = time.monotonic()
+        status, error = TurnStatus.DONE, None
+        try:
+            status, error = await self._outcome(ctx, task)
+        finally:
+            renew.cancel()
+            self.metrics.active_turns.dec()
+            self._running.pop(key, None)
+            self.metrics.turn_seconds.observe(time.monotonic() - started)
+        self.metrics.turns.labels(status.value).inc()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(self.store.finish_turn(turn.id, status, error))
+
+    async def _outcome(
+        self, ctx: TurnContext, task: asyncio.Task[None]
+    ) -> tuple[TurnStatus, str | None]:
+        """Wait for the turn; its failures become replies. A cancelled *worker* (shutdown)
+        cancels the turn and propagates, leaving it `running` on purpose (see `stop`)."""
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                return TurnStatus.CANCELLED, None  # "stop" cancelled the turn itself
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            raise
+        except NemoError as exc:
+            self.metrics.backend_errors.labels(str(exc.code or exc.__class__.__name__)).inc()
+            await self.voice.report(ctx, exc)
+            return TurnStatus.FAILED, f"{exc.__class__.__name__}: {exc.message}"
+        except Exception as exc:
+            log.exception("turn failed", extra={"thread_key": str(ctx.key)})
+            await self.voice.internal_error(ctx)
+            return TurnStatus.FAILED, exc.__class__.__name__
+        return TurnStatus.DONE, None
+
+    async def _renew(self, key: ThreadKey) -> None:
+        period = max(self.lease / 3, 0.05)
+        while True:
+            await asyncio.sleep(period)
+            await self.store.claim_thread(key, self.owner, self.lease)
