@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 
 import httpx
 
@@ -44,18 +44,19 @@ async def run_turn(
     response = await _open(transport, creds, session_id, text)
     held: list[str] = []  # partial chunks not yet superseded by a final text
     try:
-        async for event in _events(transport, response, deadline):
-            if isinstance(event, TextEvent) and event.partial:
-                held.append(event.text)
-                continue
-            if isinstance(event, TextEvent):
-                held.clear()
-            elif isinstance(event, ErrorEvent | EndEvent) and held:
-                yield TextEvent("".join(held))
-                held.clear()
-            if isinstance(event, ErrorEvent):
-                raise in_stream_error(event)
-            yield event
+        async with contextlib.aclosing(_events(transport, response, deadline)) as events:
+            async for event in events:
+                if isinstance(event, TextEvent) and event.partial:
+                    held.append(event.text)
+                    continue
+                if isinstance(event, TextEvent):
+                    held.clear()
+                elif isinstance(event, ErrorEvent | EndEvent) and held:
+                    yield TextEvent("".join(held))
+                    held.clear()
+                if isinstance(event, ErrorEvent):
+                    raise in_stream_error(event)
+                yield event
     finally:
         await response.aclose()
 
@@ -105,7 +106,7 @@ async def _open(
 
 async def _events(
     transport: Transport, response: httpx.Response, deadline: float
-) -> AsyncIterator[TurnEvent]:
+) -> AsyncGenerator[TurnEvent, None]:
     """The stream's events as decoded, then `EndEvent` when the server closes it."""
     with _stream_errors(transport.timing.stream_idle_seconds):
         events = iter_sse(response.aiter_bytes()).__aiter__()
