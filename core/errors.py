@@ -13,7 +13,8 @@
     ├── TurnBusy                    a turn is already running in that session
     ├── TurnFailed                  the agent reported an error inside the stream
     ├── RenderFailed                the render ended `failed`, was cancelled, or never started
-    │   └── RenderTimedOut          still unfinished after the documented bound
+    │   ├── RenderTimedOut          still unfinished after the documented bound
+    │   └── DuplicateRenderId       the render id was taken (the caller retries once with a new one)
     ├── ProtocolError               an answer that matches no documented shape
     └── BackendUnavailable          transport errors, 5xx, timeouts
         ├── TurnTimedOut            the turn ran past JUPITER_TURN_TIMEOUT_SECONDS or went silent
@@ -88,6 +89,10 @@ class RenderFailed(NemoError):
 
 
 class RenderTimedOut(RenderFailed):
+    pass
+
+
+class DuplicateRenderId(RenderFailed):
     pass
 
 

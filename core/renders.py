@@ -102,9 +102,7 @@ class Renders:
                 draft_hash=fingerprint,
             )
             try:
-                await self.client.start_render(
-                    creds, session_id, draft, job.render_id, retry_duplicate=False
-                )
+                await self.client.start_render(creds, session_id, draft, job.render_id)
             except DuplicateRenderId:
                 await self.store.finish_render(
                     job.id, self.owner, RenderState.FAILED, error="duplicate id"

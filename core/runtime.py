@@ -32,8 +32,6 @@ def client_timing(settings: Settings) -> ClientTiming:
         backoff_seconds=settings.retry_backoff_seconds,
         turn_timeout_seconds=settings.turn_timeout_seconds,
         stream_idle_seconds=settings.stream_idle_seconds,
-        render_poll_seconds=settings.render_poll_seconds,
-        render_timeout_seconds=settings.render_timeout_seconds,
         request_timeout_seconds=settings.request_timeout_seconds,
     )
 

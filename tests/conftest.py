@@ -12,6 +12,7 @@ import pytest
 from core.runtime import Runtime
 from core.settings import Settings
 from core.sim import Faults, LocalBackend
+from core.store import Store, open_store
 
 FAST_FAULTS = {
     "turn_seconds": 0.25,
@@ -19,6 +20,14 @@ FAST_FAULTS = {
     "render_seconds": 0.3,
     "no_text_ratio": 0.0,
 }
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """An SQLite store of the test's own (tests/store has its own, for both back ends)."""
+    opened = await open_store(f"sqlite:///{tmp_path / 'jupiter.db'}")
+    yield opened
+    await opened.close()
 
 
 @pytest.fixture

@@ -45,8 +45,6 @@ FAST = ClientTiming(
     max_attempts=4,
     turn_timeout_seconds=5.0,
     stream_idle_seconds=5.0,
-    render_poll_seconds=0.001,
-    render_timeout_seconds=0.2,
     request_timeout_seconds=5.0,
 )
 

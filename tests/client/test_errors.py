@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -193,7 +194,11 @@ async def test_file_errors_from_the_backend_share_a_base(
 ) -> None:
     backend.on("POST", upload_path("sid"), code(4002, "too big"))
     with pytest.raises(FileRejected):
-        await nemo.upload_urls(creds, "sid", ["https://example.com/big.mp4"])
+        await nemo.upload_stream(creds, "sid", "big.mp4", 3, _three_bytes)
+
+
+async def _three_bytes() -> AsyncIterator[bytes]:
+    yield b"abc"
 
 
 async def test_402_on_export_is_export_blocked_not_a_failed_render(
@@ -302,7 +307,7 @@ async def test_cancel_is_retried_as_idempotent(
 
 
 @pytest.mark.parametrize("failure", FAILURES, ids=FAILURE_IDS)
-@pytest.mark.parametrize("call", ["create_session", "start_render", "upload_stream", "upload_urls"])
+@pytest.mark.parametrize("call", ["create_session", "start_render", "upload_stream"])
 async def test_non_idempotent_calls_are_never_resent(
     backend: Backend, nemo: NemoClient, creds: Credentials, failure: object, call: str
 ) -> None:
@@ -317,7 +322,6 @@ async def test_non_idempotent_calls_are_never_resent(
         "create_session": lambda: nemo.create_session(creds),
         "start_render": lambda: nemo.start_render(creds, "sid", Draft.model_validate({"t": []})),
         "upload_stream": lambda: nemo.upload_stream(creds, "sid", "a.mp4", 10, chunks),
-        "upload_urls": lambda: nemo.upload_urls(creds, "sid", ["https://example.com/a.mp4"]),
     }
     with pytest.raises(BackendUnavailable):
         await calls[call]()

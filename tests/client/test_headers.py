@@ -53,7 +53,6 @@ async def _tour(nemo: NemoClient, creds: Credentials) -> None:
         "EndEvent",
     ]
     await nemo.upload_stream(creds, SID, "clip.mp4", 3, body)
-    await nemo.upload_urls(creds, SID, ["https://example.com/a.mp4"])
     await nemo.start_render(creds, SID, Draft.model_validate({"t": []}))
     await nemo.render_status(creds, "render_1")
     await nemo.cancel_render(creds, "render_1")
@@ -69,7 +68,7 @@ async def test_every_request_is_attributed_and_only_the_token_call_carries_the_c
 
     paths = backend.paths()
     assert paths[0] == TOKEN_PATH and paths.count(TOKEN_PATH) == 1
-    assert len(paths) == 10
+    assert len(paths) == 9  # the tour: token, session, balance, state, turn, upload, render x3
     for request in backend.requests:
         assert request.headers["X-Skill-Source"] == "jupiter-text-to-video"
         assert request.headers["X-Skill-Version"] == VERSION

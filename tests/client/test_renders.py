@@ -1,4 +1,4 @@
-"""Renders: unique ids, one retry on a duplicate, polling to an end or a bound, cancel."""
+"""Render calls: unique ids, a duplicate id raised (not retried), status shapes, cancel."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import time
 import pytest
 
 from core.client import Credentials, DuplicateRenderId, NemoClient
-from core.errors import RenderFailed, RenderTimedOut
-from core.models import Draft, RenderStatus
+from core.errors import RenderFailed
+from core.models import Draft
 from tests.client.conftest import RENDER_PATH, Backend, Reply, payload, success
 
 DRAFT = Draft.model_validate(payload("state_nested")["data"]["state"]["draft"])
@@ -58,25 +58,16 @@ async def test_start_fills_in_the_id_when_the_answer_omits_it(
     ],
     ids=["409", "200-success-false", "409-bare"],
 )
-async def test_a_duplicate_id_is_retried_once_with_a_new_id(
+async def test_a_duplicate_id_is_raised_for_the_caller_to_retry(
     backend: Backend, nemo: NemoClient, creds: Credentials, duplicate: Reply
 ) -> None:
+    """The retry with a new id lives in `Renders.export` (tests/client/test_render_jobs.py),
+    which persists a job row for every id before it starts it."""
     backend.on("POST", RENDER_PATH, duplicate, Reply(body=payload("render_started")))
-    status = await nemo.start_render(creds, "sid", DRAFT, render_id="render_1")
-    first, second = (json.loads(r.content)["id"] for r in backend.requests)
-    assert first == "render_1"
-    assert second != first and re.fullmatch(r"render_\d{13}", second)
-    assert status.status == "pending"
-
-
-async def test_a_second_duplicate_gives_up(
-    backend: Backend, nemo: NemoClient, creds: Credentials
-) -> None:
-    backend.on("POST", RENDER_PATH, Reply(409, {"success": False, "error": "duplicate"}))
     with pytest.raises(DuplicateRenderId) as caught:
-        await nemo.start_render(creds, "sid", DRAFT)
+        await nemo.start_render(creds, "sid", DRAFT, render_id="render_1")
     assert isinstance(caught.value, RenderFailed)
-    assert len(backend.requests) == 2
+    assert [json.loads(r.content)["id"] for r in backend.requests] == ["render_1"]
 
 
 async def test_a_refused_render_is_render_failed_and_not_retried(
@@ -86,70 +77,6 @@ async def test_a_refused_render_is_render_failed_and_not_retried(
     with pytest.raises(RenderFailed, match="draft is empty"):
         await nemo.start_render(creds, "sid", DRAFT)
     assert len(backend.requests) == 1
-
-
-def _statuses(*bodies: dict) -> list[Reply]:
-    return [Reply(body=body) for body in bodies]
-
-
-async def test_wait_polls_until_completed(
-    backend: Backend, nemo: NemoClient, creds: Credentials
-) -> None:
-    backend.on(
-        "GET",
-        f"{RENDER_PATH}/render_9",
-        *_statuses(
-            {"success": True, "data": {"status": "pending", "progress": 5}},
-            {"status": "processing", "progress": 50},
-            {"success": True, "data": {"status": "PROCESSING", "progress": 80}},
-            payload("render_done_flat"),
-        ),
-    )
-    seen: list[RenderStatus] = []
-
-    async def progress(status: RenderStatus) -> None:
-        seen.append(status)
-
-    done = await nemo.wait_render(creds, "render_9", on_progress=progress)
-
-    assert done.output_url == "https://cdn.example/flat.mp4"
-    assert done.id == "render_9"
-    assert [s.progress for s in seen] == [5, 50, 80]
-    assert [s.status for s in seen] == ["pending", "processing", "processing"]
-    assert len(backend.requests) == 4
-
-
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        ({"success": True, "data": {"status": "failed", "error": "encoder crashed"}}, "encoder"),
-        ({"status": "failed", "progress": 40}, "failed"),
-        ({"status": "cancelled"}, "cancelled"),
-        ({"status": "completed", "progress": 100}, "completed"),  # no output URL
-    ],
-    ids=["failed-with-error", "failed", "cancelled", "completed-without-url"],
-)
-async def test_wait_raises_when_the_render_does_not_succeed(
-    backend: Backend, nemo: NemoClient, creds: Credentials, body: dict, message: str
-) -> None:
-    backend.on(
-        "GET", f"{RENDER_PATH}/render_9", Reply(body={"status": "processing"}), Reply(body=body)
-    )
-    with pytest.raises(RenderFailed, match=message) as caught:
-        await nemo.wait_render(creds, "render_9")
-    assert not isinstance(caught.value, RenderTimedOut)
-    assert len(backend.requests) == 2
-
-
-async def test_wait_gives_up_after_the_bound(backend: Backend, creds: Credentials) -> None:
-    nemo = backend.client(render_timeout_seconds=0.1, render_poll_seconds=0.01)
-    backend.on("GET", f"{RENDER_PATH}/render_9", Reply(body={"status": "processing"}))
-    started = time.monotonic()
-    with pytest.raises(RenderTimedOut):
-        await nemo.wait_render(creds, "render_9")
-    elapsed = time.monotonic() - started
-    assert 0.1 <= elapsed < 2.0
-    assert 2 <= len(backend.requests) <= 12  # polled at the interval, not in a hot loop
 
 
 async def test_a_missing_render_is_render_failed(

@@ -14,16 +14,17 @@ from core.client import Credentials, NemoClient
 from core.errors import (
     BackendUnavailable,
     NemoError,
+    OutOfCredits,
     ProtocolError,
     RateLimited,
     SessionNotFound,
     StreamInterrupted,
     TokenRejected,
+    TurnFailed,
     TurnTimedOut,
 )
 from core.models import (
     EndEvent,
-    ErrorEvent,
     HeartbeatEvent,
     TextEvent,
     ToolCallEvent,
@@ -43,6 +44,11 @@ from tests.client.conftest import (
 )
 
 SID = "5529798706024415232"
+
+
+def _frames(backend: Backend, *frames: object) -> None:
+    """The turn's stream: `frames` as SSE events, then the server closes it."""
+    backend.on("POST", RUN_PATH, stream(sse(*frames)))
 
 
 async def _turn(
@@ -93,8 +99,7 @@ async def test_plain_events(backend: Backend, nemo: NemoClient, creds: Credentia
 
 async def test_adk_events(backend: Backend, nemo: NemoClient, creds: Credentials) -> None:
     backend.on("POST", RUN_PATH, stream(sse(*payload("turn_adk"))))
-    assert await _turn(nemo, creds) == [
-        TextEvent("Generating your ", partial=True),
+    assert await _turn(nemo, creds) == [  # the final text supersedes the partial chunk
         ToolCallEvent("generate_video_with_seedance", {"prompt": "city timelapse", "duration": 10}),
         ToolResultEvent("generate_video_with_seedance", {"status": "ok"}),
         TextEvent("Your video is ready."),
@@ -106,33 +111,103 @@ async def test_top_level_text(backend: Backend, nemo: NemoClient, creds: Credent
     backend.on("POST", RUN_PATH, stream(sse({"text": "Hello"}, {"text": "more", "partial": True})))
     assert await _turn(nemo, creds) == [
         TextEvent("Hello"),
-        TextEvent("more", partial=True),
+        TextEvent("more"),  # a partial chunk left at the end is yielded whole
         EndEvent(),
     ]
 
 
-async def test_in_stream_errors(backend: Backend, nemo: NemoClient, creds: Credentials) -> None:
-    backend.on(
-        "POST",
-        RUN_PATH,
-        stream(
-            sse(
-                {"error": "model overloaded"},
-                {"errorCode": "2001", "errorMessage": "insufficient credits"},
-                {"type": "text", "content": "Error: generation failed"},
-                {"content": {"role": "model", "parts": [{"text": "Error: quota"}]}},
-                {"text": "  Error:"},
-            )
+@pytest.mark.parametrize(
+    ("frame", "error", "message", "number"),
+    [
+        ({"error": "model overloaded"}, TurnFailed, "model overloaded", None),
+        (
+            {"errorCode": "2001", "errorMessage": "insufficient credits"},
+            OutOfCredits,
+            "insufficient",
+            2001,
         ),
+        ({"errorCode": 5003, "errorMessage": "render farm down"}, TurnFailed, "farm", 5003),
+        ({"error": "Not enough CREDITS left"}, OutOfCredits, "CREDITS", 2001),
+        ({"type": "text", "content": "Error: generation failed"}, TurnFailed, "generation", None),
+        (
+            {"content": {"role": "model", "parts": [{"text": "Error: quota"}]}},
+            TurnFailed,
+            "quota",
+            None,
+        ),
+        ({"text": "  Error:"}, TurnFailed, "the agent reported an error", None),
+    ],
+    ids=["error", "code-2001", "other-code", "credit-word", "text-error", "adk-error", "bare"],
+)
+async def test_in_stream_errors_are_raised_as_typed_errors(
+    backend: Backend,
+    nemo: NemoClient,
+    creds: Credentials,
+    frame: dict,
+    error: type[NemoError],
+    message: str,
+    number: int | None,
+) -> None:
+    _frames(backend, frame, {"text": "never seen"})
+    seen: list[TurnEvent] = []
+    with pytest.raises(error, match=message) as caught:
+        async for event in nemo.run_turn(creds, SID, "go"):
+            seen.append(event)
+    assert type(caught.value) is error
+    assert caught.value.code == number
+    assert seen == []
+    assert len(backend.requests) == 1
+
+
+async def test_partial_chunks_are_joined_when_the_stream_ends(
+    backend: Backend, nemo: NemoClient, creds: Credentials
+) -> None:
+    chunk = {"content": {"role": "model", "parts": [{"text": "Gener"}]}, "partial": True}
+    more = {"content": {"role": "model", "parts": [{"text": "ating…"}]}, "partial": True}
+    _frames(backend, chunk, {"type": "heartbeat"}, more)
+    assert await _turn(nemo, creds) == [HeartbeatEvent(), TextEvent("Generating…"), EndEvent()]
+
+
+async def test_a_final_text_replaces_the_partial_chunks_before_it(
+    backend: Backend, nemo: NemoClient, creds: Credentials
+) -> None:
+    _frames(
+        backend,
+        {"text": "Hel", "partial": True},
+        {"text": "lo", "partial": True},
+        {"text": "Hello there."},
+        {"text": "Next", "partial": True},
     )
-    assert await _turn(nemo, creds) == [
-        ErrorEvent("model overloaded"),
-        ErrorEvent("insufficient credits", 2001),
-        ErrorEvent("generation failed"),
-        ErrorEvent("quota"),
-        ErrorEvent("the agent reported an error"),
-        EndEvent(),
-    ]
+    assert await _turn(nemo, creds) == [TextEvent("Hello there."), TextEvent("Next"), EndEvent()]
+
+
+async def test_an_error_after_text_keeps_the_text_and_joins_what_was_partial(
+    backend: Backend, nemo: NemoClient, creds: Credentials
+) -> None:
+    _frames(
+        backend,
+        {"type": "text", "content": "Working on it."},
+        {"type": "text", "content": "Almost ", "partial": True},
+        {"type": "text", "content": "there", "partial": True},
+        {"errorCode": 5003, "errorMessage": "the model crashed"},
+    )
+    seen: list[TurnEvent] = []
+    with pytest.raises(TurnFailed, match="the model crashed") as caught:
+        async for event in nemo.run_turn(creds, SID, "go"):
+            seen.append(event)
+    assert seen == [TextEvent("Working on it."), TextEvent("Almost there")]
+    assert caught.value.code == 5003
+    assert len(backend.requests) == 1
+
+
+async def test_429_then_1001_before_the_stream_are_each_retried_once(
+    backend: Backend, nemo: NemoClient, creds: Credentials
+) -> None:
+    """The turn goes through the same retry loop as every other call."""
+    backend.on("POST", RUN_PATH, Reply(429, {}), code(1001), stream(sse({"text": "hi"})))
+    backend.on("POST", TOKEN_PATH, token_reply("nmv_usr_new"))
+    assert await _turn(nemo, creds) == [TextEvent("hi"), EndEvent()]
+    assert backend.paths() == [RUN_PATH, RUN_PATH, TOKEN_PATH, RUN_PATH]
 
 
 async def test_comments_and_empty_data_are_heartbeats(

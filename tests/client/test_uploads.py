@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from core.client import Credentials, NemoClient, multipart_stream
+from core.client import Credentials, NemoClient
+from core.client_uploads import multipart_stream
 from core.errors import FileTooLarge, NemoError, UnsupportedFileType
 from core.files import MAX_UPLOAD_BYTES
 from tests.client.conftest import (
@@ -136,26 +136,6 @@ async def test_a_stream_that_does_not_match_its_size_fails(
     with pytest.raises(NemoError, match=message):
         await nemo.upload_stream(creds, "sid", "a.wav", size, opener)
     assert backend.requests == []  # the transport never got a complete request
-
-
-async def test_upload_by_url(backend: Backend, nemo: NemoClient, creds: Credentials) -> None:
-    backend.on("POST", UPLOAD, Reply(body=payload("upload")))
-    urls = ["https://cdn.example.com/v/clip.mp4?sig=abc&exp=1", "https://cdn.example.com/a.mp3"]
-    result = await nemo.upload_urls(creds, "sid", urls)
-    (request,) = backend.requests
-    assert json.loads(request.content) == {"urls": urls, "source_type": "url"}
-    assert request.headers["Content-Type"] == "application/json"
-    assert result.files[0].cdn_url == "https://cdn.example/video.mp4"
-
-
-async def test_upload_by_url_refuses_an_unsupported_type_first(
-    backend: Backend, nemo: NemoClient, creds: Credentials
-) -> None:
-    with pytest.raises(UnsupportedFileType):
-        await nemo.upload_urls(
-            creds, "sid", ["https://x.example/a.mp4", "https://x.example/setup.exe?v=1"]
-        )
-    assert backend.requests == []
 
 
 async def test_multipart_stream_on_its_own() -> None:

@@ -100,6 +100,10 @@ async def nemo(answers: Answers) -> AsyncIterator[NemoClient]:
         yield NemoClient(http, BASE, timing)
 
 
+async def _three_bytes() -> AsyncIterator[bytes]:
+    yield b"abc"
+
+
 Call = Callable[[NemoClient, Credentials], Awaitable[Any]]
 CALLS: dict[str, tuple[Call, list[str]]] = {
     "token": (lambda n, c: n.anonymous_token("cid"), MODELS[Token]),
@@ -108,7 +112,7 @@ CALLS: dict[str, tuple[Call, list[str]]] = {
     "state": (lambda n, c: n.state(c, "s1"), MODELS[State]),
     "render": (lambda n, c: n.start_render(c, "s1", Draft(), "render_1"), MODELS[RenderStatus]),
     "poll": (lambda n, c: n.render_status(c, "render_1"), MODELS[RenderStatus]),
-    "urls": (lambda n, c: n.upload_urls(c, "s1", ["https://x.test/a.mp4"]), ["files"]),
+    "upload": (lambda n, c: n.upload_stream(c, "s1", "a.mp4", 3, _three_bytes), ["files"]),
 }
 
 envelopes = st.sampled_from(["bare", "code", "success", "detail"])

@@ -4,8 +4,8 @@ and the engine answers the user: never a crash, never a stuck thread."""
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,7 +17,7 @@ from core.engine import Engine, EngineConfig
 from core.errors import NemoError
 from core.models import EndEvent, ErrorEvent, TextEvent, TurnEvent
 from core.port import ReplyKind, ThreadKey
-from core.store import Store, open_store
+from core.store import Store
 from tests.fakes.thread import FakeThread
 from tests.faults.conftest import said
 from tests.faults.fuzz import sse_bodies
@@ -99,16 +99,8 @@ async def test_any_stream_gives_events_or_a_nemo_error(
     assert all(not isinstance(e, EndEvent) for e in events[:-1])
     for event in events:
         if isinstance(event, TextEvent):
-            assert event.text.strip()
-        if isinstance(event, ErrorEvent):
-            assert len(event.message) <= 2000
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await open_store(f"sqlite:///{tmp_path / 'jupiter.db'}")
-    yield opened
-    await opened.close()
+            assert event.text.strip() and not event.partial  # partial chunks arrive joined
+        assert not isinstance(event, ErrorEvent)  # in-stream errors are raised, not yielded
 
 
 @pytest.fixture
@@ -144,3 +136,39 @@ async def test_any_stream_gets_the_user_an_answer(
     assert "went wrong on my side" not in thread.transcript()
     for said_ in thread.log:
         assert "nmv_usr_" not in said_.text
+
+
+@pytest.mark.parametrize(
+    ("error", "reply"),
+    [
+        ({"errorCode": 5003, "errorMessage": "the model crashed"}, "the model crashed"),
+        ({"errorCode": 2001, "errorMessage": "insufficient credits"}, "credits"),
+    ],
+    ids=["agent-error", "out-of-credits"],
+)
+async def test_words_before_an_in_stream_error_are_shown(
+    engine: Engine, stream: Stream, error: dict[str, object], reply: str
+) -> None:
+    """The client raises the agent's error; the words it yielded before (a whole text and the
+    joined partial chunks) are posted ahead of the error reply."""
+    frames = [
+        {"type": "text", "content": "Starting on your sea video."},
+        {"type": "text", "content": "Almost ", "partial": True},
+        {"type": "text", "content": "done", "partial": True},
+        error,
+    ]
+    stream.chunks = [f"data: {json.dumps(frame)}\n\n".encode() for frame in frames]
+    thread = FakeThread(ThreadKey("console", "fuzz", "c", f"t{next(NAMES)}"))
+    await engine.handle(thread, said("a video of the sea"))
+    await engine.idle(10)
+    texts = thread.texts(ReplyKind.TEXT)
+    assert texts == ["Starting on your sea video.", "Almost done"], thread.transcript()
+    (failure,) = thread.texts(ReplyKind.ERROR)
+    assert reply in failure.lower(), thread.transcript()
+    last_text = max(
+        i for i, s in enumerate(thread.log) if s.reply and s.reply.kind is ReplyKind.TEXT
+    )
+    first_error = min(
+        i for i, s in enumerate(thread.log) if s.reply and s.reply.kind is ReplyKind.ERROR
+    )
+    assert last_text < first_error

@@ -1,0 +1,206 @@
+"""The road to the backend: connection pools, attribution headers, anonymous tokens, and the one
+retry loop every call goes through (plain calls, the token call, and the opening of a turn).
+
+The retry rules, held in `Transport.retrying` and nowhere else:
+- `TokenRejected` (1001 or HTTP 401): renew the anonymous token with the same client id, retry
+  once. A configured `NEMO_TOKEN` is never renewed.
+- `RateLimited` (HTTP 429): wait `retry_after_seconds`, retry once.
+- Transport errors and `BackendUnavailable` (5xx): capped exponential backoff up to
+  `max_attempts`, for idempotent calls only. A turn or an upload is never re-sent: it charges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+import zlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+
+from core import SKILL_SOURCE
+from core.client_envelopes import parse, unwrap
+from core.errors import BackendUnavailable, MissingClientId, RateLimited, TokenRejected
+from core.models import Token
+
+RenewHook = Callable[["Credentials"], Awaitable[None]]
+TOKEN_PATH = "/api/auth/anonymous-token"
+_T = TypeVar("_T")
+
+
+@dataclass
+class Credentials:
+    """Who a call is made as. Mutable: a renewed token replaces the old one in place."""
+
+    client_id: str
+    platform: str = "console"
+    token: str | None = None
+    user_id: str | None = None
+    fixed: bool = False  # a configured NEMO_TOKEN: cannot be renewed anonymously
+    on_renew: RenewHook | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
+
+    def __repr__(self) -> str:  # never show the token
+        return f"Credentials(client_id={self.client_id!r}, platform={self.platform!r})"
+
+
+@dataclass(frozen=True)
+class ClientTiming:
+    retry_after_seconds: float = 30.0
+    backoff_seconds: float = 0.5
+    backoff_cap_seconds: float = 8.0
+    max_attempts: int = 4
+    turn_timeout_seconds: float = 900.0
+    stream_idle_seconds: float = 180.0
+    request_timeout_seconds: float = 30.0
+
+
+def new_client_id() -> str:
+    return f"jupiter-{uuid.uuid4().hex}"
+
+
+class Transport:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        timing: ClientTiming,
+        version: str,
+        stream_clients: Sequence[httpx.AsyncClient] = (),
+    ) -> None:
+        """`stream_clients`, when given, carry every call: turn streams spread by session, other
+        calls in turn; without them `http` carries everything. httpx's pool does work
+        proportional to its open connections on every request, so a thousand streams in one
+        pool would slow every call (and the event loop) down."""
+        self._streams = tuple(stream_clients) or (http,)
+        self._next_pool = itertools.cycle(self._streams)
+        self.base = base_url.rstrip("/")
+        self.timing = timing
+        self._version = version
+
+    def pool(self) -> httpx.AsyncClient:
+        return next(self._next_pool)
+
+    def pool_for(self, session_id: str) -> httpx.AsyncClient:
+        """One session's streams always share a pool (spread evenly across sessions)."""
+        return self._streams[zlib.crc32(session_id.encode()) % len(self._streams)]
+
+    def headers(self, creds: Credentials | None, platform: str) -> dict[str, str]:
+        headers = {
+            "X-Skill-Source": SKILL_SOURCE,
+            "X-Skill-Version": self._version,
+            "X-Skill-Platform": platform,
+            "Accept": "application/json",
+        }
+        if creds is not None and creds.token:
+            headers["Authorization"] = f"Bearer {creds.token}"
+        return headers
+
+    async def retrying(
+        self,
+        creds: Credentials | None,
+        attempt: Callable[[], Awaitable[_T]],
+        *,
+        idempotent: bool,
+    ) -> _T:
+        """Run `attempt` under the retry rules of the module docstring. `creds` is None for the
+        token call itself, which cannot be renewed."""
+        renewed = waited = False
+        tries = 0
+        if creds is not None and creds.token is None and not creds.fixed:
+            await self.renew(creds, None)
+        while True:
+            tries += 1
+            used_token = creds.token if creds is not None else None
+            try:
+                return await attempt()
+            except TokenRejected:
+                if creds is None or creds.fixed or renewed:
+                    raise
+                renewed = True
+                await self.renew(creds, used_token)
+            except RateLimited:
+                if waited:
+                    raise
+                waited = True
+                await asyncio.sleep(self.timing.retry_after_seconds)
+            except (httpx.TransportError, BackendUnavailable) as exc:
+                if not idempotent or tries >= self.timing.max_attempts:
+                    if isinstance(exc, httpx.TransportError):
+                        raise transport_error(exc) from None
+                    raise
+                await asyncio.sleep(self._backoff(tries))
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        creds: Credentials,
+        *,
+        idempotent: bool,
+        json_body: Any = None,
+        body: Callable[[], tuple[dict[str, str], Any]] | None = None,
+    ) -> Any:
+        """One logical call; returns `data`. `body` builds a streamed body per attempt."""
+
+        async def attempt() -> Any:
+            headers = self.headers(creds, creds.platform)
+            content = None
+            if body is not None:
+                extra, content = body()
+                headers.update(extra)
+            response = await self.pool().request(
+                method,
+                self.base + path,
+                headers=headers,
+                json=json_body if content is None else None,
+                content=content,
+                timeout=self.timing.request_timeout_seconds if content is None else None,
+            )
+            return unwrap(response, path)
+
+        return await self.retrying(creds, attempt, idempotent=idempotent)
+
+    async def anonymous_token(self, client_id: str, platform: str = "console") -> Token:
+        headers = self.headers(None, platform)
+        headers["X-Client-Id"] = client_id
+
+        async def attempt() -> Any:
+            response = await self.pool().post(
+                self.base + TOKEN_PATH, headers=headers, timeout=self.timing.request_timeout_seconds
+            )
+            if response.status_code == 400:
+                raise MissingClientId("the token call was refused for a missing client id")
+            return unwrap(response, TOKEN_PATH)
+
+        return parse(Token, await self.retrying(None, attempt, idempotent=True))
+
+    async def renew(self, creds: Credentials, stale_token: str | None) -> None:
+        """Get a fresh anonymous token unless another task already replaced `stale_token`."""
+        if creds.fixed:
+            raise TokenRejected("the configured NEMO_TOKEN was rejected", code=1001)
+        async with creds.lock:
+            if creds.token is not None and creds.token != stale_token:
+                return
+            try:
+                token = await self.anonymous_token(creds.client_id, creds.platform)
+            except MissingClientId:
+                creds.client_id = new_client_id()
+                token = await self.anonymous_token(creds.client_id, creds.platform)
+            creds.token = token.token
+            creds.user_id = token.user_id or creds.user_id
+            if creds.on_renew is not None:
+                await creds.on_renew(creds)
+
+    def _backoff(self, attempt: int) -> float:
+        timing = self.timing
+        return float(min(timing.backoff_cap_seconds, timing.backoff_seconds * 2 ** (attempt - 1)))
+
+
+def transport_error(exc: httpx.TransportError) -> BackendUnavailable:
+    if isinstance(exc, httpx.TimeoutException):
+        return BackendUnavailable("the video service did not answer in time")
+    return BackendUnavailable(f"the video service is unreachable ({exc.__class__.__name__})")

@@ -1,0 +1,139 @@
+"""One agent turn (`POST /run_sse`) as an async iterator of whole, typed events.
+
+What must hold:
+- The turn is opened under the transport's retry loop, so 1001 and 429 are retried while the
+  backend has refused it; once the stream is open nothing is re-sent (it charges twice). A break
+  is `StreamInterrupted`, silence past the idle setting or the turn limit is `TurnTimedOut`.
+- ADK `partial` chunks are joined: a final (non-partial) text replaces them, as ADK repeats the
+  whole text there; otherwise the joined text is yielded when the stream ends or before an error.
+- An error inside the stream is raised as `OutOfCredits` (code 2001, or "credit" in the message)
+  or `TurnFailed` with the backend's code. Text yielded before it stays yielded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+
+import httpx
+
+from core.client_envelopes import unwrap
+from core.client_transport import Credentials, Transport
+from core.errors import (
+    NemoError,
+    OutOfCredits,
+    ProtocolError,
+    StreamInterrupted,
+    TurnFailed,
+    TurnTimedOut,
+)
+from core.models import EndEvent, ErrorEvent, TextEvent, TurnEvent
+from core.redact import chat_safe
+from core.sse import decode_event, iter_sse
+
+RUN_PATH = "/run_sse"
+
+
+async def run_turn(
+    transport: Transport, creds: Credentials, session_id: str, text: str
+) -> AsyncIterator[TurnEvent]:
+    """Send one message and yield the agent's events until the stream closes (`EndEvent`)."""
+    deadline = time.monotonic() + transport.timing.turn_timeout_seconds
+    response = await _open(transport, creds, session_id, text)
+    held: list[str] = []  # partial chunks not yet superseded by a final text
+    try:
+        async with contextlib.aclosing(_events(transport, response, deadline)) as events:
+            async for event in events:
+                if isinstance(event, TextEvent) and event.partial:
+                    held.append(event.text)
+                    continue
+                if isinstance(event, TextEvent):
+                    held.clear()
+                elif isinstance(event, ErrorEvent | EndEvent) and held:
+                    yield TextEvent("".join(held))
+                    held.clear()
+                if isinstance(event, ErrorEvent):
+                    raise in_stream_error(event)
+                yield event
+    finally:
+        await response.aclose()
+
+
+def in_stream_error(event: ErrorEvent) -> NemoError:
+    """What an error the agent reported inside the stream means to the bot."""
+    if event.code == 2001 or "credit" in event.message.lower():
+        return OutOfCredits(event.message)
+    return TurnFailed(chat_safe(event.message) or "unknown error", code=event.code)
+
+
+async def _open(
+    transport: Transport, creds: Credentials, session_id: str, text: str
+) -> httpx.Response:
+    """The open stream of an accepted turn; a refusal (even HTTP 200 with a JSON envelope) is
+    raised before a byte of the turn is read, so the retry loop may try again."""
+    body = {
+        "app_name": "nemo_agent",
+        "user_id": "me",
+        "session_id": session_id,
+        "new_message": {"parts": [{"text": text}]},
+    }
+    idle = transport.timing.stream_idle_seconds
+    timeout = httpx.Timeout(connect=15.0, read=idle, write=30.0, pool=15.0)
+    http = transport.pool_for(session_id)
+
+    async def attempt() -> httpx.Response:
+        headers = transport.headers(creds, creds.platform)
+        headers["Accept"] = "text/event-stream"
+        request = http.build_request(
+            "POST", transport.base + RUN_PATH, json=body, headers=headers, timeout=timeout
+        )
+        with _stream_errors(idle):
+            response = await http.send(request, stream=True)
+            content_type = response.headers.get("content-type", "")
+            if response.status_code == 200 and "json" not in content_type:
+                return response
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+        unwrap(response, RUN_PATH)
+        raise ProtocolError(f"the turn was refused (HTTP {response.status_code})")
+
+    return await transport.retrying(creds, attempt, idempotent=False)
+
+
+async def _events(
+    transport: Transport, response: httpx.Response, deadline: float
+) -> AsyncGenerator[TurnEvent, None]:
+    """The stream's events as decoded, then `EndEvent` when the server closes it."""
+    with _stream_errors(transport.timing.stream_idle_seconds):
+        events = iter_sse(response.aiter_bytes()).__aiter__()
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TurnTimedOut("the turn ran past its time limit")
+            try:
+                data = await asyncio.wait_for(events.__anext__(), remaining)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                raise TurnTimedOut("the turn ran past its time limit") from None
+            for event in decode_event(data):
+                yield event
+    yield EndEvent()
+
+
+@contextlib.contextmanager
+def _stream_errors(idle: float) -> Iterator[None]:
+    """Transport failures of a turn as the bot's errors: silence is a timed-out turn, anything
+    else a broken stream. Neither is retried by the loop (a turn is not idempotent)."""
+    try:
+        yield
+    except httpx.ReadTimeout:
+        raise TurnTimedOut(f"no word from the video service for {idle:g} s") from None
+    except httpx.TransportError as exc:
+        raise StreamInterrupted(
+            f"the connection to the video service broke ({exc.__class__.__name__})"
+        ) from None
