@@ -92,6 +92,33 @@ class RenderJob:
     size: int | None = None
     language: str = "en"
     draft_hash: str | None = None
+    version: int | None = None  # the timeline version it shows (`export v2`), when known
+    user: str | None = None  # who asked for it (a Home view lists a user's videos)
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    key: ThreadKey
+    number: int
+    session_id: str
+    draft_json: str
+    message: str  # what the user said that made it
+    changes: str  # what changed from the version before, in words ("; "-separated)
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    """A user's (or a workspace's) settings for new videos; None: not set."""
+
+    aspect: str | None = None  # "16:9", "9:16", "1:1"
+    duration: int | None = None  # seconds
+    style: str | None = None  # "cinematic", "anime", ...
+    language: str | None = None  # a reply/session language ("en", "zh-CN")
+
+    @property
+    def empty(self) -> bool:
+        return all(v is None for v in (self.aspect, self.duration, self.style, self.language))
 
 
 class Row(Protocol):
@@ -152,6 +179,20 @@ def render_from_row(row: Row) -> RenderJob:
         size=row["size"],
         language=row["language"],
         draft_hash=row["draft_hash"],
+        version=row["version"],
+        user=row["user_id"],
+    )
+
+
+def version_from_row(row: Row) -> Version:
+    return Version(
+        key=thread_key_from_row(row),
+        number=int(row["number"]),
+        session_id=row["session_id"],
+        draft_json=row["draft_json"],
+        message=row["message"],
+        changes=row["changes"],
+        created_at=row["created_at"],
     )
 
 

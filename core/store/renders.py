@@ -36,6 +36,8 @@ class RenderJobs(SQLTables):
         message_id: str | None,
         language: str,
         draft_hash: str | None = None,
+        version: int | None = None,
+        user: str | None = None,
     ) -> RenderJob:
         """A new job, rendering and leased to `owner`, due for its first poll now."""
         now = time.time()
@@ -43,8 +45,8 @@ class RenderJobs(SQLTables):
             row = await tx.fetchrow(
                 """INSERT INTO renders (platform, tenant, channel, thread, render_id, status,
                      message_id, language, next_poll_at, deadline_at, lease_owner, lease_until,
-                     created_at, draft_hash)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
+                     created_at, draft_hash, version, user_id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
                 *key_params(key),
                 render_id,
                 RenderState.RENDERING.value,
@@ -56,6 +58,8 @@ class RenderJobs(SQLTables):
                 now + lease_seconds,
                 now,
                 draft_hash,
+                version,
+                user,
             )
         assert row is not None
         return render_from_row(row)
@@ -72,6 +76,49 @@ class RenderJobs(SQLTables):
             RenderState.POSTED.value,
         )
         return render_from_row(row) if row else None
+
+    async def posted_with(self, key: ThreadKey, draft_hash: str) -> RenderJob | None:
+        """The thread's newest posted render of exactly this timeline (a link to re-offer)."""
+        row = await self._db.fetchrow(
+            f"""SELECT * FROM renders WHERE {KEY_WHERE} AND status = ? AND draft_hash = ?
+                ORDER BY id DESC LIMIT 1""",
+            *key_params(key),
+            RenderState.POSTED.value,
+            draft_hash,
+        )
+        return render_from_row(row) if row else None
+
+    async def posted_renders(self, key: ThreadKey, limit: int = 20) -> list[RenderJob]:
+        """The thread's delivered videos, newest first (its gallery)."""
+        rows = await self._db.fetch(
+            f"SELECT * FROM renders WHERE {KEY_WHERE} AND status = ? ORDER BY id DESC LIMIT ?",
+            *key_params(key),
+            RenderState.POSTED.value,
+            limit,
+        )
+        return [render_from_row(row) for row in rows]
+
+    async def user_videos(
+        self, platform: str, tenant: str, user: str, limit: int = 10
+    ) -> list[RenderJob]:
+        """The videos delivered to one user's requests in a workspace, newest first (Home)."""
+        rows = await self._db.fetch(
+            """SELECT * FROM renders WHERE platform = ? AND tenant = ? AND user_id = ?
+                AND status = ? ORDER BY id DESC LIMIT ?""",
+            platform,
+            tenant,
+            user,
+            RenderState.POSTED.value,
+            limit,
+        )
+        return [render_from_row(row) for row in rows]
+
+    async def put_poster(self, job_id: int, jpeg_base64: str) -> None:
+        await self._db.execute("UPDATE renders SET poster = ? WHERE id = ?", jpeg_base64, job_id)
+
+    async def get_poster(self, job_id: int) -> str | None:
+        row = await self._db.fetchrow("SELECT poster FROM renders WHERE id = ?", job_id)
+        return row["poster"] if row is not None else None
 
     async def active_renders(self, key: ThreadKey) -> list[RenderJob]:
         """The thread's unfinished (rendering or ready) jobs, oldest first."""

@@ -42,6 +42,30 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 2: which timeline a render was made from, so an unchanged export re-posts its link
     ("ALTER TABLE renders ADD COLUMN draft_hash TEXT",),
+    # 3: the video workflow: timeline versions, which version a render shows and its poster,
+    # per-user (and per-workspace) defaults, estimated spend per user and day, and the
+    # backend task behind a thread's session (its task detail link)
+    (
+        """CREATE TABLE versions (
+            id {serial}, platform TEXT NOT NULL, tenant TEXT NOT NULL, channel TEXT NOT NULL,
+            thread TEXT NOT NULL, number INTEGER NOT NULL, session_id TEXT NOT NULL,
+            draft_json TEXT NOT NULL, message TEXT NOT NULL, changes TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            UNIQUE (platform, tenant, channel, thread, number))""",
+        "ALTER TABLE renders ADD COLUMN version INTEGER",
+        "ALTER TABLE renders ADD COLUMN poster TEXT",
+        "ALTER TABLE renders ADD COLUMN user_id TEXT",
+        """CREATE TABLE preferences (
+            platform TEXT NOT NULL, tenant TEXT NOT NULL, user_id TEXT NOT NULL,
+            aspect TEXT, duration INTEGER, style TEXT, language TEXT,
+            updated_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (platform, tenant, user_id))""",
+        """CREATE TABLE usage (
+            platform TEXT NOT NULL, tenant TEXT NOT NULL, user_id TEXT NOT NULL, day TEXT NOT NULL,
+            credits INTEGER NOT NULL, PRIMARY KEY (platform, tenant, user_id, day))""",
+        "ALTER TABLE threads ADD COLUMN task_id TEXT",
+        "ALTER TABLE threads ADD COLUMN claim_token TEXT",
+        "ALTER TABLE threads ADD COLUMN claim_expires_at DOUBLE PRECISION",
+    ),
 )
 
 
