@@ -18,8 +18,10 @@ from typing import Any
 
 import discord
 
+from bots.base.downloads import AttachmentUnavailable
+from bots.base.uploads import UploadTooLarge, check_fits, within_limit
 from bots.discord.buttons import button_view
-from bots.discord.cdn import AttachmentUnavailable, CdnFiles
+from bots.discord.files import DiscordFiles
 from bots.discord.render import Outgoing, render
 from core.port import Attachment, Reply, ThreadKey
 
@@ -28,10 +30,6 @@ log = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()
 DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES  # 10 MiB
 TYPING_SECONDS = 8.0  # Discord shows "typing" for 10 s after each trigger
-
-
-class UploadTooLarge(Exception):
-    """The file is over the channel's upload limit; the engine posts the link instead."""
 
 
 class TypingIndicators:
@@ -76,14 +74,14 @@ class DiscordThread:
         *,
         upload_limit: int,
         typing: TypingIndicators,
-        cdn: CdnFiles,
+        files: DiscordFiles,
         online: asyncio.Event,
     ) -> None:
         self.key = key
         self._channel = channel
         self._upload_limit = upload_limit
         self._typing = typing
-        self._cdn = cdn
+        self._files = files
         self._online = online
 
     @property
@@ -91,11 +89,12 @@ class DiscordThread:
         return self._upload_limit
 
     async def post(self, reply: Reply) -> str:
-        """Send the reply (several messages when long); the id is the last one's."""
+        """Send the reply (several messages when long); the id is the first one's."""
         await self._online.wait()
-        message_id = ""
-        for outgoing in render(reply):
-            message_id = str((await self._send(outgoing)).id)
+        first, *rest = render(reply)
+        message_id = str((await self._send(first)).id)
+        for outgoing in rest:
+            await self._send(outgoing)
         return message_id
 
     async def update(self, message_id: str, reply: Reply) -> None:
@@ -118,16 +117,11 @@ class DiscordThread:
         The stream is spooled to a temporary file, never held in memory, and file IO runs in
         worker threads so the event loop keeps serving the gateway.
         """
-        if size > self._upload_limit:
-            raise UploadTooLarge(f"{filename} is {size} bytes, over {self._upload_limit}")
+        check_fits(filename, size, self._upload_limit)
         await self._online.wait()
         spool: io.BufferedRandom = await asyncio.to_thread(tempfile.TemporaryFile)
         try:
-            written = 0
-            async for chunk in chunks:
-                written += len(chunk)
-                if written > self._upload_limit:
-                    raise UploadTooLarge(f"{filename} grew past {self._upload_limit} bytes")
+            async for chunk in within_limit(chunks, filename, self._upload_limit):
                 await asyncio.to_thread(spool.write, chunk)
             await asyncio.to_thread(spool.seek, 0)
             await self._channel.send(
@@ -143,7 +137,7 @@ class DiscordThread:
             self._typing.start(self._channel, self._channel.id)
 
     def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
-        return self._cdn.stream(attachment.source, attachment.filename)
+        return self._files.stream(attachment.source, attachment.filename)
 
     async def _send(self, outgoing: Outgoing) -> discord.Message:
         return await self._channel.send(
@@ -169,12 +163,13 @@ class InteractionThread:
         return 0
 
     async def post(self, reply: Reply) -> str:
+        """Followups, one per piece; the id is the first one's."""
         message_id = ""
         for outgoing in render(reply):
             sent = await self._interaction.followup.send(
                 outgoing.content, ephemeral=True, allowed_mentions=NO_MENTIONS, wait=True
             )
-            message_id = str(sent.id)
+            message_id = message_id or str(sent.id)
         return message_id
 
     async def update(self, message_id: str, reply: Reply) -> None:
