@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from core.runtime import Runtime
 from core.settings import Settings
 from core.sim import Faults, LocalBackend
+
+S = TypeVar("S", bound=Settings)
 
 FAST_FAULTS = {
     "turn_seconds": 0.25,
@@ -27,7 +29,7 @@ async def sim() -> AsyncIterator[LocalBackend]:
         yield backend
 
 
-def fast_settings(tmp_path: Path, **overrides: Any) -> Settings:
+def fast_settings(tmp_path: Path, cls: type[S] = Settings, **overrides: Any) -> S:  # type: ignore[assignment]
     values: dict[str, Any] = {
         "database_url": f"sqlite:///{tmp_path / 'jupiter.db'}",
         "heartbeat_seconds": 0.1,
@@ -40,7 +42,7 @@ def fast_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "job_lease_seconds": 2,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return cls(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 RuntimeFactory = Callable[..., AbstractAsyncContextManager[Runtime]]

@@ -41,9 +41,12 @@ class RebasedHTTPClient(HTTPClient):
         return await super().request(route, **kwargs)
 
     async def ws_connect(self, url: str, *, compress: int = 0) -> aiohttp.ClientWebSocketResponse:
-        default = str(DiscordWebSocket.DEFAULT_GATEWAY).rstrip("/")
-        rebased = _rebase(url, default, str(self.gateway).rstrip("/"))
-        return await super().ws_connect(rebased, compress=compress)
+        """The default gateway (first connection, invalidated session) becomes this client's,
+        with discord.py's query (version, encoding, compression) kept."""
+        wanted = yarl.URL(url)
+        if wanted.host == DiscordWebSocket.DEFAULT_GATEWAY.host:
+            url = str(self.gateway.with_query(wanted.query))
+        return await super().ws_connect(url, compress=compress)
 
 
 class RebasedWebhookAdapter(AsyncWebhookAdapter):
@@ -68,10 +71,21 @@ def point_client(client: Client, api_url: str, gateway_url: str) -> None:
 
 
 @contextlib.contextmanager
-def interaction_endpoints(api_url: str) -> Iterator[None]:
-    """Interaction responses from this task (and the tasks it starts) go to `api_url`."""
-    token = async_context.set(RebasedWebhookAdapter(api_url.rstrip("/")))
+def webhooks_via(adapter: AsyncWebhookAdapter) -> Iterator[None]:
+    """Interaction calls made inside go through `adapter` (this task and the tasks it starts)."""
+    token = async_context.set(adapter)
     try:
         yield
     finally:
         async_context.reset(token)
+
+
+def interaction_endpoints(api_url: str) -> contextlib.AbstractContextManager[None]:
+    """Interaction responses from the bot's task tree go to `api_url`."""
+    return webhooks_via(RebasedWebhookAdapter(api_url.rstrip("/")))
+
+
+def current_webhooks() -> AsyncWebhookAdapter:
+    """The adapter in effect here: kept by objects whose calls may come from other tasks (an
+    engine's turn, a test), which then use it through `webhooks_via`."""
+    return async_context.get()

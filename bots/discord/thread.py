@@ -21,6 +21,7 @@ import discord
 from bots.base.downloads import AttachmentUnavailable
 from bots.base.uploads import UploadTooLarge, check_fits, within_limit
 from bots.discord.buttons import button_view
+from bots.discord.endpoints import current_webhooks, webhooks_via
 from bots.discord.files import DiscordFiles
 from bots.discord.render import Outgoing, render
 from core.port import Attachment, Reply, ThreadKey
@@ -157,6 +158,7 @@ class InteractionThread:
     def __init__(self, key: ThreadKey, interaction: discord.Interaction[Any]) -> None:
         self.key = key
         self._interaction = interaction
+        self._webhooks = current_webhooks()  # made in the bot's tasks: its API base
 
     @property
     def upload_limit(self) -> int:
@@ -165,22 +167,24 @@ class InteractionThread:
     async def post(self, reply: Reply) -> str:
         """Followups, one per piece; the id is the first one's."""
         message_id = ""
-        for outgoing in render(reply):
-            sent = await self._interaction.followup.send(
-                outgoing.content, ephemeral=True, allowed_mentions=NO_MENTIONS, wait=True
-            )
-            message_id = message_id or str(sent.id)
+        with webhooks_via(self._webhooks):
+            for outgoing in render(reply):
+                sent = await self._interaction.followup.send(
+                    outgoing.content, ephemeral=True, allowed_mentions=NO_MENTIONS, wait=True
+                )
+                message_id = message_id or str(sent.id)
         return message_id
 
     async def update(self, message_id: str, reply: Reply) -> None:
         first, *rest = render(reply)
-        await self._interaction.followup.edit_message(
-            int(message_id), content=first.content, allowed_mentions=NO_MENTIONS
-        )
-        for outgoing in rest:
-            await self._interaction.followup.send(
-                outgoing.content, ephemeral=True, allowed_mentions=NO_MENTIONS
+        with webhooks_via(self._webhooks):
+            await self._interaction.followup.edit_message(
+                int(message_id), content=first.content, allowed_mentions=NO_MENTIONS
             )
+            for outgoing in rest:
+                await self._interaction.followup.send(
+                    outgoing.content, ephemeral=True, allowed_mentions=NO_MENTIONS
+                )
 
     async def upload(
         self, filename: str, size: int, chunks: AsyncIterator[bytes], reply: Reply
