@@ -14,9 +14,12 @@ class UploadTooLarge(Exception):
     """The file is over the thread's upload limit; the link already posted stands alone."""
 
 
-def check_fits(filename: str, size: int, limit: int) -> None:
+def check_fits(filename: str, size: int, limit: int, platform: str) -> None:
+    """Refuse before the first call when the size is known to be over `limit`."""
     if size > limit:
-        raise UploadTooLarge(f"{filename} is {size} bytes, over the upload limit of {limit}")
+        raise UploadTooLarge(
+            f"{filename} is {size} bytes, over the {platform} upload limit of {limit}"
+        )
 
 
 async def within_limit(

@@ -118,7 +118,7 @@ class DiscordThread:
         The stream is spooled to a temporary file, never held in memory, and file IO runs in
         worker threads so the event loop keeps serving the gateway.
         """
-        check_fits(filename, size, self._upload_limit)
+        check_fits(filename, size, self._upload_limit, "Discord")
         await self._online.wait()
         spool: io.BufferedRandom = await asyncio.to_thread(tempfile.TemporaryFile)
         try:

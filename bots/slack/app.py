@@ -27,11 +27,12 @@ from bots.base.adapter import Engine
 from bots.health import HealthRuntime, add_health_routes
 from core.metrics import Metrics
 from core.port import ThreadResolver
+from core.redact import register_secret_patterns
 from core.settings import Settings, SettingsError, load
 
 from .client import build_client
 from .handlers import build_app
-from .settings import SlackSettings
+from .settings import SECRET_PATTERNS, SlackSettings
 from .thread import SlackThreads
 
 log = logging.getLogger("jupiter.slack")
@@ -119,6 +120,7 @@ async def serve(
 ) -> None:
     """Run until cancelled. `socket=None`: Socket Mode exactly when `SLACK_APP_TOKEN` is set.
     Without `settings`, they are read from the environment."""
+    register_secret_patterns(*SECRET_PATTERNS)  # `jupiter` did already; a direct caller may not
     settings = settings if settings is not None else load(SlackSettings)
     app_token = _secret(settings.slack_app_token)
     if socket is None:

@@ -175,7 +175,7 @@ class SlackThread:
     async def upload(
         self, filename: str, size: int, chunks: AsyncIterator[bytes], reply: Reply
     ) -> None:
-        check_fits(filename, size, self.upload_limit)
+        check_fits(filename, size, self.upload_limit, "Slack")
         ticket = await self._client.files_getUploadURLExternal(filename=filename, length=size)
         upload_url, file_id = str(ticket["upload_url"]), str(ticket["file_id"])
         # The upload URL is pre-signed: it gets the bytes, never the token.
