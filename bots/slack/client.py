@@ -10,12 +10,9 @@ import asyncio
 import logging
 import random
 
+from aiohttp import ClientOSError, ServerConnectionError, ServerDisconnectedError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.http_retry.jitter import Jitter
 from slack_sdk.http_retry.request import HttpRequest
@@ -71,11 +68,21 @@ class _RateLimitRetry(AsyncRateLimitErrorRetryHandler):
         state.increment_current_attempt()
 
 
-class _ServerErrorRetry(AsyncServerErrorRetryHandler):
-    def __init__(self, metrics: Metrics, backoff: float) -> None:
+SERVER_ERRORS = frozenset({500, 502, 503, 504})
+CONNECTION_ERRORS = (ServerConnectionError, ServerDisconnectedError, ClientOSError)
+
+
+class _TransientRetry(AsyncRetryHandler):
+    """Retries a brief server error or a dropped connection after a jittered backoff, and
+    counts each retry (`max_retry_count` differs: a 5xx twice, a connection once)."""
+
+    def __init__(self, metrics: Metrics, backoff: float, *, max_retry_count: int) -> None:
         calculator = BackoffRetryIntervalCalculator(backoff, jitter=_ProportionalJitter())
-        super().__init__(max_retry_count=2, interval_calculator=calculator)
+        super().__init__(max_retry_count=max_retry_count, interval_calculator=calculator)
         self._metrics = metrics
+
+    def transient(self, response: HttpResponse | None, error: Exception | None) -> bool:
+        return response is not None and response.status_code in SERVER_ERRORS
 
     async def _can_retry_async(
         self,
@@ -85,32 +92,15 @@ class _ServerErrorRetry(AsyncServerErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        retry = response is not None and response.status_code in {500, 502, 503, 504}
+        retry = self.transient(response, error)
         if retry:
             self._metrics.chat_retries.labels(platform="slack").inc()
         return retry
 
 
-class _ConnectionRetry(AsyncConnectionErrorRetryHandler):
-    def __init__(self, metrics: Metrics, backoff: float) -> None:
-        calculator = BackoffRetryIntervalCalculator(backoff, jitter=_ProportionalJitter())
-        super().__init__(max_retry_count=1, interval_calculator=calculator)
-        self._metrics = metrics
-
-    async def _can_retry_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        retry = await super()._can_retry_async(
-            state=state, request=request, response=response, error=error
-        )
-        if retry:
-            self._metrics.chat_retries.labels(platform="slack").inc()
-        return retry
+class _ConnectionRetry(_TransientRetry):
+    def transient(self, response: HttpResponse | None, error: Exception | None) -> bool:
+        return isinstance(error, CONNECTION_ERRORS)
 
 
 def build_client(
@@ -120,8 +110,8 @@ def build_client(
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     handlers: list[AsyncRetryHandler] = [
         _RateLimitRetry(metrics, max_retry_count=3),
-        _ServerErrorRetry(metrics, backoff_seconds),
-        _ConnectionRetry(metrics, backoff_seconds),
+        _TransientRetry(metrics, backoff_seconds, max_retry_count=2),
+        _ConnectionRetry(metrics, backoff_seconds, max_retry_count=1),
     ]
     return AsyncWebClient(
         token=token,

@@ -95,38 +95,27 @@ class UserLocales:
         return locale
 
 
-def build_app(
-    *,
-    settings: SlackSettings,
-    engine: Engine,
-    threads: SlackThreads,
-) -> AsyncApp:
-    """The Bolt app for HTTP or Socket Mode; the signing secret matters only for HTTP."""
-    client = threads.client
-    locales = UserLocales(client)
-    secret = (
-        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
-    )
-    app = AsyncApp(
-        client=client,
-        signing_secret=secret,
-        process_before_response=False,
-        logger=logging.getLogger("jupiter.slack.bolt"),
-        name="jupiter",
-    )
-    # Bolt logs a rejected request's whole body at INFO; the web handler logs a short line instead.
-    logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
+class Listeners:
+    """What Bolt calls: each acks first (Slack's 3 seconds), then hands over to the engine."""
 
-    async def deliver(routed: Routed) -> None:
-        if routed.needs_owner and not await engine.is_bot_thread(routed.key):
+    def __init__(self, engine: Engine, threads: SlackThreads) -> None:
+        self._engine = engine
+        self._threads = threads
+        self._client = threads.client
+        self._locales = UserLocales(threads.client)
+
+    async def deliver(self, routed: Routed) -> None:
+        if routed.needs_owner and not await self._engine.is_bot_thread(routed.key):
             return
-        thread = threads(routed.key)
+        thread = self._threads(routed.key)
         incoming = routed.incoming
         if incoming.locale is None and incoming.user:
-            incoming = replace(incoming, locale=await locales.get(incoming.user))
-        await engine.handle(thread, incoming)
+            incoming = replace(incoming, locale=await self._locales.get(incoming.user))
+        await self._engine.handle(thread, incoming)
 
-    async def on_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+    async def on_command(
+        self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
+    ) -> None:
         request = from_command(command)
         if request is None or request.wants_usage:
             await ack(text=USAGE, response_type="ephemeral")
@@ -134,7 +123,7 @@ def build_app(
         await ack()
         root = root_message(request.prompt, request.user)
         try:
-            posted = await client.chat_postMessage(
+            posted = await self._client.chat_postMessage(
                 channel=request.channel, text=root.text, blocks=root.blocks
             )
         except SlackApiError as exc:
@@ -145,30 +134,51 @@ def build_app(
                 response_type="ephemeral",
             )
             return
-        await deliver(request.routed(str(posted["ts"])))
+        await self.deliver(request.routed(str(posted["ts"])))
 
-    async def on_mention(body: dict[str, Any], context: AsyncBoltContext) -> None:
+    async def on_mention(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
         routed = from_mention(body, context.bot_user_id)
         if routed is not None:
-            await deliver(routed)
+            await self.deliver(routed)
 
-    async def on_message(body: dict[str, Any], context: AsyncBoltContext) -> None:
+    async def on_message(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
         routed = from_message(body, context.bot_user_id)
         if routed is not None:
-            await deliver(routed)
+            await self.deliver(routed)
 
-    async def on_button(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def on_button(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         routed = from_action(body)
         if routed is not None:
-            await deliver(routed)
+            await self.deliver(routed)
 
-    async def on_open_video(ack: AsyncAck) -> None:
+    async def on_open_video(self, ack: AsyncAck) -> None:
         await ack()  # a link button still sends a click; Slack shows an error unless it is acked
 
-    app.command("/video")(on_command)
-    app.event("app_mention")(on_mention)
-    app.event("message")(on_message)
-    app.action(_BUTTONS)(on_button)
-    app.action(OPEN_VIDEO_ACTION)(on_open_video)
+
+def build_app(
+    *,
+    settings: SlackSettings,
+    engine: Engine,
+    threads: SlackThreads,
+) -> AsyncApp:
+    """The Bolt app for HTTP or Socket Mode; the signing secret matters only for HTTP."""
+    secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    )
+    app = AsyncApp(
+        client=threads.client,
+        signing_secret=secret,
+        process_before_response=False,
+        logger=logging.getLogger("jupiter.slack.bolt"),
+        name="jupiter",
+    )
+    # Bolt logs a rejected request's whole body at INFO; the web handler logs a short line instead.
+    logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
+    listeners = Listeners(engine, threads)
+    app.command("/video")(listeners.on_command)
+    app.event("app_mention")(listeners.on_mention)
+    app.event("message")(listeners.on_message)
+    app.action(_BUTTONS)(listeners.on_button)
+    app.action(OPEN_VIDEO_ACTION)(listeners.on_open_video)
     return app
