@@ -47,7 +47,7 @@ def register_secrets() -> None:
     from core.redact import register_secret_patterns
 
     for adapter in adapters():
-        register_secret_patterns(*adapter.secret_patterns)
+        register_secret_patterns(*adapter.settings.secret_patterns)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from core.logs import setup_logging
 
-    setup_logging(settings.log_level, [name for a in adapters() for name in a.loggers])
+    setup_logging(settings.log_level, [name for a in adapters() for name in a.settings.loggers])
     commands: dict[str, Callable[[], Coroutine[Any, Any, int]]] = {
         "console": lambda: _console(settings, args),
         "run": lambda: _run(settings, args, every),

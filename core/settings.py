@@ -11,9 +11,16 @@ bad value in it is reported the same way.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 S = TypeVar("S", bound=BaseSettings)
@@ -26,6 +33,16 @@ class SettingsError(Exception):
 def env(name: str) -> AliasChoices:
     """The alias a field is read by: the environment variable, or its lower-case name."""
     return AliasChoices(name, name.lower())
+
+
+def _absolute(value: str) -> str:
+    if "://" not in value:
+        raise ValueError("must be an absolute URL")
+    return value
+
+
+AbsoluteUrl = Annotated[str, AfterValidator(_absolute)]
+"""A URL setting: scheme and host required, so a typo fails at start with its name."""
 
 
 class SettingsBase(BaseSettings):
@@ -42,7 +59,7 @@ class SettingsBase(BaseSettings):
 
 
 class Settings(SettingsBase):
-    nemo_base_url: str = Field(
+    nemo_base_url: AbsoluteUrl = Field(
         "https://mega-api-prod.nemovideo.ai", validation_alias=env("NEMO_BASE_URL")
     )
     nemo_token: SecretStr | None = Field(None, validation_alias=env("NEMO_TOKEN"))
@@ -74,13 +91,6 @@ class Settings(SettingsBase):
     log_level: str = Field("INFO", validation_alias=env("JUPITER_LOG_LEVEL"))
     secret_key: SecretStr | None = Field(None, validation_alias=env("JUPITER_SECRET_KEY"))
     language: str = Field("en", validation_alias=env("JUPITER_LANGUAGE"))
-
-    @field_validator("nemo_base_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if "://" not in value:
-            raise ValueError("must be an absolute URL")
-        return value
 
     @field_validator("database_url")
     @classmethod

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from core.port import ChatThread, Incoming, ThreadKey, ThreadResolver
 from core.settings import SettingsBase
@@ -33,7 +33,14 @@ class Engine(Protocol):
 
 
 class AdapterSettings(SettingsBase):
-    """An adapter's own settings; `configured` says whether `jupiter run` should start it."""
+    """An adapter's own settings; `configured` says whether `jupiter run` should start it.
+
+    The class also names the platform's token shapes (`secret_patterns`, regexes masked in
+    logs and chat) and its SDK's loggers (`loggers`, quieted to WARNING).
+    """
+
+    secret_patterns: ClassVar[tuple[str, ...]] = ()
+    loggers: ClassVar[tuple[str, ...]] = ()
 
     @property
     def configured(self) -> bool:
@@ -51,7 +58,5 @@ class Adapter:
     summary: str  # the subcommand's help line
     settings: type[AdapterSettings]
     serve: Serve
-    secret_patterns: tuple[str, ...] = ()  # regexes for the platform's tokens
-    loggers: tuple[str, ...] = ()  # the SDK's loggers, quieted to WARNING
     serves_health: bool = False  # answers /healthz and /metrics on JUPITER_HTTP_PORT itself
     arguments: Callable[[argparse.ArgumentParser], None] | None = None

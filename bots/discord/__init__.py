@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from bots.base.adapter import Adapter
 
-from .settings import LOGGERS, SECRET_PATTERNS, DiscordSettings
+from .settings import DiscordSettings
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -36,6 +36,4 @@ ADAPTER = Adapter(
     summary="the Discord bot",
     settings=DiscordSettings,
     serve=_serve,
-    secret_patterns=SECRET_PATTERNS,
-    loggers=LOGGERS,
 )

@@ -26,7 +26,7 @@ from bots.discord.endpoints import interaction_endpoints, point_client
 from bots.discord.files import DiscordFiles
 from bots.discord.handlers import DiscordAdapter
 from bots.discord.incoming import PLATFORM
-from bots.discord.settings import SECRET_PATTERNS, DiscordSettings
+from bots.discord.settings import DiscordSettings
 from bots.discord.thread import NO_MENTIONS
 from core.port import Action
 from core.redact import register_secret_patterns
@@ -137,5 +137,7 @@ async def run_bot(settings: DiscordSettings, engine: Engine) -> None:
 async def serve(rt: DiscordRuntime, settings: DiscordSettings | None = None) -> None:
     """`jupiter discord`: the bot on the runtime's engine, until cancelled. Without `settings`,
     they are read from the environment."""
-    register_secret_patterns(*SECRET_PATTERNS)  # `jupiter` did already; a direct caller may not
+    register_secret_patterns(
+        *DiscordSettings.secret_patterns
+    )  # `jupiter` did already; a direct caller may not
     await run_bot(settings if settings is not None else load(DiscordSettings), rt.engine)

@@ -6,32 +6,27 @@ naming the variable (`core.settings.load`).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field, SecretStr, field_validator
 
 from bots.base.adapter import AdapterSettings
-from core.settings import env
-
-SECRET_PATTERNS = (r"[MN][A-Za-z\d]{23,}\.[\w-]{6}\.[\w-]{27,}",)
-LOGGERS = ("discord",)
+from core.settings import AbsoluteUrl, env
 
 
 class DiscordSettings(AdapterSettings):
+    secret_patterns: ClassVar[tuple[str, ...]] = (r"[MN][A-Za-z\d]{23,}\.[\w-]{6}\.[\w-]{27,}",)
+    loggers: ClassVar[tuple[str, ...]] = ("discord",)
+
     discord_token: SecretStr | None = Field(None, validation_alias=env("DISCORD_TOKEN"))
-    discord_api_url: str = Field(
+    discord_api_url: AbsoluteUrl = Field(
         "https://discord.com/api/v10", validation_alias=env("DISCORD_API_URL")
     )
-    discord_gateway_url: str = Field(
+    discord_gateway_url: AbsoluteUrl = Field(
         "wss://gateway.discord.gg/", validation_alias=env("DISCORD_GATEWAY_URL")
     )
     discord_shard_count: int | None = Field(None, ge=1, validation_alias=env("DISCORD_SHARD_COUNT"))
     discord_shard_ids: list[int] | None = Field(None, validation_alias=env("DISCORD_SHARD_IDS"))
-
-    @field_validator("discord_api_url", "discord_gateway_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if "://" not in value:
-            raise ValueError("must be an absolute URL")
-        return value
 
     @field_validator("discord_shard_ids", mode="before")
     @classmethod

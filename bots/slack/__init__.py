@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from bots.base.adapter import Adapter
 
-from .settings import LOGGERS, SECRET_PATTERNS, SlackSettings
+from .settings import SlackSettings
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -45,8 +45,6 @@ ADAPTER = Adapter(
     summary="the Slack app",
     settings=SlackSettings,
     serve=_serve,
-    secret_patterns=SECRET_PATTERNS,
-    loggers=LOGGERS,
     serves_health=True,
     arguments=_arguments,
 )

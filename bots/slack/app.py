@@ -32,7 +32,7 @@ from core.settings import Settings, SettingsError, load
 
 from .client import build_client
 from .handlers import build_app
-from .settings import SECRET_PATTERNS, SlackSettings
+from .settings import SlackSettings
 from .thread import SlackThreads
 
 log = logging.getLogger("jupiter.slack")
@@ -120,7 +120,9 @@ async def serve(
 ) -> None:
     """Run until cancelled. `socket=None`: Socket Mode exactly when `SLACK_APP_TOKEN` is set.
     Without `settings`, they are read from the environment."""
-    register_secret_patterns(*SECRET_PATTERNS)  # `jupiter` did already; a direct caller may not
+    register_secret_patterns(
+        *SlackSettings.secret_patterns
+    )  # `jupiter` did already; a direct caller may not
     settings = settings if settings is not None else load(SlackSettings)
     app_token = _secret(settings.slack_app_token)
     if socket is None:

@@ -6,32 +6,32 @@ naming the variable (`core.settings.load`).
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from typing import ClassVar
+
+from pydantic import Field, SecretStr
 
 from bots.base.adapter import AdapterSettings
-from core.settings import env
-
-SECRET_PATTERNS = (r"xox[abprs]-[A-Za-z0-9\-]+", r"xapp-[A-Za-z0-9\-]+")
-LOGGERS = ("slack_bolt", "slack_sdk")
+from core.settings import AbsoluteUrl, env
 
 
 class SlackSettings(AdapterSettings):
+    secret_patterns: ClassVar[tuple[str, ...]] = (
+        r"xox[abprs]-[A-Za-z0-9\-]+",
+        r"xapp-[A-Za-z0-9\-]+",
+    )
+    loggers: ClassVar[tuple[str, ...]] = ("slack_bolt", "slack_sdk")
+
     slack_bot_token: SecretStr | None = Field(None, validation_alias=env("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(
         None, validation_alias=env("SLACK_SIGNING_SECRET")
     )
     slack_app_token: SecretStr | None = Field(None, validation_alias=env("SLACK_APP_TOKEN"))
-    slack_api_url: str = Field("https://slack.com/api/", validation_alias=env("SLACK_API_URL"))
+    slack_api_url: AbsoluteUrl = Field(
+        "https://slack.com/api/", validation_alias=env("SLACK_API_URL")
+    )
     slack_upload_max_bytes: int = Field(
         100 * 1024 * 1024, ge=0, validation_alias=env("JUPITER_SLACK_UPLOAD_MAX_BYTES")
     )
-
-    @field_validator("slack_api_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if "://" not in value:
-            raise ValueError("must be an absolute URL")
-        return value
 
     @property
     def configured(self) -> bool:
