@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
+import importlib
 import logging
 import signal
 import sys
@@ -15,18 +17,44 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from bots.base.adapter import Adapter, AdapterSettings
 from core import __version__
-from core.settings import Settings, SettingsError, load_settings
+from core.settings import Settings, SettingsError, load, load_settings
 
 log = logging.getLogger("jupiter")
 OFFLINE_CREDITS = 1000
+
+ADAPTERS: dict[str, str] = {
+    "slack": "bots.slack",
+    "discord": "bots.discord",
+}
+"""The registration table: subcommand -> the package whose `ADAPTER` plugs it in. Adding a
+platform is a folder under `bots/` and one line here."""
+
+
+def adapters() -> list[Adapter]:
+    """Every registered adapter, in table order (importing one loads no platform SDK)."""
+    found = []
+    for name, module in ADAPTERS.items():
+        adapter: Adapter = importlib.import_module(module).ADAPTER
+        assert adapter.name == name, f"{module} registers {adapter.name!r}, not {name!r}"
+        found.append(adapter)
+    return found
+
+
+def register_secrets() -> None:
+    """Every adapter's token shapes are masked in logs and chat before anything runs."""
+    from core.redact import register_secret_patterns
+
+    for adapter in adapters():
+        register_secret_patterns(*adapter.settings.secret_patterns)
 
 
 def _parser() -> argparse.ArgumentParser:
     from core.sim import add_fault_arguments
 
     parser = argparse.ArgumentParser(
-        prog="jupiter", description="NemoVideo text-to-video in Slack, Discord and the terminal."
+        prog="jupiter", description="NemoVideo text-to-video in chat and the terminal."
     )
     parser.add_argument("--version", action="version", version=f"jupiter {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -36,13 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     console = commands.add_parser("console", help="chat in the terminal")
     console.add_argument("--offline", action="store_true", help="use the built-in local backend")
     console.add_argument("--out", default="videos", help="where finished videos are saved")
-    slack = commands.add_parser("slack", help="the Slack app")
-    mode = slack.add_mutually_exclusive_group()
-    mode.add_argument("--socket", action="store_true", help="Socket Mode (needs SLACK_APP_TOKEN)")
-    mode.add_argument("--http", action="store_true", help="HTTP on JUPITER_HTTP_PORT")
-    slack.add_argument("--offline", action="store_true", help=argparse.SUPPRESS)
-    discord = commands.add_parser("discord", help="the Discord bot")
-    discord.add_argument("--offline", action="store_true", help=argparse.SUPPRESS)
+    for adapter in adapters():
+        sub = commands.add_parser(adapter.name, help=adapter.summary)
+        if adapter.arguments is not None:
+            adapter.arguments(sub)
+        sub.add_argument("--offline", action="store_true", help=argparse.SUPPRESS)
     sim = commands.add_parser("sim", help="the local NemoVideo-compatible backend")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8790)
@@ -82,51 +108,31 @@ async def _console(settings: Settings, args: argparse.Namespace) -> int:
     return await _with_runtime(settings, args.offline, lambda rt: chat(rt, out))
 
 
-async def _slack(settings: Settings, args: argparse.Namespace) -> int:
-    from bots.slack.server import serve
-
-    socket = True if args.socket else (False if args.http else None)
-
-    async def work(rt: Any) -> int:
-        await serve(rt, socket=socket)
-        return 0
-
-    return await _with_runtime(settings, args.offline, work)
+Configured = list[tuple[Adapter, AdapterSettings]]
 
 
-async def _discord(settings: Settings, args: argparse.Namespace) -> int:
-    from bots.discord.bot import serve
+async def _serve(settings: Settings, args: argparse.Namespace, chosen: Configured) -> int:
+    """Run the chosen adapters side by side; `/healthz` is served once, by an adapter that
+    answers it itself or else beside them."""
 
     async def work(rt: Any) -> int:
         from bots.health import alongside
 
-        await alongside(serve(rt), rt, settings.http_port)
+        services = [adapter.serve(rt, config, args) for adapter, config in chosen]
+        together: Awaitable[Any] = asyncio.gather(*services)
+        if not any(adapter.serves_health for adapter, _ in chosen):
+            together = alongside(together, rt, settings.http_port)
+        await together
         return 0
 
     return await _with_runtime(settings, args.offline, work)
 
 
-async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    if not settings.slack_configured and not settings.discord_configured:
+async def _run(settings: Settings, args: argparse.Namespace, every: Configured) -> int:
+    chosen = [(adapter, config) for adapter, config in every if config.configured]
+    if not chosen:
         return await _console(settings, args)
-
-    async def work(rt: Any) -> int:
-        services: list[Awaitable[None]] = []
-        if settings.slack_configured:
-            from bots.slack.server import serve as serve_slack
-
-            services.append(serve_slack(rt))
-        if settings.discord_configured:
-            from bots.discord.bot import serve as serve_discord
-            from bots.health import alongside
-
-            discord = serve_discord(rt)
-            # the Slack server already answers /healthz and /metrics on the port
-            services.append(discord if services else alongside(discord, rt, settings.http_port))
-        await asyncio.gather(*services)
-        return 0
-
-    return await _with_runtime(settings, args.offline, work)
+    return await _serve(settings, args, chosen)
 
 
 async def _sim(args: argparse.Namespace) -> int:
@@ -153,22 +159,24 @@ async def _until_terminated(work: Coroutine[Any, Any, int]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    register_secrets()
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
+        every: Configured = [(adapter, load(adapter.settings)) for adapter in adapters()]
     except SettingsError as exc:
         print(f"jupiter: {exc}", file=sys.stderr)
         return 2
     from core.logs import setup_logging
 
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, [name for a in adapters() for name in a.settings.loggers])
     commands: dict[str, Callable[[], Coroutine[Any, Any, int]]] = {
         "console": lambda: _console(settings, args),
-        "run": lambda: _run(settings, args),
-        "slack": lambda: _slack(settings, args),
-        "discord": lambda: _discord(settings, args),
+        "run": lambda: _run(settings, args, every),
         "sim": lambda: _sim(args),
     }
+    for adapter, config in every:
+        commands[adapter.name] = functools.partial(_serve, settings, args, [(adapter, config)])
     try:
         return asyncio.run(_until_terminated(commands[args.command]()))
     except KeyboardInterrupt:

@@ -50,6 +50,7 @@ class ConsoleThread:
         print(text, file=self._stream, flush=True)
 
     async def post(self, reply: Reply) -> str:
+        """A reply is one printed block, so its id is its first (and only) message's."""
         self._next_id += 1
         self._print(render(reply))
         return str(self._next_id)

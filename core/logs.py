@@ -1,7 +1,7 @@
 """Logs: one JSON object a line on stderr, with a `level` key, and never a token.
 
-A redaction filter masks anything token-shaped in the message and its extras, and httpx's
-request lines (which print full URLs) are quieted to WARNING.
+A redaction filter masks anything token-shaped in the message and its extras, and library
+request lines (httpx prints full URLs) are quieted to WARNING.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from core.redact import mask_secrets
@@ -34,19 +35,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def setup_logging(level: str = "INFO") -> None:
+QUIET = ("httpx", "httpcore", "aiohttp.access", "asyncio")
+
+
+def setup_logging(level: str = "INFO", quiet: Iterable[str] = ()) -> None:
+    """JSON lines on stderr; the libraries in `QUIET` and `quiet` (adapters add their SDKs'
+    loggers) speak only from WARNING up, so their request chatter never reaches the logs."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in (
-        "httpx",
-        "httpcore",
-        "aiohttp.access",
-        "slack_bolt",
-        "slack_sdk",
-        "discord",
-        "asyncio",
-    ):
+    for noisy in (*QUIET, *quiet):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -17,12 +17,17 @@ from core.models import Balance
 
 @dataclass(frozen=True, slots=True)
 class ThreadKey:
-    """One conversation: a Slack thread, a Discord thread or DM, a console session."""
+    """One conversation on one surface; each adapter says what its parts mean on its platform.
 
-    platform: str  # "slack" | "discord" | "console"
-    tenant: str  # Slack team id, Discord guild id (DMs: the user), console user
+    `platform` names the adapter (it is also the backend's `X-Skill-Platform`); `tenant` is
+    the unit that shares a backend token (a workspace, a server, a console user); `thread` is
+    the conversation inside `channel`.
+    """
+
+    platform: str
+    tenant: str
     channel: str
-    thread: str  # Slack thread_ts, Discord thread/DM channel id, console session name
+    thread: str
 
     def __str__(self) -> str:
         return f"{self.platform}:{self.tenant}:{self.channel}:{self.thread}"
@@ -89,11 +94,16 @@ class ChatThread(Protocol):
         ...
 
     async def post(self, reply: Reply) -> str:
-        """Post a reply in the thread; returns a message id usable with `update`."""
+        """Post a reply in the thread; returns the id of the *first* message it became.
+
+        A long reply may become several messages; the id is always the head's, on every
+        surface, so `update` edits where the reply starts (where a reader sees it begin).
+        """
         ...
 
     async def update(self, message_id: str, reply: Reply) -> None:
-        """Replace a message posted earlier (progress edited in place)."""
+        """Replace the head message `post` returned (progress edited in place); what no longer
+        fits in it continues in new messages."""
         ...
 
     async def upload(

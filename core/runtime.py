@@ -1,7 +1,7 @@
 """Wiring in one place: open the shared resources with `async with`, hand them to constructors.
 
     async with Runtime.open(settings) as rt:
-        rt.engine.register("slack", ...)
+        rt.engine.register("console", ...)  # each adapter registers its platform
         ...
 
 No globals, no import-time side effects; tests open their own runtimes side by side.

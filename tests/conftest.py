@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -13,6 +13,8 @@ from core.runtime import Runtime
 from core.settings import Settings
 from core.sim import Faults, LocalBackend
 from core.store import Store, open_store
+
+S = TypeVar("S", bound=Settings)
 
 FAST_FAULTS = {
     "turn_seconds": 0.25,
@@ -36,7 +38,7 @@ async def sim() -> AsyncIterator[LocalBackend]:
         yield backend
 
 
-def fast_settings(tmp_path: Path, **overrides: Any) -> Settings:
+def fast_settings(tmp_path: Path, cls: type[S] = Settings, **overrides: Any) -> S:  # type: ignore[assignment]
     values: dict[str, Any] = {
         "database_url": f"sqlite:///{tmp_path / 'jupiter.db'}",
         "heartbeat_seconds": 0.1,
@@ -49,7 +51,7 @@ def fast_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "job_lease_seconds": 2,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return cls(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 RuntimeFactory = Callable[..., AbstractAsyncContextManager[Runtime]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -134,9 +135,13 @@ def test_sim_command_serves_the_protocol(tmp_path: Path) -> None:
 
 def test_core_knows_no_chat_platform() -> None:
     code = (
-        "import sys, pkgutil, importlib, core\n"
+        "import sys, pkgutil, importlib, core, bots.base\n"
         "for m in pkgutil.walk_packages(core.__path__, 'core.'):\n"
         "    importlib.import_module(m.name)\n"
+        "for m in pkgutil.walk_packages(bots.base.__path__, 'bots.base.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "import bots.cli\n"
+        "bots.cli.adapters()  # the registration table: no adapter's SDK loads with it\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('slack_bolt', 'slack_sdk', 'discord')]\n"
         "print(','.join(bad))\n"
     )
@@ -145,6 +150,21 @@ def test_core_knows_no_chat_platform() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_core_names_no_chat_platform_in_code_or_docs() -> None:
+    """Not an import only: no name, docstring or comment in core/ mentions a chat platform.
+    (The backend's `X-Skill-Platform` value comes from `ThreadKey.platform`, set by adapters.)"""
+    from bots.cli import ADAPTERS
+
+    names = re.compile("|".join(re.escape(name) for name in ("slack", "discord", *ADAPTERS)), re.I)
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted((ROOT / "core").rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if names.search(line)
+    ]
+    assert found == []
 
 
 def test_sigterm_shuts_down_cleanly(tmp_path: Path) -> None:

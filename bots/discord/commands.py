@@ -12,7 +12,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bots.discord.adapter import DiscordAdapter
+from bots.discord.handlers import DiscordAdapter
 from core.port import Action
 
 log = logging.getLogger(__name__)

@@ -10,6 +10,8 @@ code span or a bold run, and a split inside a fenced block closes the fence and 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from itertools import accumulate
 
 MESSAGE_LIMIT = 2000
 
@@ -112,12 +114,13 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
         opener = _FENCE.match(line)
         # A line that opens a fence also needs room for the fence a cut would close.
         reserve = 4 if opener and fence is None else 0
-        if width(line) > room() - reserve and current and current != [fence]:
-            flush()
-        while width(line) > room() - reserve:
-            head, line = _cut_line(line, max(room() - reserve, 1))
-            add(head)
-            flush()
+        if width(line) > room() - reserve:
+            if current and current != [fence]:
+                flush()
+            heads, line = _cut_long_line(line, max(room() - reserve, 1))
+            for head in heads:
+                add(head)
+                flush()
         add(line)
         if opener and fence is None:
             fence = line.strip()
@@ -127,32 +130,46 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     return pieces
 
 
-def _cut_line(line: str, room: int) -> tuple[str, str]:
-    """Split one over-long line: at a space outside inline markup if possible, else hard."""
-    limit = _index_for_width(line, room)
+def _cut_long_line(line: str, room: int) -> tuple[list[str], str]:
+    """Pieces of one over-long line, each within `room`, and the tail that fits.
+
+    Widths come from one running sum and pieces are taken by offset, so a 40,000-character
+    line costs a pass, not a copy of the rest of it per piece.
+    """
+    sizes = [0, *accumulate(2 if ord(char) > 0xFFFF else 1 for char in line)]
+    heads: list[str] = []
+    start = 0
+    while sizes[-1] - sizes[start] > room:
+        end = max(bisect_right(sizes, sizes[start] + room) - 1, start + 1)
+        head, start = _cut_line(line, start, end)
+        heads.append(head)
+    return heads, line[start:]
+
+
+def _cut_line(line: str, start: int, end: int) -> tuple[str, int]:
+    """Cut `line[start:end]`: at a space outside inline markup if possible, else hard; returns
+    the piece and where the rest starts (spaces after a soft cut skipped)."""
     fallback = -1
-    for index in range(limit, 0, -1):
+    for index in range(end, start, -1):
         at_space = line[index - 1] == " " or (index < len(line) and line[index] == " ")
-        head = line[:index].rstrip()
-        if not at_space or not head:
+        if not at_space:
+            continue
+        head = line[start:index].rstrip()
+        if not head:
             continue
         if _balanced(head):
-            return head, line[index:].lstrip()
+            return head, _skip_space(line, index)
         if fallback < 0:
             fallback = index
     if fallback > 0:
-        return line[:fallback].rstrip(), line[fallback:].lstrip()
-    return line[:limit], line[limit:]
+        return line[start:fallback].rstrip(), _skip_space(line, fallback)
+    return line[start:end], end
 
 
-def _index_for_width(line: str, room: int) -> int:
-    """The longest prefix of `line` (in code points) whose Discord width fits `room`."""
-    total = 0
-    for index, char in enumerate(line):
-        total += 2 if ord(char) > 0xFFFF else 1
-        if total > room:
-            return max(index, 1)
-    return len(line)
+def _skip_space(line: str, index: int) -> int:
+    while index < len(line) and line[index].isspace():
+        index += 1
+    return index
 
 
 def _balanced(text: str) -> bool:

@@ -18,8 +18,11 @@ from typing import Any
 
 import discord
 
+from bots.base.downloads import AttachmentUnavailable
+from bots.base.uploads import UploadTooLarge, check_fits, within_limit
 from bots.discord.buttons import button_view
-from bots.discord.cdn import AttachmentUnavailable, CdnFiles
+from bots.discord.endpoints import current_webhooks, webhooks_via
+from bots.discord.files import DiscordFiles
 from bots.discord.render import Outgoing, render
 from core.port import Attachment, Reply, ThreadKey
 
@@ -28,10 +31,6 @@ log = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()
 DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES  # 10 MiB
 TYPING_SECONDS = 8.0  # Discord shows "typing" for 10 s after each trigger
-
-
-class UploadTooLarge(Exception):
-    """The file is over the channel's upload limit; the engine posts the link instead."""
 
 
 class TypingIndicators:
@@ -76,14 +75,14 @@ class DiscordThread:
         *,
         upload_limit: int,
         typing: TypingIndicators,
-        cdn: CdnFiles,
+        files: DiscordFiles,
         online: asyncio.Event,
     ) -> None:
         self.key = key
         self._channel = channel
         self._upload_limit = upload_limit
         self._typing = typing
-        self._cdn = cdn
+        self._files = files
         self._online = online
 
     @property
@@ -91,11 +90,12 @@ class DiscordThread:
         return self._upload_limit
 
     async def post(self, reply: Reply) -> str:
-        """Send the reply (several messages when long); the id is the last one's."""
+        """Send the reply (several messages when long); the id is the first one's."""
         await self._online.wait()
-        message_id = ""
-        for outgoing in render(reply):
-            message_id = str((await self._send(outgoing)).id)
+        first, *rest = render(reply)
+        message_id = str((await self._send(first)).id)
+        for outgoing in rest:
+            await self._send(outgoing)
         return message_id
 
     async def update(self, message_id: str, reply: Reply) -> None:
@@ -118,16 +118,11 @@ class DiscordThread:
         The stream is spooled to a temporary file, never held in memory, and file IO runs in
         worker threads so the event loop keeps serving the gateway.
         """
-        if size > self._upload_limit:
-            raise UploadTooLarge(f"{filename} is {size} bytes, over {self._upload_limit}")
+        check_fits(filename, size, self._upload_limit, "Discord")
         await self._online.wait()
         spool: io.BufferedRandom = await asyncio.to_thread(tempfile.TemporaryFile)
         try:
-            written = 0
-            async for chunk in chunks:
-                written += len(chunk)
-                if written > self._upload_limit:
-                    raise UploadTooLarge(f"{filename} grew past {self._upload_limit} bytes")
+            async for chunk in within_limit(chunks, filename, self._upload_limit):
                 await asyncio.to_thread(spool.write, chunk)
             await asyncio.to_thread(spool.seek, 0)
             await self._channel.send(
@@ -143,7 +138,7 @@ class DiscordThread:
             self._typing.start(self._channel, self._channel.id)
 
     def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
-        return self._cdn.stream(attachment.source, attachment.filename)
+        return self._files.stream(attachment.source, attachment.filename)
 
     async def _send(self, outgoing: Outgoing) -> discord.Message:
         return await self._channel.send(
@@ -163,29 +158,33 @@ class InteractionThread:
     def __init__(self, key: ThreadKey, interaction: discord.Interaction[Any]) -> None:
         self.key = key
         self._interaction = interaction
+        self._webhooks = current_webhooks()  # made in the bot's tasks: its API base
 
     @property
     def upload_limit(self) -> int:
         return 0
 
     async def post(self, reply: Reply) -> str:
+        """Followups, one per piece; the id is the first one's."""
         message_id = ""
-        for outgoing in render(reply):
-            sent = await self._interaction.followup.send(
-                outgoing.content, ephemeral=True, allowed_mentions=NO_MENTIONS, wait=True
-            )
-            message_id = str(sent.id)
+        with webhooks_via(self._webhooks):
+            for outgoing in render(reply):
+                sent = await self._interaction.followup.send(
+                    outgoing.content, ephemeral=True, allowed_mentions=NO_MENTIONS, wait=True
+                )
+                message_id = message_id or str(sent.id)
         return message_id
 
     async def update(self, message_id: str, reply: Reply) -> None:
         first, *rest = render(reply)
-        await self._interaction.followup.edit_message(
-            int(message_id), content=first.content, allowed_mentions=NO_MENTIONS
-        )
-        for outgoing in rest:
-            await self._interaction.followup.send(
-                outgoing.content, ephemeral=True, allowed_mentions=NO_MENTIONS
+        with webhooks_via(self._webhooks):
+            await self._interaction.followup.edit_message(
+                int(message_id), content=first.content, allowed_mentions=NO_MENTIONS
             )
+            for outgoing in rest:
+                await self._interaction.followup.send(
+                    outgoing.content, ephemeral=True, allowed_mentions=NO_MENTIONS
+                )
 
     async def upload(
         self, filename: str, size: int, chunks: AsyncIterator[bytes], reply: Reply

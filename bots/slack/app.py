@@ -1,203 +1,153 @@
-"""The Bolt app: Slack's events, the `/video` command and button clicks, handed to the engine.
+"""Running the Slack app: Socket Mode, or HTTP with `/slack/events`, `/healthz` and `/metrics`.
 
-Why it is shaped this way:
-- Slack gives an app 3 seconds to acknowledge, then retries and eventually shows the user an
-  error. Bolt runs listeners on their own task (`process_before_response=False`) and answers as
-  soon as `ack()` is called, so every listener acks first and only then does IO; the engine's
-  `handle` returns quickly too, and the turn runs on the engine's tasks.
-- Slack redelivers an event that was not acknowledged in time; the engine deduplicates by the
-  `event_id` this adapter puts on every `Incoming`.
-- Files are checked from the event (type, size) before anything is downloaded, and refused
-  with a kind message in the thread.
+What must hold:
+- in HTTP mode nothing is processed unless Bolt's request verification accepts the signature
+  (`X-Slack-Signature` over `v0:{timestamp}:{body}`, timestamp within 5 minutes): 401 otherwise;
+- missing credentials stop start-up with a `SettingsError` naming the variable, before any
+  socket is opened;
+- `/healthz` and `/metrics` answer on `JUPITER_HTTP_PORT` in both modes, so an orchestrator can
+  watch a Socket Mode replica too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import re
-from collections import OrderedDict
-from dataclasses import replace
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
+import httpx
+from aiohttp import web
+from pydantic import SecretStr
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.async_context import AsyncBoltContext
-from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
-from core.errors import FileRejected
-from core.files import ACCEPTED_TYPES, check_upload
-from core.port import ChatThread, Incoming, Reply, ReplyKind, ThreadKey
-from core.settings import Settings
+from bots.base.adapter import Engine
+from bots.health import HealthRuntime, add_health_routes
+from core.metrics import Metrics
+from core.port import ThreadResolver
+from core.redact import register_secret_patterns
+from core.settings import Settings, SettingsError, load
 
-from . import events
-from .events import OPEN_VIDEO_ACTION, Routed
-from .render import escape, root_message
-from .thread import SlackThreads, slack_error
+from .client import build_client
+from .handlers import build_app
+from .settings import SlackSettings
+from .thread import SlackThreads
 
 log = logging.getLogger("jupiter.slack")
 
-USAGE = (
-    "*Make a video with Jupiter*\n"
-    "• `/video a sunset over mountains, 30-second cinematic`: I start a thread for it in this channel\n"
-    "• `@Jupiter` and your prompt in a channel, or a direct message to me, works too\n"
-    "• Reply in the thread to change the video; say `export` for the MP4, `status` for the "
-    "timeline, `credits` for your balance, `stop` to cancel what is running\n"
-    f"• Attach media to use it: {ACCEPTED_TYPES}, up to 500 MB"
-)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-_NOT_POSTABLE = {
-    "not_in_channel": "I'm not in this channel yet: invite me with `/invite @Jupiter`, then try again.",
-    "channel_not_found": "I can't post here. Try a channel I'm in, or a direct message to me.",
-    "is_archived": "This channel is archived.",
-    "restricted_action": "This workspace does not let me post here.",
-}
-
-_BUTTONS = re.compile(r"^jupiter_(export|status|credits)$")
+EVENTS_PATH = "/slack/events"
 
 
-class Engine(Protocol):
-    """The part of `core.engine.Engine` the adapter calls."""
+class SlackRuntime(Protocol):
+    """What `serve` needs from `core.runtime.Runtime`."""
 
-    async def handle(self, thread: ChatThread, incoming: Incoming) -> None: ...
+    @property
+    def settings(self) -> Settings: ...
 
-    async def is_bot_thread(self, key: ThreadKey) -> bool: ...
+    @property
+    def http(self) -> httpx.AsyncClient: ...
 
+    @property
+    def engine(self) -> Engine: ...
 
-class UserLocales:
-    """Users' Slack locales (`users.info`), cached; gives up for good if the app lacks users:read."""
+    @property
+    def metrics(self) -> Metrics: ...
 
-    def __init__(self, client: AsyncWebClient, size: int = 2048) -> None:
-        self._client = client
-        self._size = size
-        self._known: OrderedDict[str, str | None] = OrderedDict()
-        self._available = True
-
-    async def get(self, user: str) -> str | None:
-        if not user or not self._available:
-            return None
-        if user in self._known:
-            self._known.move_to_end(user)
-            return self._known[user]
-        locale: str | None = None
-        try:
-            answer = await self._client.users_info(user=user, include_locale=True)
-            found = (answer.get("user") or {}).get("locale")
-            locale = str(found) if found else None
-        except SlackApiError as exc:
-            if slack_error(exc) in {"missing_scope", "not_allowed_token_type", "no_permission"}:
-                self._available = False
-                return None
-        except Exception as exc:  # a locale is a nicety; never fail a turn over it
-            log.debug("users.info failed: %s", exc.__class__.__name__)
-            return None
-        self._known[user] = locale
-        if len(self._known) > self._size:
-            self._known.popitem(last=False)
-        return locale
+    async def healthy(self) -> bool: ...
 
 
-def _rejections(incoming: Incoming) -> tuple[Incoming, list[str]]:
-    """Split off the files the backend would refuse, with the reason for each."""
-    kept, reasons = [], []
-    for attachment in incoming.attachments:
-        try:
-            check_upload(attachment.filename, attachment.size)
-        except FileRejected as exc:
-            reasons.append(exc.message)
+def _secret(value: SecretStr | None) -> str | None:
+    text = value.get_secret_value().strip() if value is not None else ""
+    return text or None
+
+
+def _require(value: SecretStr | None, name: str, why: str) -> str:
+    secret = _secret(value)
+    if secret is None:
+        raise SettingsError(f"{name} is not set ({why})")
+    return secret
+
+
+def build_web_app(rt: HealthRuntime, bolt_app: AsyncApp | None) -> web.Application:
+    """`/healthz`, `/metrics`, and `/slack/events` when a Bolt app is given (HTTP mode)."""
+    web_app = web.Application()
+    add_health_routes(web_app, rt)
+    if bolt_app is not None:
+        web_app.router.add_post(EVENTS_PATH, _events_handler(bolt_app))
+    return web_app
+
+
+def _events_handler(bolt_app: AsyncApp) -> Handler:
+    async def slack_events(request: web.Request) -> web.StreamResponse:
+        response = await bolt_app.async_dispatch(await to_bolt_request(request))
+        if response.status == 401:
+            log.warning("rejected a request to %s: bad or stale Slack signature", EVENTS_PATH)
+        return await to_aiohttp_response(response)
+
+    return slack_events
+
+
+def build(
+    rt: SlackRuntime, settings: SlackSettings, *, socket: bool
+) -> tuple[AsyncApp, SlackThreads]:
+    """The Bolt app wired to the runtime, and the thread factory registered with the engine."""
+    core = rt.settings
+    _require(settings.slack_bot_token, "SLACK_BOT_TOKEN", "the Slack bot token, xoxb-...")
+    if not socket:
+        _require(
+            settings.slack_signing_secret,
+            "SLACK_SIGNING_SECRET",
+            "needed to verify requests in HTTP mode; or set SLACK_APP_TOKEN for Socket Mode",
+        )
+    threads = SlackThreads(
+        client=build_client(settings, rt.metrics, core.retry_backoff_seconds),
+        http=rt.http,
+        settings=settings,
+        status_max_seconds=core.turn_timeout_seconds + core.render_timeout_seconds,
+    )
+    resolver: ThreadResolver = threads
+    rt.engine.register("slack", resolver)
+    bolt_app = build_app(settings=settings, engine=rt.engine, threads=threads)
+    return bolt_app, threads
+
+
+async def serve(
+    rt: SlackRuntime, settings: SlackSettings | None = None, *, socket: bool | None = None
+) -> None:
+    """Run until cancelled. `socket=None`: Socket Mode exactly when `SLACK_APP_TOKEN` is set.
+    Without `settings`, they are read from the environment."""
+    register_secret_patterns(
+        *SlackSettings.secret_patterns
+    )  # `jupiter` did already; a direct caller may not
+    settings = settings if settings is not None else load(SlackSettings)
+    app_token = _secret(settings.slack_app_token)
+    if socket is None:
+        socket = app_token is not None
+    if socket:
+        app_token = _require(
+            settings.slack_app_token, "SLACK_APP_TOKEN", "the app-level token, xapp-..."
+        )
+    bolt_app, _ = build(rt, settings, socket=socket)
+
+    runner = web.AppRunner(build_web_app(rt, None if socket else bolt_app), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host="0.0.0.0", port=rt.settings.http_port)
+        await site.start()
+        mode = "socket mode" if socket else f"HTTP at {EVENTS_PATH}"
+        log.info("slack app running (%s), listening on %s", mode, runner.addresses)
+        if socket:
+            handler = AsyncSocketModeHandler(bolt_app, app_token)
+            try:
+                await handler.connect_async()  # type: ignore[no-untyped-call]
+                await asyncio.Event().wait()
+            finally:
+                await handler.close_async()  # type: ignore[no-untyped-call]
         else:
-            kept.append(attachment)
-    return replace(incoming, attachments=tuple(kept)), reasons
-
-
-def _refusal(reasons: list[str]) -> Reply:
-    listed = "\n".join(f"• {reason}" for reason in reasons)
-    return Reply(
-        ReplyKind.ERROR,
-        f"I can't use {'this file' if len(reasons) == 1 else 'these files'}:\n{listed}\n"
-        f"I can work with {ACCEPTED_TYPES}, up to 500 MB each.",
-    )
-
-
-def build_app(
-    *,
-    settings: Settings,
-    engine: Engine,
-    threads: SlackThreads,
-) -> AsyncApp:
-    """The Bolt app for HTTP or Socket Mode; the signing secret matters only for HTTP."""
-    client = threads.client
-    locales = UserLocales(client)
-    secret = (
-        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
-    )
-    app = AsyncApp(
-        client=client,
-        signing_secret=secret,
-        process_before_response=False,
-        logger=logging.getLogger("jupiter.slack.bolt"),
-        name="jupiter",
-    )
-    # Bolt logs a rejected request's whole body at INFO; the web handler logs a short line instead.
-    logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
-
-    async def deliver(routed: Routed) -> None:
-        if routed.needs_owner and not await engine.is_bot_thread(routed.key):
-            return
-        thread = threads(routed.key)
-        incoming, reasons = _rejections(routed.incoming)
-        if reasons:
-            await thread.post(_refusal(reasons))
-            if not incoming.text and not incoming.attachments and incoming.action is None:
-                return
-        if incoming.locale is None and incoming.user:
-            incoming = replace(incoming, locale=await locales.get(incoming.user))
-        await engine.handle(thread, incoming)
-
-    async def on_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
-        request = events.from_command(command)
-        if request is None or request.wants_usage:
-            await ack(text=USAGE, response_type="ephemeral")
-            return
-        await ack()
-        root = root_message(request.prompt, request.user)
-        try:
-            posted = await client.chat_postMessage(
-                channel=request.channel, text=root.text, blocks=root.blocks
-            )
-        except SlackApiError as exc:
-            code = slack_error(exc)
-            log.info("could not open a /video thread: %s", code)
-            await respond(
-                text=_NOT_POSTABLE.get(code, f"I couldn't start a thread here ({escape(code)})."),
-                response_type="ephemeral",
-            )
-            return
-        await deliver(request.routed(str(posted["ts"])))
-
-    async def on_mention(body: dict[str, Any], context: AsyncBoltContext) -> None:
-        routed = events.from_mention(body, context.bot_user_id)
-        if routed is not None:
-            await deliver(routed)
-
-    async def on_message(body: dict[str, Any], context: AsyncBoltContext) -> None:
-        routed = events.from_message(body, context.bot_user_id)
-        if routed is not None:
-            await deliver(routed)
-
-    async def on_button(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
-        routed = events.from_action(body)
-        if routed is not None:
-            await deliver(routed)
-
-    async def on_open_video(ack: AsyncAck) -> None:
-        await ack()  # a link button still sends a click; Slack shows an error unless it is acked
-
-    app.command("/video")(on_command)
-    app.event("app_mention")(on_mention)
-    app.event("message")(on_message)
-    app.action(_BUTTONS)(on_button)
-    app.action(OPEN_VIDEO_ACTION)(on_open_video)
-    return app
+            await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from bots.base.split import split_text as base_split
 from core.port import Action, Reply, ReplyKind, ThreadKey
 
-from .events import ACTION_PREFIX, OPEN_VIDEO_ACTION
+from .incoming import ACTION_PREFIX, OPEN_VIDEO_ACTION
 
 SECTION_LIMIT = 3000
 BLOCK_LIMIT = 50
@@ -48,35 +49,7 @@ def _escaped_len(text: str) -> int:
 
 def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
     """Cut raw text into pieces whose *escaped* form fits `limit`, on the softest boundary."""
-    pieces: list[str] = []
-    rest = text.strip("\n")
-    while rest:
-        if _escaped_len(rest) <= limit:
-            pieces.append(rest)
-            break
-        cut = _cut_point(rest, limit)
-        piece, rest = rest[:cut].rstrip(), rest[cut:].lstrip("\n")
-        if piece:
-            pieces.append(piece)
-    return pieces
-
-
-def _cut_point(text: str, limit: int) -> int:
-    # The longest prefix whose escaped length fits, then back off to a boundary inside it.
-    size, end = 0, len(text)
-    for index, char in enumerate(text):
-        size += _escaped_len(char)
-        if size > limit:
-            end = index
-            break
-    else:
-        return end
-    window = text[:end]
-    for separator in ("\n\n", "\n", " "):
-        at = window.rfind(separator)
-        if at > len(window) // 3:
-            return at + len(separator)
-    return max(end, 1)
+    return base_split(text, limit, width=_escaped_len)
 
 
 def _section(text: str) -> Block:

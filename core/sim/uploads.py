@@ -22,7 +22,7 @@ from core.sim.accounts import Session
 from core.sim.state import SESSION_ERROR, STATE, TOKEN_ERROR, SimState, fail, ok, unprocessable
 
 MAX_UPLOAD_BYTES = 500 * 1024 * 1024
-MULTIPART_SLACK = 64 * 1024
+MULTIPART_MARGIN = 64 * 1024
 CHUNK = 256 * 1024
 KINDS = {
     **dict.fromkeys(("mp4", "mov", "avi", "webm", "mkv"), "video"),
@@ -180,7 +180,7 @@ async def upload(request: web.Request) -> web.Response:
     limit = state.max_upload_bytes
     try:
         if request.content_type == "multipart/form-data":
-            if (request.content_length or 0) > limit + MULTIPART_SLACK:
+            if (request.content_length or 0) > limit + MULTIPART_MARGIN:
                 raise _too_large(limit)
             files = await _multipart(request, state, limit)
         elif request.content_type == "application/json":

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import httpx
 
-from bots.slack.thread import SlackThreads, build_client
+from bots.slack.client import build_client
+from bots.slack.thread import SlackThreads
 from core.metrics import Metrics
 from core.port import Incoming, ThreadKey
 from core.runtime import Runtime
-from core.settings import Settings
 from tests.bench.common import Row, SimProcess, main, median
 from tests.fakes.slack_api import FakeSlack
+from tests.slack.conftest import SlackTestSettings as Settings
 
 TURNS = 12
 TURN_SECONDS = 1.0
@@ -46,7 +47,9 @@ async def run() -> list[Row]:
             )
             async with Runtime.open(settings, base_url=sim.url) as rt, httpx.AsyncClient() as http:
                 threads = SlackThreads(
-                    client=build_client(settings, Metrics()), http=http, settings=settings
+                    client=build_client(settings, Metrics(), settings.retry_backoff_seconds),
+                    http=http,
+                    settings=settings,
                 )
                 rt.engine.register("slack", threads)
                 for i in range(TURNS):

@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
+from bots.cli import adapters
+from bots.discord.settings import DiscordSettings
 from core.settings import Settings, env_name
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +27,9 @@ DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
 SYSTEMD = DEPLOY / "systemd"
 
-SETTINGS = {env_name(field) for field in Settings.model_fields}
+# The shared settings and every registered adapter's own: deploy files may set any of them.
+SETTINGS_CLASSES = (Settings, *(adapter.settings for adapter in adapters()))
+SETTINGS = {env_name(field, cls) for cls in SETTINGS_CLASSES for field in cls.model_fields}
 # The settings table of CONTRACT.md: names operators rely on, so they must stay settings.
 CONTRACT_SETTINGS = (
     "NEMO_BASE_URL",
@@ -127,7 +131,8 @@ def test_env_example_sets_no_real_secret() -> None:
         if name in COMPOSE_ONLY or name.endswith(("TOKEN", "SECRET", "KEY", "PASSWORD")):
             assert re.search(r"change-me|your-", value), f"{name} looks like a real secret"
     settings = {k: v for k, v in active.items() if k in SETTINGS}
-    Settings.model_validate(settings)
+    for cls in SETTINGS_CLASSES:
+        cls.model_validate(settings)
 
 
 # -- compose -----------------------------------------------------------------------------------
@@ -295,7 +300,9 @@ def test_k8s_shard_wrapper_gives_each_pod_its_own_shards(
         assert done.returncode == 0, done.stderr
         count, ids, command = done.stdout.split()
         assert command == "discord"
-        settings = Settings.model_validate({"DISCORD_SHARD_COUNT": count, "DISCORD_SHARD_IDS": ids})
+        settings = DiscordSettings.model_validate(
+            {"DISCORD_SHARD_COUNT": count, "DISCORD_SHARD_IDS": ids}
+        )
         assert settings.discord_shard_count == pods * per_pod
         assert settings.discord_shard_ids is not None
         seen += settings.discord_shard_ids

@@ -1,6 +1,6 @@
 """Discord fixtures: the loopback fake Discord, settings pointing at it, and the running bot.
 
-The bot is the real discord.py client started by `bots.discord.bot.serve`: it logs in over
+The bot is the real discord.py client started by `bots.discord.app.serve`: it logs in over
 REST, syncs its slash commands, opens the gateway websocket and receives what the fake
 dispatches. Its engine is either the real one (end-to-end tests, with the local backend) or
 `RecordingEngine`, a stand-in for the engine API that only records.
@@ -24,7 +24,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import discord  # noqa: F401
 
-from bots.discord.bot import serve
+from bots.discord.app import serve
+from bots.discord.settings import DiscordSettings
 from core.settings import Settings
 from tests.conftest import fast_settings
 from tests.fakes.discord_gateway import FakeDiscord
@@ -33,7 +34,11 @@ from tests.fakes.engine import RecordingEngine  # noqa: F401  (re-exported for t
 WAIT = 10.0
 
 
-def discord_settings(fake: FakeDiscord, tmp_path: Path, **overrides: Any) -> Settings:
+class DiscordTestSettings(Settings, DiscordSettings):
+    """The shared settings and the adapter's in one object, as a test runtime carries them."""
+
+
+def discord_settings(fake: FakeDiscord, tmp_path: Path, **overrides: Any) -> DiscordTestSettings:
     values: dict[str, Any] = {
         "discord_token": fake.token,
         "discord_api_url": fake.api_url,
@@ -42,21 +47,21 @@ def discord_settings(fake: FakeDiscord, tmp_path: Path, **overrides: Any) -> Set
         "render_poll_seconds": 0.05,
     }
     values.update(overrides)
-    return fast_settings(tmp_path, **values)
+    return fast_settings(tmp_path, DiscordTestSettings, **values)
 
 
 @dataclass
 class FakeRuntime:
     """The slice of `core.runtime.Runtime` that `serve` uses, around a stand-in engine."""
 
-    settings: Settings
+    settings: DiscordTestSettings
     engine: Any
 
 
 @asynccontextmanager
 async def running(rt: Any, fake: FakeDiscord, shards: int = 1) -> AsyncIterator[asyncio.Task[None]]:
     """`serve(rt)` as a task, connected to the fake's gateway; cancelled on the way out."""
-    task = asyncio.create_task(serve(rt))
+    task = asyncio.create_task(serve(rt, rt.settings))
     ready = asyncio.create_task(fake.wait_ready(shards, WAIT))
     try:
         await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bots.discord.buttons import TEMPLATE, custom_id
+from bots.discord.incoming import DEFAULT_THREAD_NAME, thread_name
 from bots.discord.markdown import MESSAGE_LIMIT, split_message, to_discord, width
 from bots.discord.render import progress_bar, render
-from bots.discord.translate import DEFAULT_THREAD_NAME, thread_name
 from core.port import Action, Reply, ReplyKind
 
 

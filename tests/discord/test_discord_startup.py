@@ -10,7 +10,7 @@ import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bots.discord.bot import intents, serve
+from bots.discord.app import intents, serve
 from core.settings import SettingsError
 from tests.discord.conftest import WAIT, FakeRuntime, RecordingEngine, discord_settings, running
 from tests.fakes.discord_gateway import MESSAGE_CONTENT_INTENT, FakeDiscord
@@ -20,7 +20,7 @@ async def test_a_missing_token_is_a_settings_error_naming_it(tmp_path: Path) -> 
     async with FakeDiscord() as fake:
         settings = discord_settings(fake, tmp_path, discord_token=None)
         with pytest.raises(SettingsError, match="DISCORD_TOKEN"):
-            await serve(FakeRuntime(settings, RecordingEngine()))
+            await serve(FakeRuntime(settings, RecordingEngine()), settings)
     assert fake.calls == []
 
 
@@ -28,7 +28,7 @@ async def test_a_refused_message_content_intent_says_which_switch_to_flip(tmp_pa
     async with FakeDiscord(allow_privileged=False) as fake:
         settings = discord_settings(fake, tmp_path)
         with pytest.raises(SettingsError) as caught:
-            await asyncio.wait_for(serve(FakeRuntime(settings, RecordingEngine())), WAIT)
+            await asyncio.wait_for(serve(FakeRuntime(settings, RecordingEngine()), settings), WAIT)
     message = str(caught.value)
     assert "MESSAGE CONTENT INTENT" in message and "developer portal" in message
     assert "\n" not in message
@@ -38,7 +38,7 @@ async def test_a_wrong_token_is_a_settings_error_without_the_token(tmp_path: Pat
     async with FakeDiscord() as fake:
         settings = discord_settings(fake, tmp_path, discord_token="not-the-right-token")
         with pytest.raises(SettingsError, match="DISCORD_TOKEN") as caught:
-            await asyncio.wait_for(serve(FakeRuntime(settings, RecordingEngine())), WAIT)
+            await asyncio.wait_for(serve(FakeRuntime(settings, RecordingEngine()), settings), WAIT)
     assert "not-the-right-token" not in str(caught.value)
 
 
@@ -46,7 +46,7 @@ async def test_shard_ids_need_a_shard_count(tmp_path: Path) -> None:
     async with FakeDiscord() as fake:
         settings = discord_settings(fake, tmp_path, discord_shard_ids="0,1")
         with pytest.raises(SettingsError, match="DISCORD_SHARD_COUNT"):
-            await serve(FakeRuntime(settings, RecordingEngine()))
+            await serve(FakeRuntime(settings, RecordingEngine()), settings)
 
 
 async def test_handshake_intents_commands_and_heartbeats(tmp_path: Path) -> None:
@@ -54,9 +54,11 @@ async def test_handshake_intents_commands_and_heartbeats(tmp_path: Path) -> None
         engine = RecordingEngine()
         async with running(FakeRuntime(discord_settings(fake, tmp_path), engine), fake):
             await fake.wait_for(lambda: fake.heartbeat_acks >= 3, WAIT)
-            # REST and the gateway went to the configured URLs, not discord.com.
-            assert Route.BASE == fake.api_url
-            assert str(DiscordWebSocket.DEFAULT_GATEWAY) == fake.gateway_url
+            # REST and the gateway went to the configured URLs, not discord.com, and only
+            # for this client: discord.py's class attributes are never changed.
+            assert fake.calls and fake.identifies
+            assert Route.BASE == "https://discord.com/api/v10"
+            assert str(DiscordWebSocket.DEFAULT_GATEWAY) == "wss://gateway.discord.gg/"
 
         (identify,) = fake.identifies
         assert identify["intents"] == intents().value

@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bots.discord.cdn import AttachmentUnavailable, CdnFiles
-from bots.discord.thread import UploadTooLarge
+from bots.base.downloads import AttachmentUnavailable
+from bots.base.uploads import UploadTooLarge
+from bots.discord.files import DiscordFiles
 from core.port import Action, Attachment, ChatThread, Reply, ReplyKind, ThreadKey
 from tests.discord.conftest import WAIT, RecordingEngine
 from tests.fakes.discord_gateway import FakeDiscord
@@ -78,12 +79,12 @@ async def test_long_replies_are_split_and_buttons_ride_on_the_last_message(
     thread, thread_id = await video_thread(fake, engine)
     text = "\n\n".join(f"Paragraph {i}: " + "words " * 60 for i in range(12))
 
-    last_id = await thread.post(Reply(ReplyKind.TEXT, text, tuple(Action)))
+    first_id = await thread.post(Reply(ReplyKind.TEXT, text, tuple(Action)))
 
     sent = fake.sent_messages(thread_id)
     assert len(sent) >= 3
     assert all(len(m["content"]) <= 2000 for m in sent)
-    assert sent[-1]["id"] == last_id
+    assert sent[0]["id"] == first_id  # the head: what `update` edits
     assert [m["components"] for m in sent[:-1]] == [[]] * (len(sent) - 1)
     ids = [b["custom_id"] for b in sent[-1]["components"][0]["components"]]
     assert ids == [f"jupiter:{a.value}:{thread_id}" for a in Action]
@@ -186,12 +187,12 @@ async def test_attachments_elsewhere_are_refused(
 
 async def test_only_discord_cdn_hosts_and_the_api_host_are_allowed() -> None:
     async with httpx.AsyncClient() as http:
-        cdn = CdnFiles(http, "http://127.0.0.1:8080/api/v10")
-    assert cdn.allowed("https://cdn.discordapp.com/attachments/1/2/a.mp4?ex=1&is=2&hm=3")
-    assert cdn.allowed("https://media.discordapp.net/attachments/1/2/a.png")
-    assert cdn.allowed("http://127.0.0.1:8080/attachments/1/2/a.mp4")
-    assert not cdn.allowed("http://cdn.discordapp.com/attachments/1/2/a.mp4")  # no plain HTTP
-    assert not cdn.allowed("https://cdn.discordapp.com.evil.com/a.mp4")
-    assert not cdn.allowed("http://127.0.0.1:9999/a.mp4")
-    assert not cdn.allowed("https://discord.com/api/v10/users/@me")
-    assert not cdn.allowed("file:///etc/passwd")
+        cdn = DiscordFiles(http, "http://127.0.0.1:8080/api/v10").policy
+    assert cdn.allows("https://cdn.discordapp.com/attachments/1/2/a.mp4?ex=1&is=2&hm=3")
+    assert cdn.allows("https://media.discordapp.net/attachments/1/2/a.png")
+    assert cdn.allows("http://127.0.0.1:8080/attachments/1/2/a.mp4")
+    assert not cdn.allows("http://cdn.discordapp.com/attachments/1/2/a.mp4")  # no plain HTTP
+    assert not cdn.allows("https://cdn.discordapp.com.evil.com/a.mp4")
+    assert not cdn.allows("http://127.0.0.1:9999/a.mp4")
+    assert not cdn.allows("https://discord.com/api/v10/users/@me")
+    assert not cdn.allows("file:///etc/passwd")

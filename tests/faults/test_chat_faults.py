@@ -10,11 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bots.slack.thread import SlackThread, SlackThreads, build_client
+from bots.slack.client import build_client
+from bots.slack.thread import SlackThread, SlackThreads
 from core.metrics import Metrics
 from core.port import Reply, ThreadKey
 from core.runtime import Runtime
-from core.settings import Settings
 from core.sim import LocalBackend
 from tests.conftest import fast_settings
 from tests.fakes.fault_proxy import FaultProxy
@@ -30,6 +30,7 @@ from tests.faults.conftest import (
     sent_turns,
     wait_for_request,
 )
+from tests.slack.conftest import SlackTestSettings
 
 WAIT = 20.0
 BOT_TOKEN = "xoxb-1111-2222-faults"
@@ -142,9 +143,10 @@ async def slack() -> AsyncIterator[FakeSlack]:
         yield fake
 
 
-def _slack_settings(tmp_path: Path, api_url: str) -> Settings:
+def _slack_settings(tmp_path: Path, api_url: str) -> SlackTestSettings:
     return fast_settings(
         tmp_path,
+        SlackTestSettings,
         slack_bot_token=BOT_TOKEN,
         slack_signing_secret="secret",
         slack_api_url=api_url,
@@ -159,7 +161,9 @@ async def _slack_turn(
     thread_key = ThreadKey("slack", "T0TEAM", "C0VIDEO", "1700000000.000100")
     async with Runtime.open(settings, base_url=sim.base_url) as rt, httpx.AsyncClient() as http:
         threads = SlackThreads(
-            client=build_client(settings, Metrics()), http=http, settings=settings
+            client=build_client(settings, Metrics(), settings.retry_backoff_seconds),
+            http=http,
+            settings=settings,
         )
         rt.engine.register("slack", threads)
         thread: SlackThread = threads(thread_key)
@@ -209,7 +213,9 @@ async def test_slack_refusing_the_first_post_beyond_its_retries(
     thread_key = ThreadKey("slack", "T0TEAM", "C0VIDEO", "1700000000.000200")
     async with Runtime.open(settings, base_url=sim.base_url) as rt, httpx.AsyncClient() as http:
         threads = SlackThreads(
-            client=build_client(settings, Metrics()), http=http, settings=settings
+            client=build_client(settings, Metrics(), settings.retry_backoff_seconds),
+            http=http,
+            settings=settings,
         )
         thread = threads(thread_key)
         await rt.engine.handle(thread, said("a red bicycle"))

@@ -23,7 +23,8 @@ import httpx
 import pytest
 from aiohttp import web
 
-from bots.slack.server import build, build_web_app
+from bots.slack.app import build, build_web_app
+from bots.slack.settings import SlackSettings
 from bots.slack.thread import SlackThreads
 from core.metrics import Metrics
 from core.port import ThreadKey
@@ -51,7 +52,11 @@ def sign(body: str, *, secret: str = SECRET, timestamp: int | None = None) -> di
     return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest.hexdigest()}"}
 
 
-def slack_settings(slack: FakeSlack, tmp_path: Path, **overrides: Any) -> Settings:
+class SlackTestSettings(Settings, SlackSettings):
+    """The shared settings and the adapter's in one object, as a test runtime carries them."""
+
+
+def slack_settings(slack: FakeSlack, tmp_path: Path, **overrides: Any) -> SlackTestSettings:
     values: dict[str, Any] = {
         "database_url": f"sqlite:///{tmp_path / 'jupiter.db'}",
         "slack_bot_token": BOT_TOKEN,
@@ -68,14 +73,14 @@ def slack_settings(slack: FakeSlack, tmp_path: Path, **overrides: Any) -> Settin
         "http_port": 0,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return SlackTestSettings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @dataclass
 class FakeRuntime:
     """The slice of `core.runtime.Runtime` that `serve`/`build` use, around a stand-in engine."""
 
-    settings: Settings
+    settings: SlackTestSettings
     http: httpx.AsyncClient
     engine: Any
     metrics: Metrics = field(default_factory=Metrics)
@@ -175,7 +180,7 @@ class SlackHttp:
 @asynccontextmanager
 async def running(rt: Any) -> AsyncIterator[SlackHttp]:
     """Build the app exactly as `serve` does (HTTP mode) and run it on 127.0.0.1:0."""
-    bolt_app, threads = build(rt, socket=False)
+    bolt_app, threads = build(rt, rt.settings, socket=False)
     runner = web.AppRunner(build_web_app(rt, bolt_app), access_log=None)
     await runner.setup()
     try:

@@ -225,6 +225,24 @@ async def test_oversized_and_unsupported_files_are_refused_before_download(
     assert w.slack.file_requests == []
 
 
+async def test_files_the_backend_refuses_are_refused_once_by_the_engine(w: World) -> None:
+    key = await w.mention("a 5-second video of a beach")
+    await w.settled(key)
+    before = len(w.thread(key))
+    files = [
+        w.slack.file_event("F1", "virus.exe", 1000),
+        w.slack.file_event("F2", "huge.mp4", 600 * 1024 * 1024),
+    ]
+    await w.reply(key, "", "1700000040.000100", subtype="file_share", files=files)
+    await w.slack.wait_for(lambda: len(w.thread(key)) >= before + 2, WAIT)
+    await w.rt.engine.idle(WAIT)
+    refusals = [m.all_text for m in w.thread(key)[before:]]
+    assert any("⚠️" in t and "virus.exe" in t for t in refusals)
+    assert any("⚠️" in t and "500 MB" in t for t in refusals)
+    assert all(m.thread_ts == key.thread for m in w.thread(key)[before:])
+    assert w.slack.file_requests == []
+
+
 async def test_a_backend_error_mid_turn_is_reported_in_the_thread(w: World) -> None:
     w.sim.set_faults({"drop_stream_after": 2})
     key = await w.mention("a 5-second video of a storm")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from bots.slack import events
+from bots.slack import incoming as events
 from core.port import Action, Attachment, ThreadKey
 from tests.slack.conftest import payload
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bots.slack.app import USAGE
-from bots.slack.server import serve
+from bots.slack.app import serve
+from bots.slack.handlers import USAGE
 from core.metrics import CONTENT_TYPE
 from core.port import Action, Reply, ReplyKind, ThreadKey
 from core.settings import SettingsError
@@ -156,27 +156,22 @@ async def test_buttons_become_actions_in_their_thread(
     assert {t.key for t, _ in engine.handled} == {ROOT}
 
 
-async def test_files_are_checked_from_the_event_before_anything_is_fetched(
+async def test_files_go_to_the_engine_unchecked_and_unfetched(
     app: SlackHttp, engine: RecordingEngine, slack: FakeSlack
 ) -> None:
+    """Type and size are the engine's to check (once, for every platform); see
+    `test_files_the_backend_refuses_are_refused_once_by_the_engine` for the refusals."""
     event = payload("file_share")["event"]
-    event["text"] = ""
+    event["text"] = "and use the good one"
     event["files"] = [
         slack.file_event("F1", "virus.exe", 1000),
         slack.file_event("F2", "huge.mp4", 600 * 1024 * 1024),
+        slack.file_event("F3", "good.mp4", 1000),
     ]
     await app.event(event)
-    (post,) = await slack.wait_for(lambda: slack.calls("chat.postMessage"))
-    text = json.dumps(post.args, ensure_ascii=False)
-    assert "⚠️" in text and "virus.exe" in text and "500 MB" in text
-    assert post.args["thread_ts"] == ROOT.thread
-    assert slack.file_requests == [] and engine.handled == []
-
-    event["text"] = "and use the good one"
-    event["files"].append(slack.file_event("F3", "good.mp4", 1000))
-    await app.event(event)
     (incoming,) = await engine.wait_handled()
-    assert [a.filename for a in incoming.attachments] == ["good.mp4"]
+    assert [a.filename for a in incoming.attachments] == ["virus.exe", "huge.mp4", "good.mp4"]
+    assert slack.file_requests == [] and slack.calls("chat.postMessage") == []
 
 
 async def test_healthz_and_metrics(app: SlackHttp, rt: FakeRuntime) -> None:
@@ -218,7 +213,7 @@ async def test_missing_credentials_name_the_setting(
 ) -> None:
     rt = FakeRuntime(slack_settings(slack, tmp_path, **missing), http, RecordingEngine())
     with pytest.raises(SettingsError, match=named) as caught:
-        await serve(rt, socket=socket)
+        await serve(rt, rt.settings, socket=socket)
     assert BOT_TOKEN not in str(caught.value) and SECRET not in str(caught.value)
     assert rt.engine.resolvers == {}
 
@@ -230,7 +225,7 @@ async def test_socket_mode_takes_events_over_the_websocket_and_acks_them(
         slack, tmp_path, slack_signing_secret=None, slack_app_token=slack.app_token
     )
     rt = FakeRuntime(settings, http, engine)
-    serving = asyncio.create_task(serve(rt))  # SLACK_APP_TOKEN set: Socket Mode
+    serving = asyncio.create_task(serve(rt, rt.settings))  # SLACK_APP_TOKEN set: Socket Mode
     try:
         await slack.wait_for(lambda: slack.sockets, 10)
         (opened,) = slack.calls("apps.connections.open")

@@ -9,13 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bots.slack.thread import (
-    LACKS_FILES_READ,
-    AttachmentUnavailable,
-    SlackThreads,
-    TokenHosts,
-    build_client,
-)
+from bots.base.downloads import AttachmentUnavailable
+from bots.slack.client import build_client
+from bots.slack.files import LACKS_FILES_READ, slack_hosts
+from bots.slack.thread import SlackThreads
 from core.metrics import Metrics
 from core.port import Attachment, ChatThread, Reply, ReplyKind, ThreadKey
 from tests.fakes.slack_api import FakeSlack
@@ -35,7 +32,7 @@ def threads(
 ) -> SlackThreads:
     settings = slack_settings(slack, tmp_path, slack_upload_max_bytes=10 * 1024 * 1024)
     return SlackThreads(
-        client=build_client(settings, metrics),
+        client=build_client(settings, metrics, settings.retry_backoff_seconds),
         http=http,
         settings=settings,
         status_refresh_seconds=0.05,
@@ -208,7 +205,7 @@ async def test_a_login_page_means_the_app_lacks_files_read(
 
 
 def test_token_hosts() -> None:
-    hosts = TokenHosts.for_api("http://127.0.0.1:8123/api/")
+    hosts = slack_hosts("http://127.0.0.1:8123/api/")
     assert hosts.allows("https://files.slack.com/files-pri/T-F/x.mp4")
     assert hosts.allows("https://a.slack-edge.com/x")
     assert hosts.allows("http://127.0.0.1:8123/files-pri/x")

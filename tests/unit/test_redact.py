@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from bots.cli import register_secrets
 from core.redact import chat_safe, looks_like_json, mask_secrets
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _adapters_patterns() -> None:
+    """Slack's and Discord's token shapes are the adapters' to register, as `jupiter` does."""
+    register_secrets()
+
 
 DISCORD = "MTA" + "x" * 23 + ".Gabcde.abcdefghijklmnopqrstuvwxyz12"
 

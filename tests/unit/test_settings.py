@@ -4,11 +4,40 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from core.settings import Settings, SettingsError, env_name, load_settings
+from bots.cli import adapters
+from bots.slack.settings import SlackSettings
+from core.settings import Settings, SettingsError, env_name, load, load_settings
+
+
+class AllSettings:
+    """The shared settings and every registered adapter's, read the way `jupiter` reads them;
+    attributes are looked up in each, and `.slack` / `.discord` are the adapters' own."""
+
+    def __init__(self) -> None:
+        self.core = load_settings()
+        self.adapters = {a.name: load(a.settings) for a in adapters()}
+        self.parts = [self.core, *self.adapters.values()]
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.__dict__.get("adapters", {}):
+            return self.adapters[name]
+        for part in self.__dict__.get("parts", []):
+            if name in type(part).model_fields:
+                return getattr(part, name)
+        raise AttributeError(name)
+
+    def __repr__(self) -> str:
+        return " ".join(repr(p) + str(p) + str(p.model_dump()) for p in self.parts)
+
+
+def load_all() -> Any:
+    return AllSettings()
+
 
 NAMES = [
     "NEMO_BASE_URL",
@@ -50,7 +79,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def test_defaults_match_the_contract() -> None:
-    s = load_settings()
+    s = load_all()
     assert s.nemo_base_url == "https://mega-api-prod.nemovideo.ai"
     assert s.nemo_token is None
     assert s.database_url == "sqlite:///jupiter.db"
@@ -67,7 +96,7 @@ def test_defaults_match_the_contract() -> None:
     assert s.discord_api_url == "https://discord.com/api/v10"
     assert s.discord_gateway_url == "wss://gateway.discord.gg/"
     assert (s.discord_shard_count, s.discord_shard_ids) == (None, None)
-    assert not s.slack_configured and not s.discord_configured
+    assert not s.slack.configured and not s.discord.configured
 
 
 def test_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -94,14 +123,14 @@ def test_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
-    s = load_settings()
+    s = load_all()
     assert s.nemo_base_url == "http://127.0.0.1:8790"
     assert s.nemo_token is not None and s.nemo_token.get_secret_value() == "nmv_usr_fixed"
     assert s.database_url == "postgresql://u:p@db/jupiter"
     assert (s.heartbeat_seconds, s.render_poll_seconds, s.retry_after_seconds) == (0.5, 2, 0)
     assert (s.turn_timeout_seconds, s.http_port, s.job_lease_seconds) == (60, 8080, 15)
     assert s.log_level == "DEBUG"
-    assert s.slack_configured and s.discord_configured
+    assert s.slack.configured and s.discord.configured
     assert s.slack_api_url == "http://127.0.0.1:9000/api/"
     assert s.discord_api_url == "http://127.0.0.1:9001/api/v10"
     assert s.discord_gateway_url == "ws://127.0.0.1:9002/"
@@ -111,7 +140,7 @@ def test_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(("raw", "ids"), [("0,1", [0, 1]), ("[2, 3]", [2, 3]), ("5", [5])])
 def test_shard_ids(monkeypatch: pytest.MonkeyPatch, raw: str, ids: list[int]) -> None:
     monkeypatch.setenv("DISCORD_SHARD_IDS", raw)
-    assert load_settings().discord_shard_ids == ids
+    assert load_all().discord_shard_ids == ids
 
 
 def test_names_are_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,7 +182,7 @@ def test_a_bad_value_names_its_variable(
 ) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError) as caught:
-        load_settings()
+        load_all()
     message = str(caught.value)
     assert name in message
     assert "\n" not in message
@@ -176,8 +205,8 @@ def test_secrets_are_secret_strings_never_printed(monkeypatch: pytest.MonkeyPatc
     }
     for key, value in secrets.items():
         monkeypatch.setenv(key, value)
-    s = load_settings()
-    shown = repr(s) + str(s) + str(s.model_dump())
+    s = load_all()
+    shown = repr(s)
     assert "topsecret" not in shown
     assert s.slack_bot_token is not None
     assert s.slack_bot_token.get_secret_value() == "xoxb-topsecret"
@@ -189,7 +218,7 @@ def test_overrides_and_env_name() -> None:
     assert load_settings(heartbeat_seconds=1).heartbeat_seconds == 1
     assert env_name("heartbeat_seconds") == "JUPITER_HEARTBEAT_SECONDS"
     assert env_name("nemo_token") == "NEMO_TOKEN"
-    assert env_name("slack_api_url") == "SLACK_API_URL"
+    assert env_name("slack_api_url", SlackSettings) == "SLACK_API_URL"
     with pytest.raises(SettingsError, match="JUPITER_HEARTBEAT_SECONDS"):
         load_settings(heartbeat_seconds="abc")
 

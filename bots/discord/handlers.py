@@ -11,20 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import discord
 
-from bots.discord.cdn import CdnFiles
-from bots.discord.thread import (
-    DEFAULT_UPLOAD_LIMIT,
-    NO_MENTIONS,
-    TYPING_SECONDS,
-    DiscordThread,
-    InteractionThread,
-    TypingIndicators,
-)
-from bots.discord.translate import (
+from bots.base.adapter import Engine
+from bots.discord.files import DiscordFiles
+from bots.discord.incoming import (
     PLATFORM,
     MaybeTurn,
     NewThread,
@@ -38,7 +31,15 @@ from bots.discord.translate import (
     thread_key,
     thread_name,
 )
-from core.port import Action, ChatThread, Incoming, ThreadKey
+from bots.discord.thread import (
+    DEFAULT_UPLOAD_LIMIT,
+    NO_MENTIONS,
+    TYPING_SECONDS,
+    DiscordThread,
+    InteractionThread,
+    TypingIndicators,
+)
+from core.port import Action, Incoming, ThreadKey
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +62,6 @@ ERR_CHANNEL_KIND = "I can only start videos in text channels, threads I opened, 
 ERR_OTHER_THREAD = "This button belongs to another video thread."
 
 
-class ConversationEngine(Protocol):
-    """The part of `core.engine.Engine` the adapter uses."""
-
-    async def handle(self, thread: ChatThread, incoming: Incoming) -> None: ...
-
-    async def is_bot_thread(self, key: ThreadKey) -> bool: ...
-
-
 class DiscordAdapter:
     """Routes Discord events to the engine and builds `DiscordThread`s for it.
 
@@ -78,13 +71,13 @@ class DiscordAdapter:
 
     def __init__(
         self,
-        engine: ConversationEngine,
-        cdn: CdnFiles,
+        engine: Engine,
+        files: DiscordFiles,
         *,
         typing_seconds: float = TYPING_SECONDS,
     ) -> None:
         self.engine = engine
-        self.cdn = cdn
+        self.files = files
         self.typing = TypingIndicators(typing_seconds)
         self.online = asyncio.Event()
         self._client: discord.Client | None = None
@@ -112,7 +105,7 @@ class DiscordAdapter:
             channel,
             upload_limit=self.upload_limit(guild_id),
             typing=self.typing,
-            cdn=self.cdn,
+            files=self.files,
             online=self.online,
         )
 

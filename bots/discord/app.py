@@ -12,28 +12,25 @@ that into a one-line `SettingsError` saying which switch to flip.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import discord
 import httpx
-import yarl
 from discord import app_commands
-from discord.gateway import DiscordWebSocket
-from discord.http import Route
 
-from bots.discord.adapter import ConversationEngine, DiscordAdapter
+from bots.base.adapter import Engine
 from bots.discord.buttons import ActionButton
-from bots.discord.cdn import CdnFiles
 from bots.discord.commands import command_tree
+from bots.discord.endpoints import interaction_endpoints, point_client
+from bots.discord.files import DiscordFiles
+from bots.discord.handlers import DiscordAdapter
+from bots.discord.incoming import PLATFORM
+from bots.discord.settings import DiscordSettings
 from bots.discord.thread import NO_MENTIONS
-from core.port import Action, ThreadResolver
-from core.settings import Settings, SettingsError
-
-if TYPE_CHECKING:
-    from core.runtime import Runtime
+from core.port import Action
+from core.redact import register_secret_patterns
+from core.settings import SettingsError, load
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +58,11 @@ def intents() -> discord.Intents:
 class JupiterClient(discord.Client):
     """discord.py's client with the adapter's handlers; `tree` holds the slash commands."""
 
-    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
+    def __init__(self, adapter: DiscordAdapter, settings: DiscordSettings, **options: Any) -> None:
         # No voice here: skip discord.py's start-up warnings about missing voice libraries.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(intents=intents(), allowed_mentions=NO_MENTIONS, **options)
+        point_client(self, settings.discord_api_url, settings.discord_gateway_url)
         self.adapter = adapter
         self.tree: app_commands.CommandTree[Any] = command_tree(self, adapter)
         adapter.attach(self)
@@ -95,49 +93,32 @@ class ShardedJupiterClient(JupiterClient, discord.AutoShardedClient):
     """The same bot over several gateway shards (`DISCORD_SHARD_COUNT`, `DISCORD_SHARD_IDS`)."""
 
 
-def build_client(settings: Settings, adapter: DiscordAdapter) -> JupiterClient:
+def build_client(settings: DiscordSettings, adapter: DiscordAdapter) -> JupiterClient:
     count, ids = settings.discord_shard_count, settings.discord_shard_ids
     if ids and count is None:
         raise SettingsError(ERR_SHARD_IDS)
     if count is not None:
-        return ShardedJupiterClient(adapter, shard_count=count, shard_ids=ids or None)
-    return JupiterClient(adapter)
+        return ShardedJupiterClient(adapter, settings, shard_count=count, shard_ids=ids or None)
+    return JupiterClient(adapter, settings)
 
 
-@contextlib.contextmanager
-def discord_endpoints(api_url: str, gateway_url: str) -> Iterator[None]:
-    """Point discord.py at `DISCORD_API_URL` and `DISCORD_GATEWAY_URL` while the bot runs.
+class DiscordRuntime(Protocol):
+    """What `serve` needs from `core.runtime.Runtime`."""
 
-    discord.py reads both from class attributes (`Route.BASE` for REST and webhooks,
-    `DiscordWebSocket.DEFAULT_GATEWAY` for the first connection and after an invalidated
-    session; a plain `Client` never asks `/gateway/bot`), so they are set for the bot's
-    lifetime and put back afterwards.
-    """
-    saved = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
-    Route.BASE = api_url.rstrip("/")
-    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
-    try:
-        yield
-    finally:
-        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
+    @property
+    def engine(self) -> Engine: ...
 
 
-async def run_bot(
-    settings: Settings,
-    engine: ConversationEngine,
-    *,
-    register: Callable[[str, ThreadResolver], None] | None = None,
-) -> None:
+async def run_bot(settings: DiscordSettings, engine: Engine) -> None:
     """Connect and run until cancelled; start-up refusals become `SettingsError`."""
     token = settings.discord_token
     if token is None or not token.get_secret_value().strip():
         raise SettingsError(ERR_NO_TOKEN)
     async with httpx.AsyncClient(timeout=CDN_TIMEOUT, follow_redirects=False) as http:
-        adapter = DiscordAdapter(engine, CdnFiles(http, settings.discord_api_url))
-        with discord_endpoints(settings.discord_api_url, settings.discord_gateway_url):
-            client = build_client(settings, adapter)
-            if register is not None:
-                register("discord", adapter.thread)
+        adapter = DiscordAdapter(engine, DiscordFiles(http, settings.discord_api_url))
+        client = build_client(settings, adapter)
+        engine.register(PLATFORM, adapter.thread)
+        with interaction_endpoints(settings.discord_api_url):
             try:
                 async with client:
                     await client.start(token.get_secret_value())
@@ -153,6 +134,10 @@ async def run_bot(
                 raise
 
 
-async def serve(rt: Runtime) -> None:
-    """`jupiter discord`: the bot on the runtime's engine, until cancelled."""
-    await run_bot(rt.settings, rt.engine, register=rt.engine.register)
+async def serve(rt: DiscordRuntime, settings: DiscordSettings | None = None) -> None:
+    """`jupiter discord`: the bot on the runtime's engine, until cancelled. Without `settings`,
+    they are read from the environment."""
+    register_secret_patterns(
+        *DiscordSettings.secret_patterns
+    )  # `jupiter` did already; a direct caller may not
+    await run_bot(settings if settings is not None else load(DiscordSettings), rt.engine)

@@ -1,0 +1,184 @@
+"""The Bolt app's handlers: Slack's events, the `/video` command and button clicks, handed to the engine.
+
+Why it is shaped this way:
+- Slack gives an app 3 seconds to acknowledge, then retries and eventually shows the user an
+  error. Bolt runs listeners on their own task (`process_before_response=False`) and answers as
+  soon as `ack()` is called, so every listener acks first and only then does IO; the engine's
+  `handle` returns quickly too, and the turn runs on the engine's tasks.
+- Slack redelivers an event that was not acknowledged in time; the engine deduplicates by the
+  `event_id` this adapter puts on every `Incoming`.
+- Files are handed to the engine as they are: it checks type and size (`core.files`) once,
+  the same way for every platform, before anything is downloaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import OrderedDict
+from dataclasses import replace
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bots.base.adapter import Engine
+from core.files import ACCEPTED_TYPES
+
+from .incoming import (
+    OPEN_VIDEO_ACTION,
+    Routed,
+    from_action,
+    from_command,
+    from_mention,
+    from_message,
+)
+from .render import escape, root_message
+from .settings import SlackSettings
+from .thread import SlackThreads, slack_error
+
+log = logging.getLogger("jupiter.slack")
+
+USAGE = (
+    "*Make a video with Jupiter*\n"
+    "• `/video a sunset over mountains, 30-second cinematic`: I start a thread for it in this channel\n"
+    "• `@Jupiter` and your prompt in a channel, or a direct message to me, works too\n"
+    "• Reply in the thread to change the video; say `export` for the MP4, `status` for the "
+    "timeline, `credits` for your balance, `stop` to cancel what is running\n"
+    f"• Attach media to use it: {ACCEPTED_TYPES}, up to 500 MB"
+)
+
+_NOT_POSTABLE = {
+    "not_in_channel": "I'm not in this channel yet: invite me with `/invite @Jupiter`, then try again.",
+    "channel_not_found": "I can't post here. Try a channel I'm in, or a direct message to me.",
+    "is_archived": "This channel is archived.",
+    "restricted_action": "This workspace does not let me post here.",
+}
+
+_BUTTONS = re.compile(r"^jupiter_(export|status|credits)$")
+
+
+class UserLocales:
+    """Users' Slack locales (`users.info`), cached; gives up for good if the app lacks users:read."""
+
+    def __init__(self, client: AsyncWebClient, size: int = 2048) -> None:
+        self._client = client
+        self._size = size
+        self._known: OrderedDict[str, str | None] = OrderedDict()
+        self._available = True
+
+    async def get(self, user: str) -> str | None:
+        if not user or not self._available:
+            return None
+        if user in self._known:
+            self._known.move_to_end(user)
+            return self._known[user]
+        locale: str | None = None
+        try:
+            answer = await self._client.users_info(user=user, include_locale=True)
+            found = (answer.get("user") or {}).get("locale")
+            locale = str(found) if found else None
+        except SlackApiError as exc:
+            if slack_error(exc) in {"missing_scope", "not_allowed_token_type", "no_permission"}:
+                self._available = False
+                return None
+        except Exception as exc:  # a locale is a nicety; never fail a turn over it
+            log.debug("users.info failed: %s", exc.__class__.__name__)
+            return None
+        self._known[user] = locale
+        if len(self._known) > self._size:
+            self._known.popitem(last=False)
+        return locale
+
+
+class Listeners:
+    """What Bolt calls: each acks first (Slack's 3 seconds), then hands over to the engine."""
+
+    def __init__(self, engine: Engine, threads: SlackThreads) -> None:
+        self._engine = engine
+        self._threads = threads
+        self._client = threads.client
+        self._locales = UserLocales(threads.client)
+
+    async def deliver(self, routed: Routed) -> None:
+        if routed.needs_owner and not await self._engine.is_bot_thread(routed.key):
+            return
+        thread = self._threads(routed.key)
+        incoming = routed.incoming
+        if incoming.locale is None and incoming.user:
+            incoming = replace(incoming, locale=await self._locales.get(incoming.user))
+        await self._engine.handle(thread, incoming)
+
+    async def on_command(
+        self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        request = from_command(command)
+        if request is None or request.wants_usage:
+            await ack(text=USAGE, response_type="ephemeral")
+            return
+        await ack()
+        root = root_message(request.prompt, request.user)
+        try:
+            posted = await self._client.chat_postMessage(
+                channel=request.channel, text=root.text, blocks=root.blocks
+            )
+        except SlackApiError as exc:
+            code = slack_error(exc)
+            log.info("could not open a /video thread: %s", code)
+            await respond(
+                text=_NOT_POSTABLE.get(code, f"I couldn't start a thread here ({escape(code)})."),
+                response_type="ephemeral",
+            )
+            return
+        await self.deliver(request.routed(str(posted["ts"])))
+
+    async def on_mention(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        routed = from_mention(body, context.bot_user_id)
+        if routed is not None:
+            await self.deliver(routed)
+
+    async def on_message(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        routed = from_message(body, context.bot_user_id)
+        if routed is not None:
+            await self.deliver(routed)
+
+    async def on_button(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        routed = from_action(body)
+        if routed is not None:
+            await self.deliver(routed)
+
+    async def on_open_video(self, ack: AsyncAck) -> None:
+        await ack()  # a link button still sends a click; Slack shows an error unless it is acked
+
+
+def build_app(
+    *,
+    settings: SlackSettings,
+    engine: Engine,
+    threads: SlackThreads,
+) -> AsyncApp:
+    """The Bolt app for HTTP or Socket Mode; the signing secret matters only for HTTP."""
+    secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    )
+    app = AsyncApp(
+        client=threads.client,
+        signing_secret=secret,
+        process_before_response=False,
+        logger=logging.getLogger("jupiter.slack.bolt"),
+        name="jupiter",
+    )
+    # Bolt logs a rejected request's whole body at INFO; the web handler logs a short line instead.
+    logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
+    listeners = Listeners(engine, threads)
+    app.command("/video")(listeners.on_command)
+    app.event("app_mention")(listeners.on_mention)
+    app.event("message")(listeners.on_message)
+    app.action(_BUTTONS)(listeners.on_button)
+    app.action(OPEN_VIDEO_ACTION)(listeners.on_open_video)
+    return app

@@ -1,0 +1,41 @@
+"""The Slack adapter's settings, token shapes and SDK loggers (imports no Slack SDK).
+
+The environment names are CONTRACT.md's; a bad value is reported like any setting's, one line
+naming the variable (`core.settings.load`).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field, SecretStr
+
+from bots.base.adapter import AdapterSettings
+from core.settings import AbsoluteUrl, env
+
+
+class SlackSettings(AdapterSettings):
+    secret_patterns: ClassVar[tuple[str, ...]] = (
+        r"xox[abprs]-[A-Za-z0-9\-]+",
+        r"xapp-[A-Za-z0-9\-]+",
+    )
+    loggers: ClassVar[tuple[str, ...]] = ("slack_bolt", "slack_sdk")
+
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=env("SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(None, validation_alias=env("SLACK_APP_TOKEN"))
+    slack_api_url: AbsoluteUrl = Field(
+        "https://slack.com/api/", validation_alias=env("SLACK_API_URL")
+    )
+    slack_upload_max_bytes: int = Field(
+        100 * 1024 * 1024, ge=0, validation_alias=env("JUPITER_SLACK_UPLOAD_MAX_BYTES")
+    )
+
+    @property
+    def configured(self) -> bool:
+        """A bot token, and a way to receive events (signed HTTP or Socket Mode)."""
+        return self.slack_bot_token is not None and (
+            self.slack_signing_secret is not None or self.slack_app_token is not None
+        )
