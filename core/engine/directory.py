@@ -1,7 +1,7 @@
 """Where the engine finds a thread's `ChatThread`: the last one an adapter handed in, or one
 its resolver builds (resumed work after a restart, a render that outlived its message).
 
-Bounded: a busy bot sees millions of threads (Discord interactions among them, whose tokens
+Bounded: a busy bot sees millions of threads (chat interactions among them, whose tokens
 expire in 15 minutes), so the least recently used entries are dropped and rebuilt on demand.
 """
 
