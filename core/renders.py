@@ -21,9 +21,9 @@ from core.metrics import Metrics
 from core.models import Draft, RenderStatus
 from core.port import Action, ChatThread, Reply, ReplyKind
 from core.store import RenderJob, Store
-from core.store.base import RenderState
+from core.store.base import RenderState, Version
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engine's parts, which import this module
     from core.engine.context import TurnContext
     from core.engine.directory import ThreadDirectory
     from core.engine.identity import Identities
@@ -38,6 +38,14 @@ def draft_fingerprint(draft: Draft) -> str:
     """Identifies a timeline's content: equal drafts give equal fingerprints."""
     canonical = json.dumps(draft.raw, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def draft_of(version: Version) -> Draft:
+    """The draft a stored version holds (an unreadable one reads as empty)."""
+    try:
+        return Draft.model_validate(json.loads(version.draft_json))
+    except ValueError:
+        return Draft()
 
 
 class Renders:
@@ -67,24 +75,25 @@ class Renders:
         self._lease = lease_seconds
 
     async def export(
-        self, ctx: TurnContext, draft: Draft, session_id: str, creds: Credentials
+        self,
+        ctx: TurnContext,
+        draft: Draft,
+        session_id: str,
+        creds: Credentials,
+        *,
+        version: Version | None = None,
     ) -> None:
-        """Render `draft` (known to be ready) for the thread, or re-post the last link if
-        the timeline is unchanged."""
+        """Render `draft` (known to be ready) for the thread, or re-post the link of the same
+        timeline delivered before. `version`: the stored version being exported (`export v2`);
+        else the current timeline, labelled with its version when it matches the newest."""
         key = ctx.key
         fingerprint = draft_fingerprint(draft)
-        last = await self.store.last_posted_render(key)
-        if (
-            last is not None
-            and last.output_url
-            and last.draft_hash == fingerprint
-            and time.time() - (last.posted_at or 0) < REUSE_RENDER_SECONDS
-        ):
-            # Nothing changed since the last export: the same video, without a second render.
-            url = last.output_url
-            text = ctx.say(Msg.RENDER_AGAIN, url=url)
-            await ctx.thread.post(Reply(ReplyKind.VIDEO, text, (Action.STATUS,), video_url=url))
+        if await self._offer_again(ctx, fingerprint, version):
             return
+        if version is None:
+            newest = await self.store.list_versions(key, limit=1)
+            if newest and draft_fingerprint(draft_of(newest[0])) == fingerprint:
+                version = newest[0]
         message_id = await ctx.thread.post(
             Reply(ReplyKind.STATUS, ctx.say(Msg.RENDER_STARTED, progress=0), progress=0)
         )
@@ -100,6 +109,8 @@ class Renders:
                 message_id=message_id,
                 language=ctx.language,
                 draft_hash=fingerprint,
+                version=version.number if version is not None else None,
+                user=ctx.user or None,
             )
             try:
                 await self.client.start_render(creds, session_id, draft, job.render_id)
@@ -118,6 +129,27 @@ class Renders:
             break
         self.metrics.render_jobs.labels("rendering").inc()
         self.drive(job)
+
+    async def _offer_again(
+        self, ctx: TurnContext, fingerprint: str, version: Version | None
+    ) -> bool:
+        """The same timeline was delivered lately: its link again, without a second render."""
+        if version is None:
+            last = await self.store.last_posted_render(ctx.key)
+            same = last if last is not None and last.draft_hash == fingerprint else None
+        else:
+            same = await self.store.posted_with(ctx.key, fingerprint)
+        if same is None or not same.output_url:
+            return False
+        if time.time() - (same.posted_at or 0) >= REUSE_RENDER_SECONDS:
+            return False
+        url = same.output_url
+        if version is None:
+            text = ctx.say(Msg.RENDER_AGAIN, url=url)
+        else:
+            text = ctx.say(Msg.VERSION_AGAIN, number=version.number, url=url)
+        await ctx.thread.post(Reply(ReplyKind.VIDEO, text, (Action.STATUS,), video_url=url))
+        return True
 
     def drive(self, job: RenderJob) -> None:
         self.tasks.spawn_keyed(("render", job.id), self._drive(job), f"render {job.render_id}")
@@ -222,6 +254,7 @@ class Renders:
             say(Msg.RENDER_DONE, lang, url=url),
             (Action.STATUS, Action.CREDITS),
             video_url=url,
+            details=await self._which_version(job),
         )
         if job.message_id:
             done = Reply(ReplyKind.STATUS, say(Msg.RENDER_FINISHED, lang), progress=100)
@@ -229,6 +262,13 @@ class Renders:
                 await thread.update(job.message_id, done)
         await self._post_link(thread, reply)
         await self._attach(thread, job, url, reply)
+
+    async def _which_version(self, job: RenderJob) -> tuple[str, ...]:
+        if job.version is None:
+            return ()
+        stored = await self.store.get_version(job.key, job.version)
+        message = stored.message if stored is not None else ""
+        return (say(Msg.VERSION_OF, job.language, number=job.version, message=message[:80]),)
 
     async def _attach(self, thread: ChatThread, job: RenderJob, url: str, reply: Reply) -> None:
         """The MP4 itself, where the platform takes a file that large; the link is enough."""

@@ -44,6 +44,9 @@ def engine_config(settings: Settings) -> EngineConfig:
         lease_seconds=settings.job_lease_seconds,
         language=settings.language,
         nemo_token=settings.nemo_token.get_secret_value() if settings.nemo_token else None,
+        max_queued_per_thread=settings.max_queued_per_thread,
+        max_turns_per_user=settings.max_turns_per_user,
+        user_daily_credits=settings.user_daily_credits,
     )
 
 

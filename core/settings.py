@@ -91,6 +91,15 @@ class Settings(SettingsBase):
     log_level: str = Field("INFO", validation_alias=env("JUPITER_LOG_LEVEL"))
     secret_key: SecretStr | None = Field(None, validation_alias=env("JUPITER_SECRET_KEY"))
     language: str = Field("en", validation_alias=env("JUPITER_LANGUAGE"))
+    max_queued_per_thread: int = Field(
+        5, ge=1, le=1000, validation_alias=env("JUPITER_MAX_QUEUED_PER_THREAD")
+    )
+    max_turns_per_user: int = Field(
+        3, ge=1, le=1000, validation_alias=env("JUPITER_MAX_TURNS_PER_USER")
+    )
+    user_daily_credits: int | None = Field(
+        None, ge=0, validation_alias=env("JUPITER_USER_DAILY_CREDITS")
+    )
 
     @field_validator("database_url")
     @classmethod

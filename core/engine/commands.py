@@ -12,8 +12,10 @@ from collections.abc import Callable
 from core.client import NemoClient
 from core.engine.context import TurnContext
 from core.engine.identity import Identities
+from core.engine.limits import Spending
 from core.engine.reply import BUTTONS
 from core.engine.voice import Voice
+from core.engine.workflow import Workflow, draft_of
 from core.errors import FileRejected, NemoError, SessionNotFound
 from core.files import check_upload
 from core.messages import Msg
@@ -39,6 +41,8 @@ class Commands:
         renders: Renders,
         voice: Voice,
         cancel_running: Callable[[ThreadKey], bool],
+        workflow: Workflow,
+        spending: Spending,
     ) -> None:
         self.client = client
         self.store = store
@@ -46,6 +50,8 @@ class Commands:
         self.renders = renders
         self.voice = voice
         self._cancel_running = cancel_running
+        self.workflow = workflow
+        self.spending = spending
 
     async def help(self, ctx: TurnContext) -> None:
         await ctx.post(ReplyKind.NOTICE, Msg.HELP, BUTTONS)
@@ -60,6 +66,10 @@ class Commands:
             total=number(balance.grand_total),
         )
         details = (ctx.say(Msg.CREDITS_LOW),) if balance.available < LOW_CREDITS else ()
+        budget = self.spending.daily_budget
+        if budget is not None:
+            spent = await self.spending.spent_today(ctx)
+            details = (*details, ctx.say(Msg.CREDITS_SPENT, spent=spent, budget=budget))
         await ctx.thread.post(
             Reply(ReplyKind.CREDITS, text, (Action.STATUS,), balance=balance, details=details)
         )
@@ -133,8 +143,12 @@ class Commands:
             return False
         return True
 
-    async def export(self, ctx: TurnContext) -> None:
+    async def export(self, ctx: TurnContext, version: int | None = None) -> None:
+        """Render the current timeline, or version `version` as it was (`export v2`)."""
         key = ctx.key
+        if version is not None:
+            await self._export_version(ctx, version)
+            return
         row = await self.store.get_thread(key)
         if row is None or not row.session_id:
             await ctx.post(ReplyKind.NOTICE, Msg.NOTHING_TO_EXPORT)
@@ -149,6 +163,17 @@ class Commands:
             await ctx.post(ReplyKind.NOTICE, Msg.NOTHING_TO_EXPORT)
             return
         await self.renders.export(ctx, draft, row.session_id, creds)
+
+    async def _export_version(self, ctx: TurnContext, number: int) -> None:
+        stored = await self.workflow.version_for(ctx, number)
+        if stored is None:
+            return
+        if await self.store.active_renders(ctx.key):
+            await ctx.post(ReplyKind.STATUS, Msg.RENDER_RUNNING, progress=0)
+            return
+        creds = await self.identities.credentials(ctx.key)
+        draft = draft_of(stored)
+        await self.renders.export(ctx, draft, stored.session_id, creds, version=stored)
 
 
 def _uploaded_lines(result: UploadResult, attachment: Attachment) -> list[str]:
