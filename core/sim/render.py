@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from core.sim import draft as drafts
 from core.sim.draft import Json
-from core.sim.scene import Backdrop, Scene
+from core.sim.scene import MOTION_HZ, Backdrop, Scene
 
 LONG_SIDE = 640
 FPS = 24
@@ -165,6 +165,16 @@ def _label(text: str, size: int, fill: tuple[int, int, int, int], max_width: int
     return sprite
 
 
+def _yuv(image: Image.Image) -> av.VideoFrame:
+    """The picture as the encoder's YUV frame; filling an RGB plane directly beats from_image."""
+    frame = av.VideoFrame(image.width, image.height, "rgb24")
+    if frame.planes[0].line_size == image.width * 3:
+        frame.planes[0].update(image.tobytes())
+    else:  # a padded row layout: let PyAV copy row by row
+        frame = av.VideoFrame.from_image(image)  # type: ignore[no-untyped-call]
+    return frame.reformat(format="yuv420p", interpolation="POINT")  # chroma: nearest is enough
+
+
 class _Painter:
     """Frames as YUV `VideoFrame`s; an unchanged picture comes back as the same object."""
 
@@ -207,10 +217,10 @@ class _Painter:
                 found = plan.shots[shot]
                 scene = Scene.of(found.name, found.colour)
                 self._backdrops[shot] = Backdrop(scene, plan.width, plan.height, found.name)
+            step = int(at * MOTION_HZ) / MOTION_HZ  # motion moves in steps; frames between repeat
             length = max(plan.shots[shot].end - plan.shots[shot].start, 0.001)
-            moving, picture = self._backdrops[shot].frame(
-                (at - plan.shots[shot].start) / length, at
-            )
+            phase = max(0.0, (step - plan.shots[shot].start) / length)
+            moving, picture = self._backdrops[shot].frame(phase, step)
         key = (shot, moving, captions)
         if self._last is not None and self._last[0] == key:
             return self._last[1]
@@ -219,7 +229,7 @@ class _Painter:
             sprite, where = self._caption(index)
             image.paste(sprite, where, sprite)
         image.paste(self._mark, self._mark_at, self._mark)
-        converted = av.VideoFrame.from_image(image).reformat(format="yuv420p")  # type: ignore[no-untyped-call]
+        converted = _yuv(image)
         self._last = (key, converted)
         return converted
 

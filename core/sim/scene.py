@@ -22,6 +22,7 @@ TimeOfDay = Literal["sunrise", "sunset", "night", "day"]
 
 HORIZON = 0.62  # the horizon's height as a share of the frame, from the top
 PEAKS = 0.28  # mountains rise at most this share of the frame above the horizon
+MOTION_HZ = 8  # the moving parts step this often: frames between steps are reused as they are
 
 _TIMES: tuple[tuple[TimeOfDay, re.Pattern[str]], ...] = (
     ("night", re.compile(r"night|midnight|moon|stars?\b|starry|nocturn|夜|月|星")),
@@ -120,6 +121,10 @@ class Backdrop:
         self._front = Image.new("RGBA", (width, height), (0, 0, 0, 0))
         self._draw_foreground()
         self._waves = self._wave_strip() if scene.sea else None
+        self._scenery = self._sky.copy()
+        self._scenery.paste(self._front, (0, 0), self._front)
+        sunlit = scene.time in ("sunset", "sunrise")
+        self._sun_x = round(width * (0.62 if sunlit else 0.78))
         self._last: tuple[tuple[int, int, int], Image.Image] | None = None
 
     # --- static parts -------------------------------------------------------------------------
@@ -172,7 +177,8 @@ class Backdrop:
                     x = copy + self._rng.uniform(-1.6, 1.6) * rx
                     y = cy + self._rng.uniform(-0.4, 0.4) * ry
                     draw.ellipse((x - rx, y - ry, x + rx, y + ry), fill=(*tint, 120))
-        return strip
+        bottom = strip.getbbox()
+        return strip.crop((0, 0, strip.width, bottom[3] if bottom else 1))
 
     def _ridge(self, top: float, jag: int, colour: Rgb) -> None:
         """A mountain range whose peaks reach `top` (share of height) at most."""
@@ -241,7 +247,7 @@ class Backdrop:
             self._front.paste(water, (0, self.horizon))
             if scene.time != "night":
                 glitter = _mix(horizon_sky, (255, 255, 255), 0.3)
-                x = self.width * 0.62
+                x = self.width * 0.62  # under the sun (see _sun_x)
                 for row in range(self.horizon + 2, self.height, max(2, self.height // 60)):
                     half = self._unit * 0.08 * (1 - (row - self.horizon) / self.height)
                     draw.line((x - half, row, x + half, row), fill=(*glitter, 170))
@@ -266,7 +272,7 @@ class Backdrop:
             shift = (n * period // 3) % period
             for x in range(-period + shift, strip.width, period):
                 draw.arc((x, row, x + length, row + length / 3), 200, 340, fill=(*crest, 140))
-            row += max(3, round(4 + row / band * period / 2))
+            row += max(4, round(6 + row / band * period))
             n += 1
         return strip
 
@@ -287,20 +293,31 @@ class Backdrop:
         return round(y), clouds, waves
 
     def frame(self, phase: float, at: float) -> tuple[tuple[int, int, int], Image.Image]:
-        """The key and the picture at `phase` (0..1 through the shot) and `at` seconds."""
+        """The key and the picture at `phase` (0..1 through the shot) and `at` seconds.
+
+        Only the region the sun (or moon) and the clouds can touch is redrawn from the sky, with
+        the foreground laid back over it; the rest comes from the precomputed scenery.
+        """
         key = self.key(phase, at)
         if self._last is not None and self._last[0] == key:
             return self._last
         sun_y, clouds, waves = key
-        image = self._sky.copy()
         body = self._body
-        x = round(self.width * 0.62) if self.scene.time in ("sunset", "sunrise") else None
-        x = round(self.width * 0.78) if x is None else x
-        image.paste(body, (x - body.width // 2, sun_y - body.height // 2), body)
+        left, top = self._sun_x - body.width // 2, sun_y - body.height // 2
+        box = [left, top, left + body.width, top + body.height]
         if self._clouds is not None:
-            piece = self._clouds.crop((clouds, 0, clouds + self.width, self.horizon))
-            image.paste(piece, (0, 0), piece)
-        image.paste(self._front, (0, 0), self._front)
+            box = [0, 0, self.width, max(box[3], self._clouds.height)]
+        box = [max(0, box[0]), max(0, box[1]), min(self.width, box[2]), min(self.height, box[3])]
+        image = self._scenery.copy()
+        if box[0] < box[2] and box[1] < box[3]:
+            region = self._sky.crop(tuple(box))
+            region.paste(body, (left - box[0], top - box[1]), body)
+            if self._clouds is not None:
+                piece = self._clouds.crop((clouds, 0, clouds + self.width, self._clouds.height))
+                region.paste(piece, (-box[0], -box[1]), piece)
+            front = self._front.crop(tuple(box))
+            region.paste(front, (0, 0), front)
+            image.paste(region, (box[0], box[1]))
         if self._waves is not None:
             piece = self._waves.crop((waves, 0, waves + self.width, self._waves.height))
             image.paste(piece, (0, self.horizon), piece)
