@@ -25,9 +25,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 from core.sim import draft as drafts
 from core.sim.draft import Json
+from core.sim.faults import Faults
 from core.sim.scene import MOTION_HZ, Backdrop, Scene
 
-LONG_SIDE = 640
+LONG_SIDE: int = Faults.model_fields["render_long_side"].default  # one default, the knob's
 FPS = 24
 SAMPLE_RATE = 22_050
 AUDIO_FRAME = 1024
