@@ -184,7 +184,7 @@ class _Painter:
         self._backdrops: dict[int, Backdrop] = {}
         self._sprites: dict[int, tuple[Image.Image, tuple[int, int]]] = {}
         unit = min(plan.width, plan.height)
-        self._mark = _label(MARK, max(8, unit // 28), (255, 255, 255, 190), plan.width)
+        self._mark = _label(MARK, max(10, unit // 26), (255, 255, 255, 215), plan.width)
         margin = max(2, unit // 40)
         self._mark_at = (
             plan.width - self._mark.width - margin,

@@ -153,10 +153,10 @@ def test_encode_portrait_with_title(tmp_path):
     assert render.encode(draft, path) == pytest.approx(2.5, abs=0.1)
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        assert (stream.codec_context.width, stream.codec_context.height) == (180, 320)
+        assert (stream.codec_context.width, stream.codec_context.height) == (360, 640)
         assert not container.streams.audio
         frame = next(container.decode(video=0)).to_image()
-    assert frame.getpixel((90, 160)) != frame.getpixel((5, 5))  # the title is drawn
+    assert frame.getpixel((180, 320)) != frame.getpixel((5, 5))  # the title is drawn
 
 
 def test_encode_stops_when_cancelled_and_rejects_broken_drafts(tmp_path):
