@@ -116,12 +116,18 @@ _REMOVE_TITLE = re.compile(
     r"\b(remove|delete|drop|hide|lose)\s+(the\s+)?(title|text|caption)s?\b|\bno\s+title\b"
     r"|(删除|删掉|删去|去掉|去除|移除|拿掉|隐藏|不要)(标题|字幕)|无标题"
 )
-_MUSIC_WORD = re.compile(r"\b(music|song|soundtrack|beats?|bgm|tune|track)\b|音乐|配乐|音量|歌曲|声音")
+_MUSIC_WORD = re.compile(
+    r"\b(music|song|soundtrack|beats?|bgm|tune|track)\b|音乐|配乐|音量|歌曲|声音"
+)
 _TITLE_WORD = re.compile(r"\btitle\b|标题")
-_BIGGER = re.compile(r"\b(bigger|larger|huge|increase)\b|调大|放大|变大|加大|大一点|大一些|大些|更大")
+_BIGGER = re.compile(
+    r"\b(bigger|larger|huge|increase)\b|调大|放大|变大|加大|大一点|大一些|大些|更大"
+)
 _SMALLER = re.compile(r"\b(smaller|tiny|decrease)\b|调小|缩小|变小|小一点|小一些|小些|更小")
 _LOUDER = re.compile(r"\b(louder|turn up|raise)\b|调大|调高|大声|提高|增大|大一点|响一点")
-_QUIETER = re.compile(r"\b(quieter|softer|turn down|lower)\b|调小|调低|小声|降低|减小|小一点|轻一点")
+_QUIETER = re.compile(
+    r"\b(quieter|softer|turn down|lower)\b|调小|调低|小声|降低|减小|小一点|轻一点"
+)
 _ADD = re.compile(r"\badd\b|加上|添加|加入|加点|加个|配上")
 _GENERATE_REQUEST = re.compile(
     r"\b(make|create|generate|produce|render|give me|want|need|do)\s+(me\s+)?"
@@ -347,7 +353,9 @@ def edits(text: str, current_canvas: tuple[int, int]) -> list[EditOp]:
     seconds = duration_seconds(text)
     if seconds is not None and (
         not _TITLE_WORD.search(lowered)
-        or re.search(r"\b(trim|shorten|extend|cut|length|long|make it)\b|时长|长度|缩短|延长|剪", lowered)
+        or re.search(
+            r"\b(trim|shorten|extend|cut|length|long|make it)\b|时长|长度|缩短|延长|剪", lowered
+        )
     ):
         ops.append(EditOp("set_duration", {"seconds": seconds}))
     size = canvas(text, current_canvas)

@@ -44,7 +44,14 @@ CJK_FONTS = (
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
     "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
 )
-TITLE_PLACES = {"top": 0.2, "upper": 0.3, "center": 0.5, "centre": 0.5, "middle": 0.5, "bottom": 0.8}
+TITLE_PLACES = {
+    "top": 0.2,
+    "upper": 0.3,
+    "center": 0.5,
+    "centre": 0.5,
+    "middle": 0.5,
+    "bottom": 0.8,
+}
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
@@ -156,7 +163,7 @@ def _label(text: str, size: int, fill: tuple[int, int, int, int], max_width: int
     while size > 8 and probe.textlength(text, font=font) > max_width:
         size = int(size * 0.85)
         font = _font(size, text)
-    left, top, right, bottom = probe.textbbox((0, 0), text, font=font)
+    left, top, right, bottom = (round(edge) for edge in probe.textbbox((0, 0), text, font=font))
     shadow = max(1, size // 24)
     sprite = Image.new("RGBA", (right - left + 2 * shadow + 2, bottom - top + 2 * shadow + 2))
     draw = ImageDraw.Draw(sprite)
@@ -195,7 +202,10 @@ class _Painter:
 
     def _caption(self, index: int) -> tuple[Image.Image, tuple[int, int]]:
         if index not in self._sprites:
-            caption, (width, height) = self._plan.captions[index], (self._plan.width, self._plan.height)
+            caption, (width, height) = (
+                self._plan.captions[index],
+                (self._plan.width, self._plan.height),
+            )
             sprite = _label(caption.text, int(caption.size), (255, 255, 255, 255), int(width * 0.9))
             x = round(caption.x * width - sprite.width / 2)
             y = round(caption.y * height - sprite.height / 2)

@@ -63,7 +63,7 @@ class Scene:
     @classmethod
     def of(cls, words: str, palette: Rgb) -> Scene:
         lowered = words.lower()
-        time = next((name for name, rule in _TIMES if rule.search(lowered)), "day")
+        time: TimeOfDay = next((name for name, rule in _TIMES if rule.search(lowered)), "day")
         return cls(
             time=time,
             mountains=bool(_MOUNTAINS.search(lowered)),
@@ -220,7 +220,9 @@ class Backdrop:
                 top = foot - tall * (1 - tier * 0.22)
                 bottom = foot - tall * (0.35 - tier * 0.15)
                 half = wide * (0.5 + tier * 0.25)
-                draw.polygon([(x, top), (x - half, bottom), (x + half, bottom)], fill=(*colour, 255))
+                draw.polygon(
+                    [(x, top), (x - half, bottom), (x + half, bottom)], fill=(*colour, 255)
+                )
             x += wide * self._rng.uniform(0.6, 1.1)
 
     def _draw_foreground(self) -> None:
@@ -242,7 +244,10 @@ class Backdrop:
             water = _gradient(
                 self.width,
                 self.height - self.horizon,
-                ((0.0, _mix(horizon_sky, (20, 40, 90), 0.45)), (1.0, _mix(self._land, (0, 0, 0), 0.4))),
+                (
+                    (0.0, _mix(horizon_sky, (20, 40, 90), 0.45)),
+                    (1.0, _mix(self._land, (0, 0, 0), 0.4)),
+                ),
             )
             self._front.paste(water, (0, self.horizon))
             if scene.time != "night":
@@ -304,18 +309,18 @@ class Backdrop:
         sun_y, clouds, waves = key
         body = self._body
         left, top = self._sun_x - body.width // 2, sun_y - body.height // 2
-        box = [left, top, left + body.width, top + body.height]
+        x0, y0, x1, y1 = left, top, left + body.width, top + body.height
         if self._clouds is not None:
-            box = [0, 0, self.width, max(box[3], self._clouds.height)]
-        box = [max(0, box[0]), max(0, box[1]), min(self.width, box[2]), min(self.height, box[3])]
+            x0, y0, x1, y1 = 0, 0, self.width, max(y1, self._clouds.height)
+        box = (max(0, x0), max(0, y0), min(self.width, x1), min(self.height, y1))
         image = self._scenery.copy()
         if box[0] < box[2] and box[1] < box[3]:
-            region = self._sky.crop(tuple(box))
+            region = self._sky.crop(box)
             region.paste(body, (left - box[0], top - box[1]), body)
             if self._clouds is not None:
                 piece = self._clouds.crop((clouds, 0, clouds + self.width, self._clouds.height))
                 region.paste(piece, (-box[0], -box[1]), piece)
-            front = self._front.crop(tuple(box))
+            front = self._front.crop(box)
             region.paste(front, (0, 0), front)
             image.paste(region, (box[0], box[1]))
         if self._waves is not None:

@@ -178,7 +178,10 @@ CHINESE_TWINS = [
 
 @pytest.mark.parametrize(("chinese", "english"), CHINESE_TWINS)
 def test_chinese_edits_change_the_draft_like_their_english_twins(chinese, english):
-    zh, en = _draft("sunset", title="Sunset", ms=10_000), _draft("sunset", title="Sunset", ms=10_000)
+    zh, en = (
+        _draft("sunset", title="Sunset", ms=10_000),
+        _draft("sunset", title="Sunset", ms=10_000),
+    )
     zh_ops = prompts.edits(chinese, drafts.canvas_of(zh))
     assert zh_ops, chinese
     assert zh_ops == prompts.edits(english, drafts.canvas_of(en))
