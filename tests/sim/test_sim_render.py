@@ -21,15 +21,18 @@ from core.sim.scene import HORIZON, PEAKS
 SMALL = 320  # the long side for tests that need a picture, not the default size
 
 
-def _draft(subject: str, size: tuple[int, int] = (1920, 1080), **kwargs: object) -> drafts.Json:
-    music = kwargs.get("music", {"name": "Lo-fi", "volume": 35})
-    return drafts.new_draft(
-        subject=subject,
-        title=str(kwargs.get("title", "")),
-        duration_ms=int(str(kwargs.get("ms", 2000))),
-        size=size,
-        music=music if isinstance(music, dict) or music is None else None,
-    )
+LOFI = {"name": "Lo-fi", "volume": 35}
+
+
+def _draft(
+    subject: str,
+    size: tuple[int, int] = (1920, 1080),
+    *,
+    title: str = "",
+    ms: int = 2000,
+    music: drafts.Json | None = LOFI,
+) -> drafts.Json:
+    return drafts.new_draft(subject=subject, title=title, duration_ms=ms, size=size, music=music)
 
 
 def _first_frame(path: Path) -> Image.Image:
