@@ -37,6 +37,7 @@ class RenderJob:
     draft: Json
     seconds: float
     fail: bool
+    long_side: int = render.LONG_SIDE
     started: float = field(default_factory=time.monotonic)
     outcome: str | None = None  # "completed" or "failed" once finished
     error: str | None = None
@@ -64,7 +65,9 @@ class RenderJob:
                 await asyncio.sleep(self.seconds)
                 raise RuntimeError("simulated render failure (render_fail is on)")
             partial = target.with_name(f"{target.name}.part")
-            encoding = asyncio.to_thread(render.encode, self.draft, partial, self.cancelled)
+            encoding = asyncio.to_thread(
+                render.encode, self.draft, partial, self.cancelled, long_side=self.long_side
+            )
             self.duration, _ = await asyncio.gather(encoding, asyncio.sleep(self.seconds))
             partial.replace(target)
             self.path, self.outcome = target, "completed"
@@ -158,6 +161,7 @@ async def start_render(request: web.Request) -> web.Response:
         draft=copy.deepcopy(draft),
         seconds=faults.render_seconds,
         fail=faults.render_fail,
+        long_side=faults.render_long_side,
     )
     jobs[render_id] = job
     job.task = asyncio.create_task(job.run(state.media_dir / f"{render_id}.mp4"))

@@ -28,6 +28,9 @@ class Faults(BaseModel):
     drop_stream_after: int = Field(default=0, ge=0)
     render_seconds: float = Field(default=2.0, ge=0, le=3600)
     render_fail: bool = False
+    # The long side of a rendered MP4 in pixels; CONTRACT.md wants at least 640 by default, and
+    # tests that render a lot shrink it to stay fast.
+    render_long_side: int = Field(default=640, ge=16, le=4096)
     credits: int | None = Field(default=None, ge=0)
 
     def updated(self, changes: dict[str, Any]) -> Faults:
@@ -102,6 +105,12 @@ def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--render-seconds", type=_number(float, 0), default=None, help="how long a render takes")
     add("--render-fail", action="store_true", default=None, help="renders end failed")
+    add(
+        "--render-long-side",
+        type=_number(int, 16),
+        default=None,
+        help="pixels on a rendered MP4's long side (default 640)",
+    )
     add("--credits", type=_number(int, 0), default=None, help="the balance of every token")
 
 

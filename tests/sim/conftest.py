@@ -17,7 +17,13 @@ import pytest
 
 from core.sim import Faults, LocalBackend
 
-FAST = {"turn_seconds": 0.2, "heartbeat_seconds": 0.04, "render_seconds": 0.2}
+# Small renders keep the suite fast; tests of the default size render through render.encode.
+FAST = {
+    "turn_seconds": 0.2,
+    "heartbeat_seconds": 0.04,
+    "render_seconds": 0.2,
+    "render_long_side": 320,
+}
 ATTRIBUTION = {
     "X-Skill-Source": "jupiter-text-to-video",
     "X-Skill-Version": "0.1.0",

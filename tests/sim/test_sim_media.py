@@ -47,7 +47,7 @@ async def test_streamed_upload_of_a_real_video(nemo, http, tmp_path):
     token, session = await nemo.start()
     clip = tmp_path / "beach.mp4"
     draft = {"t": [{"tt": 0, "sg": [{"d": 4000, "m": {"name": "x"}}]}], "d": 4000, "m": {}}
-    await asyncio.to_thread(encode, draft, clip)
+    await asyncio.to_thread(lambda: encode(draft, clip, long_side=320))
     body = _multipart([("beach.mp4", clip.read_bytes()), ("notes.txt", _chunks(300_000))])
     url = f"/api/upload-video/nemo_agent/me/{session}"
     reply = await http.post(url, headers=_headers(nemo, token), content=body)
