@@ -72,15 +72,21 @@ class Engine:
         self.store = store
         self.metrics = metrics = metrics or Metrics()
         self.owner = owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._supervisor: asyncio.Task[None] | None = None
+        self._wire_state(client, store, config, metrics)
+        self._wire_turns(client, store, config, metrics)
+
+    def _wire_state(
+        self, client: NemoClient, store: Store, config: EngineConfig, metrics: Metrics
+    ) -> None:
+        """The parts that hold state: tasks, threads, identities, renders, recovery."""
         self.tasks = TaskSet()
         self.directory = ThreadDirectory()
         self.identities = Identities(
             client, store, nemo_token=config.nemo_token, language=config.language
         )
-        voice = Voice(self.identities)
+        self.voice = Voice(self.identities)
         self.contexts = Contexts(store)
-        workflow = Workflow(store, self.contexts)
-        spending = Spending(client, store, self.identities, daily_budget=config.user_daily_credits)
         self.renders = Renders(
             client,
             store,
@@ -96,6 +102,14 @@ class Engine:
         self.recovery = Recovery(
             store, self.directory, self.renders, metrics, lease_seconds=config.lease_seconds
         )
+
+    def _wire_turns(
+        self, client: NemoClient, store: Store, config: EngineConfig, metrics: Metrics
+    ) -> None:
+        """The parts that run messages: the queue, commands, the agent turn, intake."""
+        voice = self.voice
+        workflow = Workflow(store, self.contexts)
+        spending = Spending(client, store, self.identities, daily_budget=config.user_daily_credits)
         self.queue = TurnQueue(
             store,
             self.directory,
@@ -141,7 +155,6 @@ class Engine:
             self.contexts,
             max_queued=config.max_queued_per_thread,
         )
-        self._supervisor: asyncio.Task[None] | None = None
 
     def register(self, platform: str, resolver: ThreadResolver) -> None:
         """How to reach a thread of `platform` without an incoming message (resumed work)."""

@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager
 from core.client import Credentials, NemoClient
 from core.engine.context import TurnContext
 from core.engine.identity import Identities
-from core.errors import OutOfCredits
+from core.errors import NemoError, OutOfCredits
 from core.explain import explain
 from core.messages import Msg
 from core.port import Reply, ReplyKind, ThreadKey
@@ -110,7 +110,10 @@ class Spending:
                 text = ctx.say(Msg.LIMIT_DAILY, cost=cost, left=left, budget=self.daily_budget)
                 return Reply(ReplyKind.ERROR, text)
         if generation:
-            balance = await self.client.balance(creds)
+            try:
+                balance = await self.client.balance(creds)
+            except NemoError:
+                return None  # no verdict on the balance: the turn itself will say what is wrong
             if balance.available < cost:
                 anonymous = None if creds.fixed else creds.user_id
                 why = explain(
