@@ -83,10 +83,17 @@ class Renders:
             # Nothing changed since the last export: the same video, without a second render.
             url = last.output_url
             text = ctx.say(Msg.RENDER_AGAIN, url=url)
-            await ctx.thread.post(Reply(ReplyKind.VIDEO, text, (Action.STATUS,), video_url=url))
+            await ctx.thread.post(
+                Reply(ReplyKind.VIDEO, text, (Action.STATUS,), video_url=url, language=ctx.language)
+            )
             return
         message_id = await ctx.thread.post(
-            Reply(ReplyKind.STATUS, ctx.say(Msg.RENDER_STARTED, progress=0), progress=0)
+            Reply(
+                ReplyKind.STATUS,
+                ctx.say(Msg.RENDER_STARTED, progress=0),
+                progress=0,
+                language=ctx.language,
+            )
         )
         for attempt in (1, 2):
             # The job is persisted before the render starts, so a crash in between leaves a
@@ -194,7 +201,7 @@ class Renders:
         thread = self.directory.get(job.key)
         if thread is not None:
             with contextlib.suppress(Exception):
-                await thread.post(Reply(ReplyKind.ERROR, text))
+                await thread.post(Reply(ReplyKind.ERROR, text, language=job.language))
 
     async def _show_progress(self, job: RenderJob, progress: float) -> None:
         thread = self.directory.get(job.key)
@@ -202,7 +209,10 @@ class Renders:
             return
         text = say(Msg.RENDER_STARTED, job.language, progress=int(progress))
         with contextlib.suppress(Exception):
-            await thread.update(job.message_id, Reply(ReplyKind.STATUS, text, progress=progress))
+            await thread.update(
+                job.message_id,
+                Reply(ReplyKind.STATUS, text, progress=progress, language=job.language),
+            )
 
     async def deliver(self, job_id: int) -> None:
         job = await self.store.get_render(job_id)
@@ -222,9 +232,12 @@ class Renders:
             say(Msg.RENDER_DONE, lang, url=url),
             (Action.STATUS, Action.CREDITS),
             video_url=url,
+            language=lang,
         )
         if job.message_id:
-            done = Reply(ReplyKind.STATUS, say(Msg.RENDER_FINISHED, lang), progress=100)
+            done = Reply(
+                ReplyKind.STATUS, say(Msg.RENDER_FINISHED, lang), progress=100, language=lang
+            )
             with contextlib.suppress(Exception):
                 await thread.update(job.message_id, done)
         await self._post_link(thread, reply)
@@ -273,7 +286,9 @@ class Renders:
                 job.id, job.lease_owner or self.owner, RenderState.CANCELLED
             )
             if job.message_id:
-                cancelled = Reply(ReplyKind.STATUS, ctx.say(Msg.RENDER_CANCELLED))
+                cancelled = Reply(
+                    ReplyKind.STATUS, ctx.say(Msg.RENDER_CANCELLED), language=ctx.language
+                )
                 with contextlib.suppress(Exception):
                     await ctx.thread.update(job.message_id, cancelled)
             stopped = True

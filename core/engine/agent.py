@@ -59,7 +59,7 @@ class AgentTurn:
         status_id = await ctx.post(ReplyKind.STATUS, Msg.CONNECTING)
         creds = await self.identities.credentials(ctx.key)
         session_id, before = await self.identities.session(ctx.key, creds, ctx.incoming)
-        relay = Relay(ctx.thread, hold=min(self.heartbeat_seconds / 2, 2.0))
+        relay = Relay(ctx.thread, hold=min(self.heartbeat_seconds / 2, 2.0), language=ctx.language)
         actions: Actions = []
         beat = asyncio.create_task(self._heartbeat(ctx, status_id, time.monotonic()))
         try:
@@ -144,7 +144,9 @@ class AgentTurn:
             due = max(due + interval, time.monotonic() + interval / 2)
             text = ctx.say(Msg.WORKING, elapsed=elapsed_words(time.monotonic() - started))
             try:
-                await ctx.thread.update(status_id, Reply(ReplyKind.STATUS, text))
+                await ctx.thread.update(
+                    status_id, Reply(ReplyKind.STATUS, text, language=ctx.language)
+                )
                 await ctx.thread.set_busy(ctx.say(Msg.BUSY))
             except Exception:
                 log.warning("heartbeat post failed", extra={"thread_key": str(ctx.key)})
