@@ -10,12 +10,12 @@ from __future__ import annotations
 import httpx
 
 from bots.base.downloads import AttachmentUnavailable, FileSource, HostPolicy, host_of
+from core.messages import say
+
+from .words import SlackWords
 
 SLACK_DOMAINS = ("slack.com", "slack-edge.com")
-LACKS_FILES_READ = (
-    "Slack sent a web page instead of the file: the app lacks the files:read scope "
-    "(reinstall it with the manifest in deploy/slack/manifest.yml)"
-)
+LACKS_FILES_READ = say(SlackWords.LACKS_FILES_READ)  # in English, as tests and logs read it
 
 
 def slack_hosts(api_url: str) -> HostPolicy:
@@ -27,20 +27,17 @@ class SlackFiles(FileSource):
     def __init__(self, http: httpx.AsyncClient, api_url: str, token: str) -> None:
         super().__init__(http, slack_hosts(api_url), headers={"Authorization": f"Bearer {token}"})
 
-    def refused(self, filename: str, url: str) -> str:
-        return (
-            f"{filename} is not hosted by Slack ({host_of(url)}); "
-            "the bot only downloads files from Slack"
-        )
+    def refused(self, filename: str, url: str, language: str = "en") -> str:
+        return say(SlackWords.REFUSED, language, filename=filename, host=host_of(url))
 
-    def unavailable(self, filename: str, status: int) -> str:
-        return f"Slack would not hand over {filename} (HTTP {status})"
+    def unavailable(self, filename: str, status: int, language: str = "en") -> str:
+        return say(SlackWords.UNAVAILABLE, language, filename=filename, status=status)
 
-    def too_many_redirects(self, filename: str) -> str:
-        return f"too many redirects fetching {filename} from Slack"
+    def too_many_redirects(self, filename: str, language: str = "en") -> str:
+        return say(SlackWords.REDIRECTS, language, filename=filename)
 
-    def check(self, response: httpx.Response, filename: str) -> None:
+    def check(self, response: httpx.Response, filename: str, language: str = "en") -> None:
         """A 200 with an HTML page is Slack's sign-in page: the app lacks `files:read`."""
-        super().check(response, filename)
+        super().check(response, filename, language)
         if "text/html" in response.headers.get("content-type", "").lower():
-            raise AttachmentUnavailable(LACKS_FILES_READ)
+            raise AttachmentUnavailable(say(SlackWords.LACKS_FILES_READ, language))
