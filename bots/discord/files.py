@@ -11,6 +11,8 @@ from __future__ import annotations
 import httpx
 
 from bots.base.downloads import FileSource, HostPolicy
+from bots.discord.words import DiscordWords
+from core.messages import say
 
 CDN_HOSTS = frozenset({"cdn.discordapp.com", "media.discordapp.net"})
 
@@ -23,11 +25,11 @@ class DiscordFiles(FileSource):
             http, HostPolicy.of(api_url, hosts=CDN_HOSTS), timeout=httpx.Timeout(30.0, connect=10.0)
         )
 
-    def refused(self, filename: str, url: str) -> str:
-        return f"{filename!r} is not hosted on Discord's CDN"
+    def refused(self, filename: str, url: str, language: str = "en") -> str:
+        return say(DiscordWords.REFUSED, language, filename=repr(filename))
 
-    def unavailable(self, filename: str, status: int) -> str:
-        return f"Discord no longer serves {filename!r} (HTTP {status}); please upload it again"
+    def unavailable(self, filename: str, status: int, language: str = "en") -> str:
+        return say(DiscordWords.UNAVAILABLE, language, filename=repr(filename), status=status)
 
-    def too_many_redirects(self, filename: str) -> str:
-        return f"{filename!r}: too many redirects"
+    def too_many_redirects(self, filename: str, language: str = "en") -> str:
+        return say(DiscordWords.REDIRECTS, language, filename=repr(filename))

@@ -24,6 +24,8 @@ from bots.discord.buttons import button_view
 from bots.discord.endpoints import current_webhooks, webhooks_via
 from bots.discord.files import DiscordFiles
 from bots.discord.render import Outgoing, render
+from bots.discord.words import DiscordWords
+from core.messages import say
 from core.port import Attachment, Reply, ThreadKey
 
 log = logging.getLogger(__name__)
@@ -104,7 +106,7 @@ class DiscordThread:
         first, *rest = render(reply)
         await self._channel.get_partial_message(int(message_id)).edit(
             content=first.content,
-            view=button_view(first.buttons, self._channel.id),
+            view=button_view(first.buttons, self._channel.id, first.language),
             allowed_mentions=NO_MENTIONS,
         )
         for outgoing in rest:
@@ -143,7 +145,7 @@ class DiscordThread:
     async def _send(self, outgoing: Outgoing) -> discord.Message:
         return await self._channel.send(
             content=outgoing.content,
-            view=button_view(outgoing.buttons, self._channel.id),
+            view=button_view(outgoing.buttons, self._channel.id, outgoing.language),
             allowed_mentions=NO_MENTIONS,
         )
 
