@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -82,6 +83,12 @@ class FileSource:
     """Streams shared files under a `HostPolicy`; adapters subclass it for their wording."""
 
     max_redirects = 5
+    # The adapter's words: catalogue keys (fields `filename`, `host`, `status`), and whether
+    # a file's name is shown quoted.
+    refused_word: StrEnum = Words.DOWNLOAD_REFUSED
+    unavailable_word: StrEnum = Words.DOWNLOAD_UNAVAILABLE
+    redirects_word: StrEnum = Words.DOWNLOAD_REDIRECTS
+    quote_names = False
 
     def __init__(
         self,
@@ -103,14 +110,17 @@ class FileSource:
 
     # -- the adapter's words -----------------------------------------------------------------
 
+    def _name(self, filename: str) -> str:
+        return repr(filename) if self.quote_names else filename
+
     def refused(self, filename: str, url: str, language: str = "en") -> str:
-        return say(Words.DOWNLOAD_REFUSED, language, filename=filename, host=host_of(url))
+        return say(self.refused_word, language, filename=self._name(filename), host=host_of(url))
 
     def unavailable(self, filename: str, status: int, language: str = "en") -> str:
-        return say(Words.DOWNLOAD_UNAVAILABLE, language, filename=filename, status=status)
+        return say(self.unavailable_word, language, filename=self._name(filename), status=status)
 
     def too_many_redirects(self, filename: str, language: str = "en") -> str:
-        return say(Words.DOWNLOAD_REDIRECTS, language, filename=filename)
+        return say(self.redirects_word, language, filename=self._name(filename))
 
     def check(self, response: httpx.Response, filename: str, language: str = "en") -> None:
         """Raise `AttachmentUnavailable` unless `response` carries the file."""

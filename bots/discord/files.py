@@ -12,24 +12,18 @@ import httpx
 
 from bots.base.downloads import FileSource, HostPolicy
 from bots.discord.words import DiscordWords
-from core.messages import say
 
 CDN_HOSTS = frozenset({"cdn.discordapp.com", "media.discordapp.net"})
 
 
 class DiscordFiles(FileSource):
     max_redirects = 3
+    refused_word = DiscordWords.REFUSED
+    unavailable_word = DiscordWords.UNAVAILABLE
+    redirects_word = DiscordWords.REDIRECTS
+    quote_names = True
 
     def __init__(self, http: httpx.AsyncClient, api_url: str) -> None:
         super().__init__(
             http, HostPolicy.of(api_url, hosts=CDN_HOSTS), timeout=httpx.Timeout(30.0, connect=10.0)
         )
-
-    def refused(self, filename: str, url: str, language: str = "en") -> str:
-        return say(DiscordWords.REFUSED, language, filename=repr(filename))
-
-    def unavailable(self, filename: str, status: int, language: str = "en") -> str:
-        return say(DiscordWords.UNAVAILABLE, language, filename=repr(filename), status=status)
-
-    def too_many_redirects(self, filename: str, language: str = "en") -> str:
-        return say(DiscordWords.REDIRECTS, language, filename=repr(filename))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import httpx
 
-from bots.base.downloads import AttachmentUnavailable, FileSource, HostPolicy, host_of
+from bots.base.downloads import AttachmentUnavailable, FileSource, HostPolicy
 from core.messages import say
 
 from .words import SlackWords
@@ -24,17 +24,12 @@ def slack_hosts(api_url: str) -> HostPolicy:
 
 
 class SlackFiles(FileSource):
+    refused_word = SlackWords.REFUSED
+    unavailable_word = SlackWords.UNAVAILABLE
+    redirects_word = SlackWords.REDIRECTS
+
     def __init__(self, http: httpx.AsyncClient, api_url: str, token: str) -> None:
         super().__init__(http, slack_hosts(api_url), headers={"Authorization": f"Bearer {token}"})
-
-    def refused(self, filename: str, url: str, language: str = "en") -> str:
-        return say(SlackWords.REFUSED, language, filename=filename, host=host_of(url))
-
-    def unavailable(self, filename: str, status: int, language: str = "en") -> str:
-        return say(SlackWords.UNAVAILABLE, language, filename=filename, status=status)
-
-    def too_many_redirects(self, filename: str, language: str = "en") -> str:
-        return say(SlackWords.REDIRECTS, language, filename=filename)
 
     def check(self, response: httpx.Response, filename: str, language: str = "en") -> None:
         """A 200 with an HTML page is Slack's sign-in page: the app lacks `files:read`."""
