@@ -19,7 +19,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TextIO
 
-from bots.console_words import HINTS, ConsoleWords
+from bots.base.words import LABELS
+from bots.console_words import ConsoleWords
 from core.language import reply_language
 from core.messages import say
 from core.port import Attachment, Incoming, Reply, ReplyKind, ThreadKey
@@ -113,7 +114,7 @@ def render(reply: Reply) -> str:
     lines = [reply.text]
     lines.extend(f"  {line}" for line in reply.details)
     if reply.buttons and reply.kind is not ReplyKind.STATUS:
-        choices = " / ".join(say(HINTS[b], reply.language) for b in reply.buttons)
+        choices = " / ".join(say(LABELS[b], reply.language).lower() for b in reply.buttons)
         lines.append(say(ConsoleWords.SAY, reply.language, choices=choices))
     return "\n".join(lines)
 
