@@ -206,26 +206,18 @@ class DiscordAdapter:
         channel = interaction.channel
         if isinstance(channel, discord.DMChannel):
             await self._handle(dm_key(channel.id, interaction.user.id), incoming)
-            await interaction.followup.send(
-                _said(interaction, DiscordWords.ON_IT_HERE, prompt), ephemeral=True
-            )
+            await _follow_up(interaction, DiscordWords.ON_IT_HERE, prompt)
             return
         if isinstance(channel, discord.Thread):
             key = thread_key(channel.guild.id, channel.id)
             if not await self._owned(channel, key):
-                await interaction.followup.send(
-                    _said(interaction, DiscordWords.NESTED_THREAD, prompt), ephemeral=True
-                )
+                await _follow_up(interaction, DiscordWords.NESTED_THREAD, prompt)
                 return
             await self._handle(key, incoming)
-            await interaction.followup.send(
-                _said(interaction, DiscordWords.ON_IT_BELOW, prompt), ephemeral=True
-            )
+            await _follow_up(interaction, DiscordWords.ON_IT_BELOW, prompt)
             return
         if not isinstance(channel, discord.TextChannel | discord.VoiceChannel):
-            await interaction.followup.send(
-                _said(interaction, DiscordWords.CHANNEL_KIND, prompt), ephemeral=True
-            )
+            await _follow_up(interaction, DiscordWords.CHANNEL_KIND, prompt)
             return
         shown = (
             prompt if len(prompt) <= STARTER_PROMPT_LIMIT else prompt[:STARTER_PROMPT_LIMIT] + "…"
@@ -245,21 +237,14 @@ class DiscordAdapter:
                 name=thread_name(prompt), auto_archive_duration=THREAD_ARCHIVE_MINUTES
             )
         except discord.Forbidden:
-            await interaction.followup.send(
-                _said(interaction, DiscordWords.THREAD_PERMISSION, prompt), ephemeral=True
-            )
+            await _follow_up(interaction, DiscordWords.THREAD_PERMISSION, prompt)
             return
         except discord.HTTPException as exc:
             log.warning("could not open a thread: HTTP %s (code %s)", exc.status, exc.code)
-            await interaction.followup.send(
-                _said(interaction, DiscordWords.NO_THREAD, prompt), ephemeral=True
-            )
+            await _follow_up(interaction, DiscordWords.NO_THREAD, prompt)
             return
         await self._handle(thread_key(channel.guild.id, thread.id), incoming)
-        await interaction.followup.send(
-            _said(interaction, DiscordWords.YOUR_THREAD, prompt, thread=thread.mention),
-            ephemeral=True,
-        )
+        await _follow_up(interaction, DiscordWords.YOUR_THREAD, prompt, thread=thread.mention)
 
     async def thread_command(self, interaction: discord.Interaction[Any], action: Action) -> None:
         """`/status`, `/export`: only inside a video thread (or the DM session)."""
@@ -339,6 +324,13 @@ class DiscordAdapter:
             event_id=str(interaction.id),
             action=action,
         )
+
+
+async def _follow_up(
+    interaction: discord.Interaction[Any], key: DiscordWords, text: str, **values: Any
+) -> None:
+    """A private follow-up to a deferred interaction, in its language."""
+    await interaction.followup.send(_said(interaction, key, text, **values), ephemeral=True)
 
 
 def _language(incoming: Incoming) -> str:
