@@ -19,6 +19,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TextIO
 
+from bots.base.words import LABELS
+from bots.console_words import ConsoleWords
+from core.language import reply_language
+from core.messages import say
 from core.port import Attachment, Incoming, Reply, ReplyKind, ThreadKey
 from core.runtime import Runtime
 
@@ -70,7 +74,7 @@ class ConsoleThread:
         finally:
             await asyncio.to_thread(handle.close)
         self.saved.append(path)
-        self._print(f"💾 Saved the video to {path}")
+        self._print(say(ConsoleWords.SAVED, reply.language, path=path))
 
     async def set_busy(self, text: str | None) -> None:
         """A spinner on the terminal (interactive only) while a turn runs."""
@@ -94,7 +98,9 @@ class ConsoleThread:
             sys.stderr.flush()
             await asyncio.sleep(0.1)
 
-    async def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
+    async def open_attachment(
+        self, attachment: Attachment, language: str = "en"
+    ) -> AsyncIterator[bytes]:
         handle = await asyncio.to_thread(Path(attachment.source).open, "rb")
         try:
             while chunk := await asyncio.to_thread(handle.read, CHUNK):
@@ -108,7 +114,8 @@ def render(reply: Reply) -> str:
     lines = [reply.text]
     lines.extend(f"  {line}" for line in reply.details)
     if reply.buttons and reply.kind is not ReplyKind.STATUS:
-        lines.append("  (say: " + " / ".join(b.value for b in reply.buttons) + ")")
+        choices = " / ".join(say(LABELS[b], reply.language).lower() for b in reply.buttons)
+        lines.append(say(ConsoleWords.SAY, reply.language, choices=choices))
     return "\n".join(lines)
 
 
@@ -164,9 +171,7 @@ async def chat(rt: Runtime, out_dir: Path, *, interactive: bool | None = None) -
     thread = ConsoleThread(key, out_dir, spinner=spinner)
     rt.engine.register("console", lambda k: ConsoleThread(k, out_dir))
     if interactive:
-        print(
-            "Jupiter console: describe a video, then edit it, say 'export' for the MP4. Ctrl-D quits."
-        )
+        print(say(ConsoleWords.WELCOME, reply_language("", os.environ.get("LANG"))))
     async for line in _read_lines(interactive):
         if not line.strip():
             continue

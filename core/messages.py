@@ -273,7 +273,15 @@ CATALOGUE: dict[str, dict[StrEnum, str]] = {"en": _EN, "zh-CN": _ZH}
 
 
 def register(tables: Mapping[str, Mapping[StrEnum, str]]) -> None:
-    """Add an adapter's sentences: one table per language of the catalogue, each complete."""
+    """Add an adapter's sentences: one table per language of the catalogue, each complete.
+
+    A key already in the catalogue is refused (`ValueError`), by identity or by value, so an
+    adapter's keys never shadow the engine's or another adapter's."""
+    taken = {str(key) for table in CATALOGUE.values() for key in table}
+    for language, table in tables.items():
+        clash = sorted(str(key) for key in table if str(key) in taken)
+        if clash:
+            raise ValueError(f"keys already in the catalogue ({language}): {', '.join(clash)}")
     for language, table in tables.items():
         CATALOGUE[language].update(table)
 

@@ -80,6 +80,7 @@ class Reply:
     balance: Balance | None = None
     progress: float | None = None  # 0..100 for render progress
     details: tuple[str, ...] = field(default_factory=tuple)  # extra lines (timeline changes)
+    language: str = "en"  # the catalogue language the text is in; adapters word labels in it
 
 
 @runtime_checkable
@@ -116,8 +117,9 @@ class ChatThread(Protocol):
         """Show a busy indicator (typing, assistant status); None clears it."""
         ...
 
-    def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
-        """Stream a shared file's bytes from the platform (only from the platform's own hosts)."""
+    def open_attachment(self, attachment: Attachment, language: str = "en") -> AsyncIterator[bytes]:
+        """Stream a shared file's bytes from the platform (only from the platform's own hosts);
+        a refusal is worded in `language`."""
         ...
 
 

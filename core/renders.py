@@ -95,7 +95,12 @@ class Renders:
             if newest and draft_fingerprint(draft_of(newest[0])) == fingerprint:
                 version = newest[0]
         message_id = await ctx.thread.post(
-            Reply(ReplyKind.STATUS, ctx.say(Msg.RENDER_STARTED, progress=0), progress=0)
+            Reply(
+                ReplyKind.STATUS,
+                ctx.say(Msg.RENDER_STARTED, progress=0),
+                progress=0,
+                language=ctx.language,
+            )
         )
         for attempt in (1, 2):
             # The job is persisted before the render starts, so a crash in between leaves a
@@ -148,7 +153,9 @@ class Renders:
             text = ctx.say(Msg.RENDER_AGAIN, url=url)
         else:
             text = ctx.say(Msg.VERSION_AGAIN, number=version.number, url=url)
-        await ctx.thread.post(Reply(ReplyKind.VIDEO, text, (Action.STATUS,), video_url=url))
+        await ctx.thread.post(
+            Reply(ReplyKind.VIDEO, text, (Action.STATUS,), video_url=url, language=ctx.language)
+        )
         return True
 
     def drive(self, job: RenderJob) -> None:
@@ -226,7 +233,7 @@ class Renders:
         thread = self.directory.get(job.key)
         if thread is not None:
             with contextlib.suppress(Exception):
-                await thread.post(Reply(ReplyKind.ERROR, text))
+                await thread.post(Reply(ReplyKind.ERROR, text, language=job.language))
 
     async def _show_progress(self, job: RenderJob, progress: float) -> None:
         thread = self.directory.get(job.key)
@@ -234,7 +241,10 @@ class Renders:
             return
         text = say(Msg.RENDER_STARTED, job.language, progress=int(progress))
         with contextlib.suppress(Exception):
-            await thread.update(job.message_id, Reply(ReplyKind.STATUS, text, progress=progress))
+            await thread.update(
+                job.message_id,
+                Reply(ReplyKind.STATUS, text, progress=progress, language=job.language),
+            )
 
     async def deliver(self, job_id: int) -> None:
         job = await self.store.get_render(job_id)
@@ -255,9 +265,12 @@ class Renders:
             (Action.STATUS, Action.CREDITS),
             video_url=url,
             details=await self._which_version(job),
+            language=lang,
         )
         if job.message_id:
-            done = Reply(ReplyKind.STATUS, say(Msg.RENDER_FINISHED, lang), progress=100)
+            done = Reply(
+                ReplyKind.STATUS, say(Msg.RENDER_FINISHED, lang), progress=100, language=lang
+            )
             with contextlib.suppress(Exception):
                 await thread.update(job.message_id, done)
         await self._post_link(thread, reply)
@@ -313,7 +326,9 @@ class Renders:
                 job.id, job.lease_owner or self.owner, RenderState.CANCELLED
             )
             if job.message_id:
-                cancelled = Reply(ReplyKind.STATUS, ctx.say(Msg.RENDER_CANCELLED))
+                cancelled = Reply(
+                    ReplyKind.STATUS, ctx.say(Msg.RENDER_CANCELLED), language=ctx.language
+                )
                 with contextlib.suppress(Exception):
                     await ctx.thread.update(job.message_id, cancelled)
             stopped = True

@@ -190,3 +190,13 @@ def test_sigterm_shuts_down_cleanly(tmp_path: Path) -> None:
         for pipe in (process.stdin, process.stdout, process.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+def test_the_console_words_its_hints_in_the_reply_language() -> None:
+    from bots.console import render
+    from core.port import Action, Reply, ReplyKind
+
+    buttons = (Action.EXPORT, Action.STATUS)
+    assert render(Reply(ReplyKind.TEXT, "done", buttons)) == "done\n  (say: export / status)"
+    chinese = render(Reply(ReplyKind.TEXT, "好了", buttons, language="zh-CN"))
+    assert chinese == "好了\n  （可以说：导出 / 状态）"

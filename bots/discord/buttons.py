@@ -15,15 +15,17 @@ from typing import Any, Self
 
 import discord
 
+from bots.base.words import LABELS
+from core.messages import say
 from core.port import Action
 
 _ACTIONS = "|".join(re.escape(action.value) for action in Action)
 TEMPLATE = rf"jupiter:(?P<action>{_ACTIONS}):(?P<thread>[0-9]+)"
 
-_LOOK: dict[Action, tuple[str, str, discord.ButtonStyle]] = {
-    Action.EXPORT: ("Export", "🎬", discord.ButtonStyle.primary),
-    Action.STATUS: ("Status", "📋", discord.ButtonStyle.secondary),
-    Action.CREDITS: ("Credits", "💳", discord.ButtonStyle.secondary),
+_LOOK: dict[Action, tuple[str, discord.ButtonStyle]] = {
+    Action.EXPORT: ("🎬", discord.ButtonStyle.primary),
+    Action.STATUS: ("📋", discord.ButtonStyle.secondary),
+    Action.CREDITS: ("💳", discord.ButtonStyle.secondary),
 }
 
 ButtonHandler = Callable[[discord.Interaction[Any], Action, int], Awaitable[None]]
@@ -34,8 +36,9 @@ def custom_id(action: Action, thread_id: int) -> str:
 
 
 class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLATE):
-    def __init__(self, action: Action, thread_id: int) -> None:
-        label, emoji, style = _LOOK[action]
+    def __init__(self, action: Action, thread_id: int, language: str = "en") -> None:
+        emoji, style = _LOOK[action]
+        label = say(LABELS[action], language)
         super().__init__(
             discord.ui.Button(
                 label=label, emoji=emoji, style=style, custom_id=custom_id(action, thread_id)
@@ -60,9 +63,11 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMP
             await handler(interaction, self.action, self.thread_id)
 
 
-def button_view(actions: tuple[Action, ...], thread_id: int) -> discord.ui.View:
+def button_view(
+    actions: tuple[Action, ...], thread_id: int, language: str = "en"
+) -> discord.ui.View:
     """A view with one button per action (none: an empty view, which clears old buttons)."""
     view = discord.ui.View(timeout=None)
     for action in actions:
-        view.add_item(ActionButton(action, thread_id))
+        view.add_item(ActionButton(action, thread_id, language))
     return view

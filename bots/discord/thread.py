@@ -24,6 +24,8 @@ from bots.discord.buttons import button_view
 from bots.discord.endpoints import current_webhooks, webhooks_via
 from bots.discord.files import DiscordFiles
 from bots.discord.render import Outgoing, render
+from bots.discord.words import DiscordWords
+from core.messages import say
 from core.port import Attachment, Reply, ThreadKey
 
 log = logging.getLogger(__name__)
@@ -104,7 +106,7 @@ class DiscordThread:
         first, *rest = render(reply)
         await self._channel.get_partial_message(int(message_id)).edit(
             content=first.content,
-            view=button_view(first.buttons, self._channel.id),
+            view=button_view(first.buttons, self._channel.id, first.language),
             allowed_mentions=NO_MENTIONS,
         )
         for outgoing in rest:
@@ -118,11 +120,11 @@ class DiscordThread:
         The stream is spooled to a temporary file, never held in memory, and file IO runs in
         worker threads so the event loop keeps serving the gateway.
         """
-        check_fits(filename, size, self._upload_limit, "Discord")
+        check_fits(filename, size, self._upload_limit, "Discord", reply.language)
         await self._online.wait()
         spool: io.BufferedRandom = await asyncio.to_thread(tempfile.TemporaryFile)
         try:
-            async for chunk in within_limit(chunks, filename, self._upload_limit):
+            async for chunk in within_limit(chunks, filename, self._upload_limit, reply.language):
                 await asyncio.to_thread(spool.write, chunk)
             await asyncio.to_thread(spool.seek, 0)
             await self._channel.send(
@@ -137,13 +139,13 @@ class DiscordThread:
         else:
             self._typing.start(self._channel, self._channel.id)
 
-    def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
-        return self._files.stream(attachment.source, attachment.filename)
+    def open_attachment(self, attachment: Attachment, language: str = "en") -> AsyncIterator[bytes]:
+        return self._files.stream(attachment.source, attachment.filename, language)
 
     async def _send(self, outgoing: Outgoing) -> discord.Message:
         return await self._channel.send(
             content=outgoing.content,
-            view=button_view(outgoing.buttons, self._channel.id),
+            view=button_view(outgoing.buttons, self._channel.id, outgoing.language),
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -189,10 +191,12 @@ class InteractionThread:
     async def upload(
         self, filename: str, size: int, chunks: AsyncIterator[bytes], reply: Reply
     ) -> None:
-        raise UploadTooLarge("private answers take no files")
+        raise UploadTooLarge(say(DiscordWords.PRIVATE_NO_UPLOAD, reply.language))
 
     async def set_busy(self, text: str | None) -> None:
         return None
 
-    def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
-        raise AttachmentUnavailable(f"{attachment.filename!r}: no files in private answers")
+    def open_attachment(self, attachment: Attachment, language: str = "en") -> AsyncIterator[bytes]:
+        raise AttachmentUnavailable(
+            say(DiscordWords.PRIVATE_NO_FILES, language, filename=repr(attachment.filename))
+        )

@@ -30,6 +30,7 @@ from core.port import ThreadResolver
 from core.redact import register_secret_patterns
 from core.settings import Settings, SettingsError, load
 
+from . import words
 from .client import build_client
 from .handlers import build_app
 from .settings import SlackSettings
@@ -96,12 +97,12 @@ def build(
 ) -> tuple[AsyncApp, SlackThreads]:
     """The Bolt app wired to the runtime, and the thread factory registered with the engine."""
     core = rt.settings
-    _require(settings.slack_bot_token, "SLACK_BOT_TOKEN", "the Slack bot token, xoxb-...")
+    _require(settings.slack_bot_token, "SLACK_BOT_TOKEN", words.NEED_BOT_TOKEN)
     if not socket:
         _require(
             settings.slack_signing_secret,
             "SLACK_SIGNING_SECRET",
-            "needed to verify requests in HTTP mode; or set SLACK_APP_TOKEN for Socket Mode",
+            words.NEED_SIGNING_SECRET,
         )
     threads = SlackThreads(
         client=build_client(settings, rt.metrics, core.retry_backoff_seconds),
@@ -128,9 +129,7 @@ async def serve(
     if socket is None:
         socket = app_token is not None
     if socket:
-        app_token = _require(
-            settings.slack_app_token, "SLACK_APP_TOKEN", "the app-level token, xapp-..."
-        )
+        app_token = _require(settings.slack_app_token, "SLACK_APP_TOKEN", words.NEED_APP_TOKEN)
     bolt_app, _ = build(rt, settings, socket=socket)
 
     runner = web.AppRunner(build_web_app(rt, None if socket else bolt_app), access_log=None)

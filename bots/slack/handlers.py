@@ -13,6 +13,8 @@ Why it is shaped this way:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 from collections import OrderedDict
@@ -28,6 +30,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.base.adapter import Engine
 from core.files import ACCEPTED_TYPES
+from core.language import reply_language
+from core.messages import say
 
 from .incoming import (
     OPEN_VIDEO_ACTION,
@@ -40,24 +44,34 @@ from .incoming import (
 from .render import escape, root_message
 from .settings import SlackSettings
 from .thread import SlackThreads, slack_error
+from .words import SlackWords
 
 log = logging.getLogger("jupiter.slack")
 
-USAGE = (
-    "*Make a video with Jupiter*\n"
-    "• `/video a sunset over mountains, 30-second cinematic`: I start a thread for it in this channel\n"
-    "• `@Jupiter` and your prompt in a channel, or a direct message to me, works too\n"
-    "• Reply in the thread to change the video; say `export` for the MP4, `status` for the "
-    "timeline, `credits` for your balance, `stop` to cancel what is running\n"
-    f"• Attach media to use it: {ACCEPTED_TYPES}, up to 500 MB"
-)
+LOCALE_WAIT_SECONDS = 1.0  # a `/video` is acked within Slack's 3 seconds, locale or not
 
 _NOT_POSTABLE = {
-    "not_in_channel": "I'm not in this channel yet: invite me with `/invite @Jupiter`, then try again.",
-    "channel_not_found": "I can't post here. Try a channel I'm in, or a direct message to me.",
-    "is_archived": "This channel is archived.",
-    "restricted_action": "This workspace does not let me post here.",
+    "not_in_channel": SlackWords.NOT_IN_CHANNEL,
+    "channel_not_found": SlackWords.CHANNEL_NOT_FOUND,
+    "is_archived": SlackWords.IS_ARCHIVED,
+    "restricted_action": SlackWords.RESTRICTED_ACTION,
 }
+
+
+def usage(language: str = "en") -> str:
+    """What `/video` alone answers, in `language`."""
+    return say(SlackWords.USAGE, language, types=ACCEPTED_TYPES)
+
+
+def not_postable(code: str, language: str = "en") -> str:
+    """Why a `/video` thread could not be opened here, from Slack's error code."""
+    key = _NOT_POSTABLE.get(code)
+    if key is not None:
+        return say(key, language)
+    return say(SlackWords.NOT_POSTABLE, language, code=escape(code))
+
+
+USAGE = usage()
 
 _BUTTONS = re.compile(r"^jupiter_(export|status|credits)$")
 
@@ -113,15 +127,25 @@ class Listeners:
             incoming = replace(incoming, locale=await self._locales.get(incoming.user))
         await self._engine.handle(thread, incoming)
 
+    async def _language(self, text: str, user: object) -> str:
+        """The language the adapter answers a command in itself: the words, else the user's
+        Slack locale (waited for briefly: the ack is due within 3 seconds)."""
+        locale: str | None = None
+        if isinstance(user, str) and user:
+            with contextlib.suppress(TimeoutError):
+                locale = await asyncio.wait_for(self._locales.get(user), LOCALE_WAIT_SECONDS)
+        return reply_language(text, locale)
+
     async def on_command(
         self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
     ) -> None:
         request = from_command(command)
+        language = await self._language(str(command.get("text") or ""), command.get("user_id"))
         if request is None or request.wants_usage:
-            await ack(text=USAGE, response_type="ephemeral")
+            await ack(text=usage(language), response_type="ephemeral")
             return
         await ack()
-        root = root_message(request.prompt, request.user)
+        root = root_message(request.prompt, request.user, language)
         try:
             posted = await self._client.chat_postMessage(
                 channel=request.channel, text=root.text, blocks=root.blocks
@@ -130,7 +154,7 @@ class Listeners:
             code = slack_error(exc)
             log.info("could not open a /video thread: %s", code)
             await respond(
-                text=_NOT_POSTABLE.get(code, f"I couldn't start a thread here ({escape(code)})."),
+                text=not_postable(code, language),
                 response_type="ephemeral",
             )
             return

@@ -175,13 +175,13 @@ class SlackThread:
     async def upload(
         self, filename: str, size: int, chunks: AsyncIterator[bytes], reply: Reply
     ) -> None:
-        check_fits(filename, size, self.upload_limit, "Slack")
+        check_fits(filename, size, self.upload_limit, "Slack", reply.language)
         ticket = await self._client.files_getUploadURLExternal(filename=filename, length=size)
         upload_url, file_id = str(ticket["upload_url"]), str(ticket["file_id"])
         # The upload URL is pre-signed: it gets the bytes, never the token.
         response = await self._http.post(
             upload_url,
-            content=within_limit(chunks, filename, self.upload_limit),
+            content=within_limit(chunks, filename, self.upload_limit, reply.language),
             headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
             timeout=httpx.Timeout(60.0, connect=10.0),
             follow_redirects=False,
@@ -197,8 +197,8 @@ class SlackThread:
             initial_comment=comment,
         )
 
-    def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
-        return self._files.stream(attachment.source, attachment.filename)
+    def open_attachment(self, attachment: Attachment, language: str = "en") -> AsyncIterator[bytes]:
+        return self._files.stream(attachment.source, attachment.filename, language)
 
 
 class SlackThreads:

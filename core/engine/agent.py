@@ -93,7 +93,7 @@ class AgentTurn:
         text: str,
         cost: int,
     ) -> None:
-        relay = Relay(ctx.thread, hold=min(self.heartbeat_seconds / 2, 2.0))
+        relay = Relay(ctx.thread, hold=min(self.heartbeat_seconds / 2, 2.0), language=ctx.language)
         actions: Actions = []
         beat = asyncio.create_task(self._heartbeat(ctx, status_id, time.monotonic()))
         try:
@@ -180,7 +180,9 @@ class AgentTurn:
             due = max(due + interval, time.monotonic() + interval / 2)
             text = ctx.say(Msg.WORKING, elapsed=elapsed_words(time.monotonic() - started))
             try:
-                await ctx.thread.update(status_id, Reply(ReplyKind.STATUS, text))
+                await ctx.thread.update(
+                    status_id, Reply(ReplyKind.STATUS, text, language=ctx.language)
+                )
                 await ctx.thread.set_busy(ctx.say(Msg.BUSY))
             except Exception:
                 log.warning("heartbeat post failed", extra={"thread_key": str(ctx.key)})

@@ -71,14 +71,25 @@ class Commands:
             spent = await self.spending.spent_today(ctx)
             details = (*details, ctx.say(Msg.CREDITS_SPENT, spent=spent, budget=budget))
         await ctx.thread.post(
-            Reply(ReplyKind.CREDITS, text, (Action.STATUS,), balance=balance, details=details)
+            Reply(
+                ReplyKind.CREDITS,
+                text,
+                (Action.STATUS,),
+                balance=balance,
+                details=details,
+                language=ctx.language,
+            )
         )
 
     async def status(self, ctx: TurnContext) -> None:
         key = ctx.key
         row = await self.store.get_thread(key)
         if row is None or not row.session_id:
-            await ctx.thread.post(Reply(ReplyKind.TIMELINE, summarize(Draft()), (Action.CREDITS,)))
+            await ctx.thread.post(
+                Reply(
+                    ReplyKind.TIMELINE, summarize(Draft()), (Action.CREDITS,), language=ctx.language
+                )
+            )
             return
         creds = await self.identities.credentials(key)
         try:
@@ -92,7 +103,15 @@ class Commands:
             for job in await self.store.active_renders(key)
         )
         buttons = (Action.EXPORT, Action.CREDITS) if draft.ready else (Action.CREDITS,)
-        await ctx.thread.post(Reply(ReplyKind.TIMELINE, summarize(draft), buttons, details=details))
+        await ctx.thread.post(
+            Reply(
+                ReplyKind.TIMELINE,
+                summarize(draft),
+                buttons,
+                details=details,
+                language=ctx.language,
+            )
+        )
 
     async def stop(self, ctx: TurnContext) -> None:
         dropped = await self.store.cancel_queued(ctx.key)
@@ -120,7 +139,7 @@ class Commands:
                     session_id,
                     attachment.filename,
                     attachment.size or 0,
-                    functools.partial(ctx.thread.open_attachment, attachment),
+                    functools.partial(ctx.thread.open_attachment, attachment, ctx.language),
                 )
             except NemoError as exc:  # this file failed; say so, and go on with the next one
                 await self.voice.report(ctx, exc)
@@ -129,7 +148,12 @@ class Commands:
         if lines:
             await self.identities.fresh_draft(key, creds, session_id)
             await ctx.thread.post(
-                Reply(ReplyKind.NOTICE, ctx.say(Msg.UPLOADED), details=tuple(lines))
+                Reply(
+                    ReplyKind.NOTICE,
+                    ctx.say(Msg.UPLOADED),
+                    details=tuple(lines),
+                    language=ctx.language,
+                )
             )
 
     async def _acceptable(self, ctx: TurnContext, attachment: Attachment) -> bool:

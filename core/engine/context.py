@@ -57,7 +57,9 @@ class TurnContext:
         **values: Any,
     ) -> str:
         """Post one catalogue sentence; returns the message id (see `ChatThread.post`)."""
-        return await self.thread.post(Reply(kind, self.say(key, **values), buttons))
+        return await self.thread.post(
+            Reply(kind, self.say(key, **values), buttons, language=self.language)
+        )
 
 
 class Contexts:

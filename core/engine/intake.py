@@ -135,9 +135,11 @@ class Intake:
             return
         text = ctx.say(Msg.QUEUED_WAITING, waiting=ahead, eta=eta)
         try:
-            await ctx.thread.update(notice, Reply(ReplyKind.NOTICE, text))
+            await ctx.thread.update(notice, Reply(ReplyKind.NOTICE, text, language=ctx.language))
         except Exception:
-            self._notices[ctx.key] = await ctx.thread.post(Reply(ReplyKind.NOTICE, text))
+            self._notices[ctx.key] = await ctx.thread.post(
+                Reply(ReplyKind.NOTICE, text, language=ctx.language)
+            )
 
     async def immediate(self, ctx: TurnContext, intent: Intent) -> None:
         handlers = {

@@ -104,7 +104,13 @@ class Workflow:
             lines.append(version_line(version, first))
         text = ctx.say(Msg.VERSIONS_HEAD)
         await ctx.thread.post(
-            Reply(ReplyKind.TIMELINE, text, (Action.EXPORT,), details=tuple(lines))
+            Reply(
+                ReplyKind.TIMELINE,
+                text,
+                (Action.EXPORT,),
+                details=tuple(lines),
+                language=ctx.language,
+            )
         )
 
     async def videos(self, ctx: TurnContext) -> None:
@@ -117,7 +123,12 @@ class Workflow:
             label = f"v{job.version}" if job.version else job.render_id
             lines.append(f"{label} · {_when(job.posted_at or job.created_at)} · {job.output_url}")
         await ctx.thread.post(
-            Reply(ReplyKind.NOTICE, ctx.say(Msg.VIDEOS_HEAD), details=tuple(lines))
+            Reply(
+                ReplyKind.NOTICE,
+                ctx.say(Msg.VIDEOS_HEAD),
+                details=tuple(lines),
+                language=ctx.language,
+            )
         )
 
     async def new(self, ctx: TurnContext) -> None:
@@ -129,7 +140,7 @@ class Workflow:
         shown = describe_defaults(ctx.defaults)
         text = ctx.say(Msg.SETTINGS_SHOW, values=shown) if shown else ctx.say(Msg.SETTINGS_NONE)
         details = (ctx.say(Msg.SETTINGS_HINT),) if mine.empty or shown else ()
-        await ctx.thread.post(Reply(ReplyKind.NOTICE, text, details=details))
+        await ctx.thread.post(Reply(ReplyKind.NOTICE, text, details=details, language=ctx.language))
 
     async def set(self, ctx: TurnContext) -> None:
         change = setting_change(ctx.incoming.text)

@@ -71,7 +71,9 @@ class FakeThread:
     async def set_busy(self, text: str | None) -> None:
         self.busy.append(text)
 
-    async def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
+    async def open_attachment(
+        self, attachment: Attachment, language: str = "en"
+    ) -> AsyncIterator[bytes]:
         data = self.files[attachment.source]
         for start in range(0, len(data), 64 * 1024):
             yield data[start : start + 64 * 1024]

@@ -82,7 +82,9 @@ class PrintedThread:
     async def set_busy(self, text: str | None) -> None:
         return None
 
-    async def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
+    async def open_attachment(
+        self, attachment: Attachment, language: str = "en"
+    ) -> AsyncIterator[bytes]:
         raise RuntimeError("no attachments in the bot process")
         yield b""  # pragma: no cover
 

@@ -76,7 +76,7 @@ class StdoutThread:
     async def set_busy(self, text: str | None) -> None:
         return None
 
-    def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
+    def open_attachment(self, attachment: Attachment, language: str = "en") -> AsyncIterator[bytes]:
         raise RuntimeError("no attachments in the replica runner")
 
 
