@@ -33,6 +33,7 @@ class Settings(BaseSettings):
         "https://mega-api-prod.nemovideo.ai", validation_alias=_env("NEMO_BASE_URL")
     )
     nemo_token: SecretStr | None = Field(None, validation_alias=_env("NEMO_TOKEN"))
+    nemo_web_url: str = Field("https://nemovideo.com", validation_alias=_env("NEMO_WEB_URL"))
     database_url: str = Field("sqlite:///jupiter.db", validation_alias=_env("JUPITER_DATABASE_URL"))
     heartbeat_seconds: float = Field(
         120.0, gt=0, validation_alias=_env("JUPITER_HEARTBEAT_SECONDS")
@@ -86,7 +87,9 @@ class Settings(BaseSettings):
     )
     discord_shard_ids: list[int] | None = Field(None, validation_alias=_env("DISCORD_SHARD_IDS"))
 
-    @field_validator("nemo_base_url", "slack_api_url", "discord_api_url", "discord_gateway_url")
+    @field_validator(
+        "nemo_base_url", "nemo_web_url", "slack_api_url", "discord_api_url", "discord_gateway_url"
+    )
     @classmethod
     def _url(cls, value: str) -> str:
         if "://" not in value:
