@@ -148,7 +148,6 @@ async def _play(
     faults = state.faults
     session.turns += 1
     rng = state.rng("turn", session.id, session.turns)
-    make = events.EventMaker(state.next_shape(), rng)
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -159,6 +158,7 @@ async def _play(
     await response.prepare(request)
     asked = questions.maybe_ask(text, session, state.rng("ask", session.id), faults.question_ratio)
     if asked is not None:
+        make = events.EventMaker(state.next_shape(), rng)
         await response.write(events.frame(make.tool_call(questions.ASK_TOOL, asked)))
         return response, False
     turn = agent.plan_turn(
@@ -168,6 +168,7 @@ async def _play(
         seconds=faults.turn_seconds,
         no_text_ratio=faults.no_text_ratio,
     )
+    make = events.EventMaker(state.next_shape(), rng)  # after the plan: it draws from rng too
     first_beat = rng.randrange(len(events.HEARTBEAT_FRAMES))
     beats = itertools.islice(itertools.cycle(events.HEARTBEAT_FRAMES), first_beat, None)
     stream = _Stream(
