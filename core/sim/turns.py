@@ -87,6 +87,7 @@ class _Stream:
         self._beats = beats
         self._sent = 0
         self.lost = False
+        self.unfinished = 0.0  # seconds of work left when the stream was lost mid-work
 
     async def write(self, raw: bytes) -> None:
         if self.lost:
@@ -107,7 +108,11 @@ class _Stream:
         while (left := deadline - loop.time()) > 0:
             await asyncio.sleep(min(heartbeat, left))
             if deadline - loop.time() > 0:
-                await self.write(next(self._beats))
+                try:
+                    await self.write(next(self._beats))
+                except StreamLost:
+                    self.unfinished = max(0.0, deadline - loop.time())
+                    raise
 
 
 @routes.post("/run_sse")
@@ -244,6 +249,7 @@ class _Turn:
 
     async def _finish(self, turn: agent.Turn) -> None:
         try:
+            await asyncio.sleep(self.stream.unfinished)
             await self.steps(turn.steps, only_left=True)
         finally:
             self.refund()
@@ -268,6 +274,8 @@ class _Turn:
                 self.user.frozen -= self.frozen
                 self.frozen = 0
                 await self.stream.write(events.frame(self.make.tool_result(step.name, step.result)))
+                for extra in self.make.extras():  # ADK's content-less events
+                    await self.stream.write(events.frame(extra))
 
 
 async def stop_background(app: web.Application) -> None:

@@ -10,9 +10,9 @@ import pytest
 
 from core.sim import Faults, LocalBackend
 from core.sim.render import encode
+from tests.sim.conftest import ATTRIBUTION
 
 OUTPUT = {"format": "mp4", "quality": "high"}
-from tests.sim.conftest import ATTRIBUTION
 
 CHUNK = b"\0" * 65536
 
