@@ -34,6 +34,7 @@ from core.errors import BackendUnavailable, MissingClientId, RateLimited, TokenR
 from core.models import Token
 
 RenewHook = Callable[["Credentials"], Awaitable[None]]
+ReloadHook = Callable[["Credentials"], Awaitable[None]]
 TOKEN_PATH = "/api/auth/anonymous-token"
 _T = TypeVar("_T")
 
@@ -48,6 +49,9 @@ class Credentials:
     user_id: str | None = None
     fixed: bool = False  # a configured NEMO_TOKEN: cannot be renewed anonymously
     on_renew: RenewHook | None = None
+    # Reads the token another process of the same tenant stored; called when the backend
+    # refuses this client id a new token (429) and none is held here.
+    reload: ReloadHook | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
     expires_at: float | None = None  # `time.time()` instant the token lapses; None: unknown
 
@@ -238,6 +242,8 @@ class Transport:
             try:
                 token = await self._fetch(creds)
             except RateLimited:
+                if creds.token is None and creds.reload is not None:
+                    await creds.reload(creds)
                 if creds.token is not None:
                     return  # keep using the token we have until the backend refuses it
                 raise RateLimited(
