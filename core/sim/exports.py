@@ -85,9 +85,14 @@ class RenderJob:
 JOBS = web.AppKey("render_jobs", dict[str, RenderJob])
 
 
-def _job(request: web.Request, user: User) -> RenderJob | None:
+def _owned(request: web.Request) -> RenderJob | web.Response:
+    """The caller's render job named in the path, or the refusal (1001, or 404 for a job that
+    is unknown or someone else's)."""
+    token = request.app[STATE].token_for(request)
+    if token is None:
+        return _token_error()
     job = request.app[JOBS].get(request.match_info["render_id"])
-    return job if job is not None and job.user is user else None
+    return job if job is not None and job.user is token.user else _not_found()
 
 
 def _not_found() -> web.Response:
@@ -183,13 +188,9 @@ def _render_problem(state: SimState, user: User, body: dict[str, Any]) -> str | 
 @routes.get("/api/render/proxy/{render_id}/download")
 async def download(request: web.Request) -> web.StreamResponse:
     """The fallback download when `output.url` cannot be fetched: the same MP4, behind the token."""
-    state = request.app[STATE]
-    token = state.token_for(request)
-    if token is None:
-        return _token_error()
-    job = _job(request, token.user)
-    if job is None:
-        return _not_found()
+    job = _owned(request)
+    if isinstance(job, web.Response):
+        return job
     if job.outcome != "completed" or job.path is None:
         status, _ = job.progress()
         return fail({"success": False, "error": f"the render is {status}, not completed"}, 409)
@@ -198,23 +199,17 @@ async def download(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/api/render/proxy/lambda/{render_id}")
 async def render_status(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    token = state.token_for(request)
-    if token is None:
-        return _token_error()
-    job = _job(request, token.user)
-    return _not_found() if job is None else web.json_response(_status(state, request, job))
+    job = _owned(request)
+    if isinstance(job, web.Response):
+        return job
+    return web.json_response(_status(request.app[STATE], request, job))
 
 
 @routes.post("/api/render/proxy/lambda/{render_id}/cancel")
 async def cancel_render(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    token = state.token_for(request)
-    if token is None:
-        return _token_error()
-    job = _job(request, token.user)
-    if job is None:
-        return _not_found()
+    job = _owned(request)
+    if isinstance(job, web.Response):
+        return job
     if job.outcome is not None:
         return fail({"success": False, "error": f"render already {job.outcome}"})
     job.stop("render cancelled")
