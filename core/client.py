@@ -9,6 +9,9 @@ What must hold:
   errors as `core.errors` types; it is never re-sent once the backend may have accepted it.
 - A duplicate render id is raised as `DuplicateRenderId`, not retried here: the caller persists
   a job row for every id before starting it, so it owns the one retry with a new id.
+- HTTP 402 on a render is `ExportBlocked` (a plan matter), never retried.
+- The task detail link is `task_link(NEMO_WEB_URL, await claim_token(...))`; the session's
+  `task_id` comes from `create_session`. No link ever carries an `nmv_usr_` token.
 
 Its parts: `client_transport` (pools, headers, tokens, retries), `client_envelopes` (answers to
 data or errors), `client_turns` (the SSE turn), `client_uploads` (streamed multipart).
