@@ -63,6 +63,7 @@ class Settings(SettingsBase):
         "https://mega-api-prod.nemovideo.ai", validation_alias=env("NEMO_BASE_URL")
     )
     nemo_token: SecretStr | None = Field(None, validation_alias=env("NEMO_TOKEN"))
+    nemo_web_url: AbsoluteUrl = Field("https://nemovideo.com", validation_alias=env("NEMO_WEB_URL"))
     database_url: str = Field("sqlite:///jupiter.db", validation_alias=env("JUPITER_DATABASE_URL"))
     heartbeat_seconds: float = Field(120.0, gt=0, validation_alias=env("JUPITER_HEARTBEAT_SECONDS"))
     render_poll_seconds: float = Field(

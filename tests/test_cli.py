@@ -13,6 +13,8 @@ from pathlib import Path
 import av
 import httpx
 
+from core import __version__
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -122,7 +124,13 @@ def test_sim_command_serves_the_protocol(tmp_path: Path) -> None:
                 time.sleep(0.1)
         assert faults["turn_seconds"] == 0.1
         token = httpx.post(
-            f"http://127.0.0.1:{port}/api/auth/anonymous-token", headers={"X-Client-Id": "cli-test"}
+            f"http://127.0.0.1:{port}/api/auth/anonymous-token",
+            headers={
+                "X-Client-Id": "cli-test",
+                "X-Skill-Source": "jupiter-text-to-video",
+                "X-Skill-Version": __version__,
+                "X-Skill-Platform": "console",
+            },
         ).json()
         assert token["code"] == 0 and token["data"]["token"].startswith("nmv_usr_")
     finally:

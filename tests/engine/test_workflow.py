@@ -46,7 +46,7 @@ async def test_versions_list_and_an_old_version_exports_its_own_draft(
         await chat.say("versions")
         listing = chat.last.text
         assert 'v1: "a 4-second sunset over mountains" · 4 s, 3 tracks' in listing
-        assert 'v2: "make it 6 seconds" · Video \'sunset over mountains\' now 0-6s' in listing
+        assert "v2: \"make it 6 seconds\" · Video 'sunset over mountains' now 0-6s" in listing
         assert listing.endswith("duration 4s -> 6s")
         stored = await rt.store.get_version(chat.thread.key, 1)
         assert stored is not None

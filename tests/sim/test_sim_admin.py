@@ -13,7 +13,7 @@ from aiohttp.test_utils import make_mocked_request
 
 from core.sim import Faults, LocalBackend, add_fault_arguments, faults_from_args, serve_forever
 from core.sim.admin import is_loopback_client
-from tests.sim.conftest import FAST
+from tests.sim.conftest import ATTRIBUTION, FAST
 
 
 async def test_faults_get_and_partial_update(http):
@@ -146,7 +146,7 @@ async def test_serve_forever_prints_its_address(capsys):
         printed = capsys.readouterr().out
     found = re.fullmatch(r"jupiter sim listening on (http://127\.0\.0\.1:\d+)\n", printed)
     assert found, printed
-    async with httpx.AsyncClient(base_url=found.group(1)) as http:
+    async with httpx.AsyncClient(base_url=found.group(1), headers=ATTRIBUTION) as http:
         assert (await http.get("/_sim/faults")).json()["turn_seconds"] == 0
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -165,7 +165,7 @@ async def test_restart_keeps_faults():
 async def test_stop_does_not_wait_for_a_long_turn(nemo_class):
     backend = LocalBackend(seed=1, faults=Faults(turn_seconds=60, heartbeat_seconds=0.05))
     await backend.start()
-    async with httpx.AsyncClient(base_url=backend.base_url) as http:
+    async with httpx.AsyncClient(base_url=backend.base_url, headers=ATTRIBUTION) as http:
         nemo = nemo_class(http)
         token, session = await nemo.start()
         turn = asyncio.create_task(nemo.turn(token, session, "a sunset"))
