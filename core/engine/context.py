@@ -49,16 +49,29 @@ class TurnContext:
     def say(self, key: StrEnum, **values: Any) -> str:
         return say(key, self.language, **values)
 
+    def reply(
+        self,
+        kind: ReplyKind,
+        text: str,
+        buttons: tuple[Action, ...] = (),
+        *,
+        details: tuple[str, ...] = (),
+    ) -> Reply:
+        """A reply in this context's language (adapters label its buttons in it too)."""
+        return Reply(kind, text, buttons, details=details, language=self.language)
+
     async def post(
         self,
         kind: ReplyKind,
         key: StrEnum,
         buttons: tuple[Action, ...] = (),
+        *,
+        details: tuple[str, ...] = (),
         **values: Any,
     ) -> str:
         """Post one catalogue sentence; returns the message id (see `ChatThread.post`)."""
         return await self.thread.post(
-            Reply(kind, self.say(key, **values), buttons, language=self.language)
+            self.reply(kind, self.say(key, **values), buttons, details=details)
         )
 
 

@@ -22,7 +22,7 @@ from core.engine.workflow import Workflow
 from core.intents import Intent, classify, export_version
 from core.messages import Msg
 from core.metrics import Metrics
-from core.port import Action, ChatThread, Incoming, Reply, ReplyKind, ThreadKey
+from core.port import Action, ChatThread, Incoming, ReplyKind, ThreadKey
 from core.store import Store, TurnRow
 
 log = logging.getLogger("jupiter.engine")
@@ -135,11 +135,9 @@ class Intake:
             return
         text = ctx.say(Msg.QUEUED_WAITING, waiting=ahead, eta=eta)
         try:
-            await ctx.thread.update(notice, Reply(ReplyKind.NOTICE, text, language=ctx.language))
+            await ctx.thread.update(notice, ctx.reply(ReplyKind.NOTICE, text))
         except Exception:
-            self._notices[ctx.key] = await ctx.thread.post(
-                Reply(ReplyKind.NOTICE, text, language=ctx.language)
-            )
+            self._notices[ctx.key] = await ctx.thread.post(ctx.reply(ReplyKind.NOTICE, text))
 
     async def immediate(self, ctx: TurnContext, intent: Intent) -> None:
         handlers = {
