@@ -20,8 +20,9 @@ from core import __version__
 from core.client import ClientTiming, NemoClient
 from core.engine import Engine, EngineConfig
 from core.metrics import Metrics
-from core.settings import Settings
+from core.settings import Settings, SettingsError
 from core.store import Store, open_store
+from core.store.cipher import SecretKeyError
 
 STREAM_POOLS = 64  # connection pools for API calls and turn streams (see NemoClient)
 
@@ -45,6 +46,18 @@ def engine_config(settings: Settings) -> EngineConfig:
         language=settings.language,
         nemo_token=settings.nemo_token.get_secret_value() if settings.nemo_token else None,
     )
+
+
+async def _check_secrets(store: Store) -> None:
+    """A key that cannot open the stored secrets would fail every turn later, one by one: stop
+    at start instead, with one line naming the setting (exit 2)."""
+    try:
+        await store.seal_secrets()
+    except SecretKeyError as exc:
+        raise SettingsError(
+            f"JUPITER_SECRET_KEY does not open the stored secrets ({exc}); "
+            "list the old key after the new one to rotate"
+        ) from None
 
 
 @dataclass
@@ -86,6 +99,7 @@ class Runtime:
             secret = settings.secret_key.get_secret_value() if settings.secret_key else None
             store = await open_store(settings.database_url, secret_key=secret)
             try:
+                await _check_secrets(store)
                 metrics = Metrics()
                 client = NemoClient(
                     http,
