@@ -80,6 +80,9 @@ class Reply:
     balance: Balance | None = None
     progress: float | None = None  # 0..100 for render progress
     details: tuple[str, ...] = field(default_factory=tuple)  # extra lines (timeline changes)
+    # A delivery's marker (the render id): the adapter carries it in the posted message,
+    # invisibly where it can, so `ChatThread.find_delivery` can tell later that it arrived.
+    marker: str | None = None
 
 
 @runtime_checkable
@@ -118,6 +121,15 @@ class ChatThread(Protocol):
 
     def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
         """Stream a shared file's bytes from the platform (only from the platform's own hosts)."""
+        ...
+
+    async def find_delivery(self, marker: str) -> bool:
+        """Whether a reply posted with `Reply.marker == marker` is in the thread already.
+
+        Asked only by a process taking over a delivery another one left mid-post (killed
+        between the post and recording it), so that the link is posted exactly once: read
+        the platform's own record, never a local cache. May raise (then the link is posted).
+        """
         ...
 
 

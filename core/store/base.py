@@ -30,7 +30,8 @@ class TurnStatus(StrEnum):
 class RenderState(StrEnum):
     RENDERING = "rendering"  # started; polling the backend
     READY = "ready"  # finished with a link that is not posted yet
-    POSTED = "posted"
+    POSTING = "posting"  # a leased process is posting the link (it may be in the thread already)
+    POSTED = "posted"  # the post returned
     FAILED = "failed"
     CANCELLED = "cancelled"
 
