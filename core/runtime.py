@@ -70,7 +70,9 @@ class Runtime:
     metrics: Metrics
 
     async def healthy(self) -> bool:
-        return await self.store.ping()
+        """The store answers and can write (a rate-limited probe): acknowledging messages a
+        store cannot keep would lose them, so an orchestrator must see this replica down."""
+        return await self.store.ping() and await self.store.writable()
 
     @classmethod
     @asynccontextmanager
