@@ -68,6 +68,7 @@ class Msg(StrEnum):
     ERR_FILE = "err_file"
     ERR_FILE_SIZE_UNKNOWN = "err_file_size_unknown"
     ERR_INTERNAL = "err_internal"
+    ERR_NOT_STORED = "err_not_stored"
 
 
 _EN: dict[StrEnum, str] = {
@@ -127,6 +128,8 @@ _EN: dict[StrEnum, str] = {
     Msg.ERR_FILE: "⚠️ I couldn't use that file: {detail}",
     Msg.ERR_FILE_SIZE_UNKNOWN: "⚠️ I couldn't tell how big {name} is, so I skipped it. Please attach it again.",
     Msg.ERR_INTERNAL: "⚠️ Something went wrong on my side. Your conversation is safe: please try again.",
+    Msg.ERR_NOT_STORED: "⚠️ I couldn't save your message (a storage problem on my side), so I can't work on it. "
+    "Please send it again in a few minutes.",
 }
 
 
@@ -182,6 +185,7 @@ _ZH: dict[StrEnum, str] = {
     Msg.ERR_FILE: "⚠️ 无法使用该文件：{detail}",
     Msg.ERR_FILE_SIZE_UNKNOWN: "⚠️ 无法确定 {name} 的大小，已跳过，请重新附加。",
     Msg.ERR_INTERNAL: "⚠️ 我这边出了点问题。你的会话没有丢失，请再试一次。",
+    Msg.ERR_NOT_STORED: "⚠️ 我这边的存储出了问题，无法保存你的消息，所以没法处理。请过几分钟再发一次。",
 }
 
 

@@ -134,3 +134,9 @@ class ChatThread(Protocol):
 
 
 ThreadResolver = Callable[[ThreadKey], ChatThread]
+
+
+class NotStored(Exception):
+    """`Engine.handle` could not store the message (disk full, a corrupt file, a database that
+    refuses writes): nothing will answer it. An adapter that has not acknowledged it yet must
+    not (so the platform redelivers it); one that has says so in the thread."""

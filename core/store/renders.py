@@ -21,6 +21,7 @@ from core.store.base import (
     RenderState,
     SQLTables,
     key_params,
+    mend,
     render_from_row,
 )
 
@@ -214,7 +215,7 @@ class RenderJobs(SQLTables):
         """The job ends without a link (failed or cancelled) and holds no lease any more."""
         fields: dict[str, object] = {"lease_until": time.time(), "status": state.value}
         if error is not None:
-            fields["error"] = error
+            fields["error"] = mend(error)  # the backend's words: NUL would fail PostgreSQL
         return await self._update(job_id, owner, fields)
 
     async def release_render(self, job_id: int, owner: str) -> bool:
