@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,22 @@ import pytest
 
 import bots.health
 from bots.slack.incoming import from_action
+from core.port import ChatThread, Incoming, NotStored, ThreadKey
 from core.settings import load_settings
 from tests.fakes.slack_api import FakeSlack
-from tests.slack.conftest import FakeRuntime, RecordingEngine, SlackHttp, running, slack_settings
+from tests.slack.conftest import (
+    CHANNEL,
+    TEAM,
+    FakeRuntime,
+    RecordingEngine,
+    SlackHttp,
+    eventually,
+    payload,
+    running,
+    slack_settings,
+)
+
+ROOT = ThreadKey("slack", TEAM, CHANNEL, "1700000000.000100")
 
 
 @pytest.fixture
@@ -103,3 +117,59 @@ def test_the_bind_address_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings(_env_file=None).http_host == "0.0.0.0"
     monkeypatch.setenv("JUPITER_HTTP_HOST", "127.0.0.1")
     assert load_settings(_env_file=None).http_host == "127.0.0.1"
+
+
+class RefusingEngine(RecordingEngine):
+    """An engine whose store refuses the next `refuse` messages (`NotStored`), then recovers."""
+
+    def __init__(self, refuse: int) -> None:
+        super().__init__(owned=(ROOT,))
+        self.refuse = refuse
+
+    async def handle(self, thread: ChatThread, incoming: Incoming) -> None:
+        if self.refuse:
+            self.refuse -= 1
+            raise NotStored(str(thread.key))
+        await super().handle(thread, incoming)
+
+
+@asynccontextmanager
+async def refusing_app(
+    slack: FakeSlack, http: httpx.AsyncClient, tmp_path: Path, refuse: int
+) -> AsyncIterator[tuple[SlackHttp, RefusingEngine]]:
+    engine = RefusingEngine(refuse)
+    async with running(FakeRuntime(slack_settings(slack, tmp_path), http, engine)) as server:
+        yield server, engine
+
+
+async def test_an_event_the_store_refused_is_not_acked_and_its_redelivery_is(
+    slack: FakeSlack, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    async with refusing_app(slack, http, tmp_path, refuse=1) as (app, engine):
+        mention = payload("app_mention")["event"]
+        assert (await app.event(mention, event_id="Ev1")).status_code >= 500
+        assert engine.handled == []
+        retry = await app.event(mention, event_id="Ev1", headers={"X-Slack-Retry-Num": "1"})
+        assert retry.status_code == 200
+        assert [i.event_id for i in await engine.wait_handled()] == ["slack:Ev1"]
+
+
+async def test_a_click_the_store_refused_is_said_in_the_thread(
+    slack: FakeSlack, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    async with refusing_app(slack, http, tmp_path, refuse=1) as (app, _):
+        assert (await app.click("status", ROOT)).status_code >= 500
+        (said,) = slack.thread(ROOT.channel, ROOT.thread)
+        assert "couldn't save your message" in said.text
+
+
+async def test_a_video_command_the_store_refused_is_said_in_its_thread(
+    slack: FakeSlack, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    async with refusing_app(slack, http, tmp_path, refuse=1) as (app, _):
+        assert (await app.command("a cat")).status_code == 200  # acked before the thread exists
+        await eventually(
+            lambda: any("couldn't save your message" in m.text for m in slack.messages())
+        )
+        error = next(m for m in slack.messages() if "couldn't save" in m.text)
+        assert error.thread_ts is not None
