@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
+from core.engine.intake import storable
 from core.port import NotStored, ReplyKind
 from core.runtime import Runtime
 from core.sim import LocalBackend
 from core.store.base import mend
-from core.engine.intake import storable
-from tests.faults.conftest import answers, key, open_runtime, said
 from tests.fakes.thread import FakeThread
+from tests.faults.conftest import answers, key, open_runtime, said
 
 
 async def _read_only(rt: Runtime, on: bool) -> None:
