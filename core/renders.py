@@ -252,7 +252,16 @@ class Renders:
             with contextlib.suppress(BaseException):
                 await asyncio.shield(self.store.release_render(job.id, self.owner))
             raise
-        if not await self.store.mark_posted(job.id, self.owner):
+        # The post went out: recording it must survive a shutdown that cancels this task, or
+        # the next process would have to find the message in the thread (or post it twice).
+        record = asyncio.ensure_future(self.store.mark_posted(job.id, self.owner))
+        try:
+            posted = await asyncio.shield(record)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await record
+            raise
+        if not posted:
             log.warning("a posted render was no longer leased", extra={"render": job.render_id})
 
     async def _found(self, thread: ChatThread, job: RenderJob) -> bool:
