@@ -167,8 +167,10 @@ async def _stdin_lines() -> AsyncIterator[str | None]:
 
 
 async def _keyboard_lines(screen: Screen) -> AsyncIterator[str | None]:
+    """Keys are read from the moment the prompt shows: the terminal is in cbreak mode first."""
     lines: asyncio.Queue[str | None] = asyncio.Queue()
     with terminal_keys(screen, lines):
+        screen.ask()
         while (line := await lines.get()) is not None:
             yield line
 
@@ -203,7 +205,6 @@ async def chat(
     background: list[asyncio.Task[None]] = []
     if screen.live:
         background.append(asyncio.create_task(_spin(screen)))
-        screen.ask()
     source = _keyboard_lines(screen) if screen.live else _stdin_lines()
     try:
         async for line in source:

@@ -169,7 +169,7 @@ def terminal_keys(screen: Screen, lines: asyncio.Queue[str | None]) -> Iterator[
             data = b""
         keys.feed(data)
 
-    tty.setcbreak(fd)
+    tty.setcbreak(fd, termios.TCSANOW)  # not TCSAFLUSH: keys typed ahead are kept
     loop.add_reader(fd, readable)
     try:
         yield
