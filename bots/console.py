@@ -16,6 +16,7 @@ import getpass
 import os
 import re
 import shlex
+import stat
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -146,19 +147,24 @@ def parse_line(line: str, language: str = "en") -> tuple[Incoming | None, list[s
     return Incoming(" ".join(rest), tuple(files), user=user), problems
 
 
+def _pollable(fd: int) -> bool:
+    """A pipe, socket or terminal can wait in the event loop; a file (or /dev/null) cannot."""
+    mode = os.fstat(fd).st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(fd)
+
+
 async def _stdin_lines() -> AsyncIterator[str | None]:
-    """Lines of stdin without a reading thread (a thread would hold up Ctrl-C); a regular
-    file, which never blocks, is read directly."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=LINE_LIMIT)
-    try:
-        transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), sys.stdin
-        )
-    except ValueError:
+    """Lines of stdin without a reading thread (a thread would hold up Ctrl-C); a file, which
+    never blocks, is read directly."""
+    if not _pollable(sys.stdin.fileno()):
         while line := await asyncio.to_thread(sys.stdin.readline):
             yield line.rstrip("\r\n")
         return
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=LINE_LIMIT)
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), sys.stdin
+    )
     try:
         while raw := await reader.readline():
             yield raw.decode("utf-8", "replace").rstrip("\r\n")

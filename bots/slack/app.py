@@ -33,6 +33,7 @@ from core.settings import Settings, SettingsError, load
 from .client import build_client
 from .handlers import build_app
 from .settings import SlackSettings
+from .startup import check_bot_token, connect_socket
 from .thread import SlackThreads
 
 log = logging.getLogger("jupiter.slack")
@@ -131,7 +132,8 @@ async def serve(
         app_token = _require(
             settings.slack_app_token, "SLACK_APP_TOKEN", "the app-level token, xapp-..."
         )
-    bolt_app, _ = build(rt, settings, socket=socket)
+    bolt_app, threads = build(rt, settings, socket=socket)
+    await check_bot_token(threads.client, settings.slack_api_url)
 
     runner = web.AppRunner(build_web_app(rt, None if socket else bolt_app), access_log=None)
     await runner.setup()
@@ -143,8 +145,7 @@ async def serve(
         if socket:
             handler = AsyncSocketModeHandler(bolt_app, app_token)
             try:
-                await handler.connect_async()  # type: ignore[no-untyped-call]
-                await asyncio.Event().wait()
+                await connect_socket(handler.client, handler.connect_async)
             finally:
                 await handler.close_async()  # type: ignore[no-untyped-call]
         else:
