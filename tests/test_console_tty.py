@@ -47,6 +47,14 @@ class Terminal:
                     assert self.process.poll() is None, f"exited; screen:\n{self.screen}"
         return found.end()
 
+    def ask(self, text: str, after: int = 0) -> tuple[int, int]:
+        """At the next prompt past `after`, type `text`; where the typed line ends on screen
+        and where the answer (its `(say: ...)` hint) does."""
+        ready = self.read_until(re.escape(PROMPT), after)
+        self.type(text + "\r")
+        typed = self.read_until(re.escape(PROMPT + text), ready - len(PROMPT))
+        return typed, self.read_until(r"\(say: [^)]*\)", typed)
+
     def interrupt(self) -> float:
         """Ctrl-C as the terminal sends it; how long until the process ended."""
         started = time.monotonic()
@@ -111,46 +119,39 @@ def _chat_lines(screen: str) -> list[str]:
     return [line.split("\r")[-1].strip() for line in screen.replace("\r\n", "\n").split("\n")]
 
 
-def test_the_prompt_follows_each_answer_and_no_log_line_shows(terminal: Terminal) -> None:
-    start = terminal.read_until(re.escape(PROMPT))
-    assert "jupiter.log" in terminal.screen[:start]  # where the logs went, said once
-    terminal.type("a 4-second sunset over mountains\r")
-    typed = terminal.read_until("sunset over mountains", start)
-    answer = terminal.read_until(r"\(say: [^)]*\)", typed)
-    terminal.read_until(re.escape(PROMPT), answer)
-    after_typing = terminal.screen[typed:]
-    assert "Connecting..." in after_typing
-    assert PROMPT + "Connecting" not in terminal.screen
-    # never a prompt between the sent line and the answer
-    assert PROMPT not in terminal.screen[typed:answer]
-    assert not [line for line in _chat_lines(terminal.screen) if line.startswith("{")]
+def _ends_promptly(terminal: Terminal, when: str) -> None:
     elapsed = terminal.interrupt()
-    print(f"Ctrl-C at the prompt: exited in {elapsed:.2f} s")
+    print(f"Ctrl-C {when}: exited with 130 in {elapsed:.2f} s")
     assert elapsed < 2.0
     assert "Traceback" not in terminal.screen
+
+
+def test_the_prompt_follows_each_answer_and_no_log_line_shows(terminal: Terminal) -> None:
+    typed, answer = terminal.ask("a 4-second sunset over mountains")
+    assert "jupiter.log" in terminal.screen[:typed]  # where the logs went, said once
+    terminal.read_until(re.escape(PROMPT), answer)
+    assert "Connecting..." in terminal.screen[typed:answer]
+    assert PROMPT + "Connecting" not in terminal.screen
+    assert PROMPT not in terminal.screen[typed:answer]  # no prompt in front of the answer
+    assert not [line for line in _chat_lines(terminal.screen) if line.startswith("{")]
+    _ends_promptly(terminal, "at the prompt")
 
 
 def test_ctrl_c_mid_turn_exits_130_promptly(terminal: Terminal) -> None:
     start = terminal.read_until(re.escape(PROMPT))
     terminal.type("a 30-second cinematic sunset over mountains\r")
     terminal.read_until("Connecting", start)
-    elapsed = terminal.interrupt()
-    print(f"Ctrl-C mid-turn: exited in {elapsed:.2f} s")
-    assert elapsed < 2.0
-    assert "Traceback" not in terminal.screen
+    _ends_promptly(terminal, "mid-turn")
 
 
 def test_an_offline_export_arrives_within_seconds(terminal: Terminal) -> None:
-    start = terminal.read_until(re.escape(PROMPT))
-    terminal.type("a 4-second sunset over mountains\r")
-    answer = terminal.read_until(r"\(say: [^)]*\)", start)
+    _, answer = terminal.ask("a 4-second sunset over mountains")
     ready = terminal.read_until(re.escape(PROMPT), answer)
     started = time.monotonic()
     terminal.type("export\r")
     # the agent's own "click Export" may have exported already: then it is the same video
     terminal.read_until("Saved the video to|same video", ready)
     agent_first = "as the agent suggested" in terminal.screen[:ready]
-    print(
-        f"offline export delivered in {time.monotonic() - started:.1f} s (agent first: {agent_first})"
-    )
-    terminal.interrupt()
+    seconds = time.monotonic() - started
+    print(f"offline export delivered in {seconds:.1f} s (the agent's export first: {agent_first})")
+    _ends_promptly(terminal, "after an export")

@@ -10,6 +10,8 @@ import socket
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.fakes.discord_gateway import FakeDiscord
 from tests.fakes.slack_api import FakeSlack
 
@@ -63,36 +65,31 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def test_a_refused_slack_bot_token_exits_2_naming_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("mode", "bot_token", "app_token", "named"),
+    [
+        ("--http", "xoxb-bogus", None, "SLACK_BOT_TOKEN"),
+        ("--socket", None, "xapp-1-bogus", "SLACK_APP_TOKEN"),  # Socket Mode gives up
+    ],
+)
+async def test_a_refused_slack_token_exits_2_naming_it(
+    tmp_path: Path, mode: str, bot_token: str | None, app_token: str | None, named: str
+) -> None:
     async with FakeSlack() as slack:
+        tokens = {"SLACK_BOT_TOKEN": bot_token or slack.bot_token}
+        tokens.update({"SLACK_APP_TOKEN": app_token} if app_token else {})
         status, said = await _jupiter(
             tmp_path,
             "slack",
-            "--http",
+            mode,
             "--offline",
-            SLACK_BOT_TOKEN="xoxb-bogus",
             SLACK_SIGNING_SECRET="s3cret",
             SLACK_API_URL=slack.api_url,
-        )
-        assert [call.method for call in slack.calls()] == ["auth.test"]
-    assert status == 2
-    assert len(said) == 1 and "SLACK_BOT_TOKEN" in said[0] and "invalid_auth" in said[0]
-    assert "xoxb-bogus" not in said[0]
-
-
-async def test_a_refused_slack_app_token_ends_socket_mode(tmp_path: Path) -> None:
-    async with FakeSlack() as slack:
-        status, said = await _jupiter(
-            tmp_path,
-            "slack",
-            "--socket",
-            "--offline",
-            SLACK_BOT_TOKEN=slack.bot_token,
-            SLACK_APP_TOKEN="xapp-1-bogus",
-            SLACK_API_URL=slack.api_url,
+            **tokens,
         )
     assert status == 2
-    assert len(said) == 1 and "SLACK_APP_TOKEN" in said[0]
+    assert len(said) == 1 and named in said[0] and "invalid_auth" in said[0]
+    assert "bogus" not in said[0]
 
 
 async def test_a_refused_discord_token_exits_2_naming_it(tmp_path: Path) -> None:
