@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -226,7 +227,11 @@ def main(argv: list[str] | None = None) -> int:
 
     args.log_file = _log_file(args, every)
     quiet = [name for a in adapters() for name in a.settings.loggers]
-    setup_logging(settings.log_level, quiet, path=args.log_file)
+    try:
+        setup_logging(settings.log_level, quiet, path=args.log_file)
+    except OSError:  # a read-only working directory: the logs go to the temp folder instead
+        args.log_file = Path(tempfile.gettempdir()) / LOG_FILE
+        setup_logging(settings.log_level, quiet, path=args.log_file)
     try:
         _start_checks(settings, args, every)
     except SettingsError as exc:
