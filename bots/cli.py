@@ -190,6 +190,12 @@ async def _until_terminated(work: Coroutine[Any, Any, int]) -> int:
         raise
 
 
+def offline_pace(settings: Settings) -> Settings:
+    """`OFFLINE_PACE` for what the user left at its default."""
+    pace = {k: v for k, v in OFFLINE_PACE.items() if k not in settings.model_fields_set}
+    return settings.model_copy(update=pace)
+
+
 def _log_file(args: argparse.Namespace, every: Configured) -> Path | None:
     """A console on a terminal logs to a file, so no log line lands among the chat lines;
     piped, or with --verbose, logs stay on stderr."""
@@ -238,8 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"jupiter: {exc}", file=sys.stderr)
         return 2
     if getattr(args, "offline", False):
-        pace = {k: v for k, v in OFFLINE_PACE.items() if k not in settings.model_fields_set}
-        settings = settings.model_copy(update=pace)
+        settings = offline_pace(settings)
     commands: dict[str, Callable[[], Coroutine[Any, Any, int]]] = {
         "console": lambda: _console(settings, args),
         "run": lambda: _run(settings, args, every),
