@@ -97,8 +97,10 @@ async def _backend(offline: bool) -> AsyncIterator[str | None]:
     from core.sim import Faults, LocalBackend
 
     # A demo should survive a few edits: the offline backend starts with 1,000 credits
-    # instead of the real service's 100 per anonymous token (`jupiter sim` stays faithful).
-    async with LocalBackend(faults=Faults(credits=OFFLINE_CREDITS)) as sim:
+    # instead of the real service's 100 per anonymous token, and its anonymous tokens may render
+    # (the real service's need a paid plan: 402). `jupiter sim` stays faithful.
+    faults = Faults(credits=OFFLINE_CREDITS, anonymous_render=True)
+    async with LocalBackend(faults=faults) as sim:
         log.info("offline: local backend started", extra={"url": sim.base_url})
         yield sim.base_url
 
@@ -133,7 +135,7 @@ async def _serve(settings: Settings, args: argparse.Namespace, chosen: Configure
         services = [adapter.serve(rt, config, args) for adapter, config in chosen]
         together: Awaitable[Any] = asyncio.gather(*services)
         if not any(adapter.serves_health for adapter, _ in chosen):
-            together = alongside(together, rt, settings.http_port)
+            together = alongside(together, rt, settings.http_port, settings.http_host)
         await together
         return 0
 

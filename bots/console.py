@@ -22,8 +22,9 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from bots.base.words import LABELS
 from bots.console_screen import Screen, terminal_keys
-from bots.console_words import ConsoleMsg
+from bots.console_words import ConsoleWords
 from core.language import reply_language
 from core.messages import say
 from core.port import Attachment, Incoming, Reply, ReplyKind, ThreadKey
@@ -63,7 +64,7 @@ class ConsoleThread:
         if self._live == message_id:
             self._live = None
             self._screen.status(None)
-        self._screen.line(render(reply, self.language))
+        self._screen.line(render(reply))
 
     async def post(self, reply: Reply) -> str:
         """A reply is one printed block, so its id is its first (and only) message's."""
@@ -86,13 +87,19 @@ class ConsoleThread:
         finally:
             await asyncio.to_thread(handle.close)
         self.saved.append(path)
-        self._screen.line(say(ConsoleMsg.SAVED, self.language, path=path))
+        self._screen.line(say(ConsoleWords.SAVED, reply.language, path=path))
 
     async def set_busy(self, text: str | None) -> None:
         """A spinner in front of the live line while a turn runs (terminal only)."""
         self._screen.busy(text)
 
-    async def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
+    async def find_delivery(self, marker: str) -> bool:
+        """The terminal keeps no record but the saved file (`jupiter-<render id>.mp4`)."""
+        return await asyncio.to_thread((self._out_dir / f"jupiter-{marker}.mp4").exists)
+
+    async def open_attachment(
+        self, attachment: Attachment, language: str = "en"
+    ) -> AsyncIterator[bytes]:
         handle = await asyncio.to_thread(Path(attachment.source).open, "rb")
         try:
             while chunk := await asyncio.to_thread(handle.read, CHUNK):
@@ -101,13 +108,13 @@ class ConsoleThread:
             await asyncio.to_thread(handle.close)
 
 
-def render(reply: Reply, language: str = "en") -> str:
+def render(reply: Reply) -> str:
     """A reply as terminal text: the message, its detail lines, and the buttons as hints."""
     lines = [reply.text]
     lines.extend(f"  {line}" for line in reply.details)
     if reply.buttons and reply.kind is not ReplyKind.STATUS:
-        options = " / ".join(b.value for b in reply.buttons)
-        lines.append("  " + say(ConsoleMsg.SAY, language, options=options))
+        choices = " / ".join(say(LABELS[b], reply.language).lower() for b in reply.buttons)
+        lines.append(say(ConsoleWords.SAY, reply.language, choices=choices))
     return "\n".join(lines)
 
 
@@ -120,7 +127,7 @@ def parse_line(line: str, language: str = "en") -> tuple[Incoming | None, list[s
     if not match:
         return Incoming(line.strip(), user=user), []
     if not (match.group(1) or "").strip():
-        return None, [say(ConsoleMsg.UPLOAD_USAGE, language)]
+        return None, [say(ConsoleWords.UPLOAD_USAGE, language)]
     try:
         words = shlex.split(match.group(1))
     except ValueError:
@@ -134,16 +141,16 @@ def parse_line(line: str, language: str = "en") -> tuple[Incoming | None, list[s
             if path.is_file():
                 files.append(Attachment(path.name, path.stat().st_size, str(path.resolve())))
             elif path.is_dir():
-                problems.append(say(ConsoleMsg.NOT_A_FILE, language, path=word))
+                problems.append(say(ConsoleWords.NOT_A_FILE, language, path=word))
             elif not files and ("/" in word or "." in word):
-                problems.append(say(ConsoleMsg.NOT_FOUND, language, path=word))
+                problems.append(say(ConsoleWords.NOT_FOUND, language, path=word))
             else:
                 rest.append(word)
         except OSError as exc:
             reason = exc.strerror or str(exc)
-            problems.append(say(ConsoleMsg.UNREADABLE, language, path=word, reason=reason))
+            problems.append(say(ConsoleWords.UNREADABLE, language, path=word, reason=reason))
     if not files:
-        return None, problems or [say(ConsoleMsg.UPLOAD_USAGE, language)]
+        return None, problems or [say(ConsoleWords.UPLOAD_USAGE, language)]
     return Incoming(" ".join(rest), tuple(files), user=user), problems
 
 
@@ -199,15 +206,15 @@ async def chat(
     if interactive is None:
         interactive = sys.stdin.isatty()
     screen = Screen(live=interactive and sys.stdout.isatty())
-    locale = rt.settings.language
+    locale = os.environ.get("LANG")
     user = getpass.getuser()
     key = ThreadKey("console", user, "terminal", f"{int(time.time() * 1000)}-{os.getpid()}")
     thread = ConsoleThread(key, out_dir, screen, reply_language("", locale))
     rt.engine.register("console", lambda k: ConsoleThread(k, out_dir, screen))
     if interactive:
-        screen.line(say(ConsoleMsg.WELCOME, thread.language))
+        screen.line(say(ConsoleWords.WELCOME, thread.language))
         if log_file is not None:
-            screen.line(say(ConsoleMsg.LOGS, thread.language, path=log_file))
+            screen.line(say(ConsoleWords.LOGS, thread.language, path=log_file))
     background: list[asyncio.Task[None]] = []
     if screen.live:
         background.append(asyncio.create_task(_spin(screen)))

@@ -9,6 +9,9 @@ What must hold:
   errors as `core.errors` types; it is never re-sent once the backend may have accepted it.
 - A duplicate render id is raised as `DuplicateRenderId`, not retried here: the caller persists
   a job row for every id before starting it, so it owns the one retry with a new id.
+- HTTP 402 on a render is `ExportBlocked` (a plan matter), never retried.
+- The task detail link is `task_link(NEMO_WEB_URL, await claim_token(...))`; the session's
+  `task_id` comes from `create_session`. No link ever carries an `nmv_usr_` token.
 
 Its parts: `client_transport` (pools, headers, tokens, retries), `client_envelopes` (answers to
 data or errors), `client_turns` (the SSE turn), `client_uploads` (streamed multipart).
@@ -19,6 +22,8 @@ from __future__ import annotations
 import mimetypes
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -31,6 +36,7 @@ from core.errors import BackendUnavailable, DuplicateRenderId
 from core.files import check_upload
 from core.models import (
     Balance,
+    ClaimToken,
     Draft,
     RenderStatus,
     SessionInfo,
@@ -42,8 +48,24 @@ from core.models import (
 
 StreamOpener = Callable[[], AsyncIterator[bytes]]
 RENDER_PATH = "/api/render/proxy/lambda"
+CLAIM_PATH = "/api/auth/claim-token"
 
-__all__ = ["ClientTiming", "Credentials", "DuplicateRenderId", "NemoClient", "new_client_id"]
+__all__ = [
+    "ClaimToken",
+    "ClientTiming",
+    "Credentials",
+    "DuplicateRenderId",
+    "NemoClient",
+    "new_client_id",
+    "task_link",
+]
+
+
+def task_link(web_url: str, claim: ClaimToken | str) -> str:
+    """The task detail link `<web>/workspace/claim?ct=<clm_...>`: the only link that may point
+    at a project (it opens the web editor and grants no API access; never an `nmv_usr_` token)."""
+    value = claim.token if isinstance(claim, ClaimToken) else claim
+    return f"{web_url.rstrip('/')}/workspace/claim?ct={quote(value, safe='')}"
 
 
 class NemoClient:
@@ -90,6 +112,18 @@ class NemoClient:
         if info.user_id and not creds.user_id:
             creds.user_id = info.user_id
         return info
+
+    async def claim_token(self, creds: Credentials, task_id: str, session_id: str) -> ClaimToken:
+        """A claim token for the task detail link (`task_link`); it expires (`expires_at`),
+        after which a new one is needed. Safe to repeat: it charges nothing."""
+        data = await self._transport.call(
+            "POST",
+            CLAIM_PATH,
+            creds,
+            idempotent=True,
+            json_body={"task_id": task_id, "session_id": session_id},
+        )
+        return parse(ClaimToken, _claim_fields(data))
 
     async def balance(self, creds: Credentials) -> Balance:
         data = await self._transport.call(
@@ -187,3 +221,13 @@ class NemoClient:
                 )
             async for chunk in response.aiter_bytes(256 * 1024):
                 yield chunk
+
+
+def _claim_fields(data: Any) -> Any:
+    """`expires_in` (seconds from now) as an absolute `expires_at`."""
+    if not isinstance(data, dict):
+        return data
+    token = data.get("claim_token", data.get("claimToken", data.get("token")))
+    expires_in = data.get("expires_in", data.get("expiresIn"))
+    seconds = float(expires_in) if isinstance(expires_in, int | float) else 7 * 24 * 3600.0
+    return {"claim_token": token, "expires_at": time.time() + seconds}

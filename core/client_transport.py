@@ -2,8 +2,13 @@
 retry loop every call goes through (plain calls, the token call, and the opening of a turn).
 
 The retry rules, held in `Transport.retrying` and nowhere else:
-- `TokenRejected` (1001 or HTTP 401): renew the anonymous token with the same client id, retry
-  once. A configured `NEMO_TOKEN` is never renewed.
+- `TokenRejected` (1001, 1010, 1011 or HTTP 401): renew the anonymous token with the same client
+  id, retry once. A configured `NEMO_TOKEN` is never renewed. A token past its `expires_at` is
+  renewed before it is used.
+- One token request per client id is in flight at a time: concurrent renewals share it (the
+  backend answers a second request within 7 days with 429, so a burst must not spend it).
+- A 429 from the token call keeps the stored token when there is one (it may still be good);
+  with none, the loop waits once and then raises `RateLimited` saying what ran out.
 - `RateLimited` (HTTP 429): wait `retry_after_seconds`, retry once.
 - Transport errors and `BackendUnavailable` (5xx): capped exponential backoff up to
   `max_attempts`, for idempotent calls only. A turn or an upload is never re-sent: it charges.
@@ -13,10 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 import uuid
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -27,6 +34,7 @@ from core.errors import BackendUnavailable, MissingClientId, RateLimited, TokenR
 from core.models import Token
 
 RenewHook = Callable[["Credentials"], Awaitable[None]]
+ReloadHook = Callable[["Credentials"], Awaitable[None]]
 TOKEN_PATH = "/api/auth/anonymous-token"
 _T = TypeVar("_T")
 
@@ -41,10 +49,33 @@ class Credentials:
     user_id: str | None = None
     fixed: bool = False  # a configured NEMO_TOKEN: cannot be renewed anonymously
     on_renew: RenewHook | None = None
+    # Reads the token another process of the same tenant stored; called when the backend
+    # refuses this client id a new token (429) and none is held here.
+    reload: ReloadHook | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
+    expires_at: float | None = None  # `time.time()` instant the token lapses; None: unknown
 
     def __repr__(self) -> str:  # never show the token
         return f"Credentials(client_id={self.client_id!r}, platform={self.platform!r})"
+
+    @property
+    def expired(self) -> bool:
+        """The token is known to lapse within `EXPIRY_MARGIN` seconds (so renew it first)."""
+        return self.expires_at is not None and self.expires_at - EXPIRY_MARGIN <= time.time()
+
+
+EXPIRY_MARGIN = 60.0
+
+
+def expiry_time(value: str | None) -> float | None:
+    """An ISO 8601 `expires_at` (with `Z` or an offset) as a `time.time()` instant."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.timestamp() if moment.tzinfo is not None else None
 
 
 @dataclass(frozen=True)
@@ -55,6 +86,7 @@ class ClientTiming:
     max_attempts: int = 4
     turn_timeout_seconds: float = 900.0
     stream_idle_seconds: float = 180.0
+    heartbeat_only_seconds: float = 600.0  # a turn with nothing but heartbeats this long is over
     request_timeout_seconds: float = 30.0
 
 
@@ -80,6 +112,7 @@ class Transport:
         self.base = base_url.rstrip("/")
         self.timing = timing
         self._version = version
+        self._token_calls: dict[str, asyncio.Future[Token]] = {}  # in flight, by client id
 
     def pool(self) -> httpx.AsyncClient:
         return next(self._next_pool)
@@ -110,8 +143,8 @@ class Transport:
         token call itself, which cannot be renewed."""
         renewed = waited = False
         tries = 0
-        if creds is not None and creds.token is None and not creds.fixed:
-            await self.renew(creds, None)
+        if creds is not None and not creds.fixed and (creds.token is None or creds.expired):
+            await self.renew(creds, creds.token)
         while True:
             tries += 1
             used_token = creds.token if creds is not None else None
@@ -164,7 +197,25 @@ class Transport:
 
         return await self.retrying(creds, attempt, idempotent=idempotent)
 
-    async def anonymous_token(self, client_id: str, platform: str = "console") -> Token:
+    async def anonymous_token(
+        self, client_id: str, platform: str = "console", *, patient: bool = True
+    ) -> Token:
+        """A new anonymous token; callers asking for the same client id meanwhile share the one
+        request. `patient`: wait out one 429 (else the first 429 is raised at once)."""
+        pending = self._token_calls.get(client_id)
+        if pending is None:
+            pending = asyncio.ensure_future(self._request_token(client_id, platform, patient))
+            self._token_calls[client_id] = pending
+            pending.add_done_callback(lambda done: self._token_done(client_id, done))
+        return await asyncio.shield(pending)
+
+    def _token_done(self, client_id: str, done: asyncio.Future[Token]) -> None:
+        if self._token_calls.get(client_id) is done:
+            del self._token_calls[client_id]
+        if not done.cancelled():
+            done.exception()  # retrieved here: a caller that went away must not leave it unread
+
+    async def _request_token(self, client_id: str, platform: str, patient: bool) -> Token:
         headers = self.headers(None, platform)
         headers["X-Client-Id"] = client_id
 
@@ -176,24 +227,42 @@ class Transport:
                 raise MissingClientId("the token call was refused for a missing client id")
             return unwrap(response, TOKEN_PATH)
 
+        if not patient:
+            return parse(Token, await attempt())
         return parse(Token, await self.retrying(None, attempt, idempotent=True))
 
     async def renew(self, creds: Credentials, stale_token: str | None) -> None:
-        """Get a fresh anonymous token unless another task already replaced `stale_token`."""
+        """Get a fresh anonymous token unless another task already replaced `stale_token`.
+        A 429 keeps a stored token (see the module docstring)."""
         if creds.fixed:
             raise TokenRejected("the configured NEMO_TOKEN was rejected", code=1001)
         async with creds.lock:
             if creds.token is not None and creds.token != stale_token:
                 return
             try:
-                token = await self.anonymous_token(creds.client_id, creds.platform)
-            except MissingClientId:
-                creds.client_id = new_client_id()
-                token = await self.anonymous_token(creds.client_id, creds.platform)
+                token = await self._fetch(creds)
+            except RateLimited:
+                if creds.token is None and creds.reload is not None:
+                    await creds.reload(creds)
+                if creds.token is not None:
+                    return  # keep using the token we have until the backend refuses it
+                raise RateLimited(
+                    "no NemoVideo token could be had: the anonymous-token limit was reached "
+                    "(one per client a week, about ten per address); set NEMO_TOKEN"
+                ) from None
             creds.token = token.token
             creds.user_id = token.user_id or creds.user_id
+            creds.expires_at = expiry_time(token.expires_at)
             if creds.on_renew is not None:
                 await creds.on_renew(creds)
+
+    async def _fetch(self, creds: Credentials) -> Token:
+        patient = creds.token is None
+        try:
+            return await self.anonymous_token(creds.client_id, creds.platform, patient=patient)
+        except MissingClientId:
+            creds.client_id = new_client_id()
+            return await self.anonymous_token(creds.client_id, creds.platform, patient=patient)
 
     def _backoff(self, attempt: int) -> float:
         timing = self.timing

@@ -8,6 +8,12 @@ What must hold:
   whole text there; otherwise the joined text is yielded when the stream ends or before an error.
 - An error inside the stream is raised as `OutOfCredits` (code 2001, or "credit" in the message)
   or `TurnFailed` with the backend's code. Text yielded before it stays yielded.
+- A stream lost before the server closed it (reset, incomplete chunked body) is
+  `StreamInterrupted`, told apart from a normal close, which ends in `EndEvent`. A stream that
+  sends only heartbeats for `heartbeat_only_seconds` is `TurnTimedOut` (the protocol's bound).
+- An `ask_question` call is a `QuestionEvent`, in order with the texts around it.
+- The agent's trailing "I encountered a temporary issue" after other text in the same turn is
+  noise and dropped; alone it is the turn's only word and stays.
 """
 
 from __future__ import annotations
@@ -29,11 +35,19 @@ from core.errors import (
     TurnFailed,
     TurnTimedOut,
 )
-from core.models import EndEvent, ErrorEvent, TextEvent, TurnEvent
+from core.models import (
+    EndEvent,
+    ErrorEvent,
+    HeartbeatEvent,
+    QuestionEvent,
+    TextEvent,
+    TurnEvent,
+)
 from core.redact import chat_safe
 from core.sse import decode_event, iter_sse
 
 RUN_PATH = "/run_sse"
+TRAILING_ISSUE = "i encountered a temporary issue"
 
 
 async def run_turn(
@@ -43,6 +57,7 @@ async def run_turn(
     deadline = time.monotonic() + transport.timing.turn_timeout_seconds
     response = await _open(transport, creds, session_id, text)
     held: list[str] = []  # partial chunks not yet superseded by a final text
+    spoke = False  # some text of this turn was yielded already
     try:
         async with contextlib.aclosing(_events(transport, response, deadline)) as events:
             async for event in events:
@@ -51,14 +66,26 @@ async def run_turn(
                     continue
                 if isinstance(event, TextEvent):
                     held.clear()
-                elif isinstance(event, ErrorEvent | EndEvent) and held:
-                    yield TextEvent("".join(held))
+                elif isinstance(event, ErrorEvent | EndEvent | QuestionEvent) and held:
+                    joined = TextEvent("".join(held))
                     held.clear()
+                    if not (spoke and trailing_issue(joined.text)):
+                        spoke = True
+                        yield joined
                 if isinstance(event, ErrorEvent):
                     raise in_stream_error(event)
+                if isinstance(event, TextEvent):
+                    if spoke and trailing_issue(event.text):
+                        continue
+                    spoke = True
                 yield event
     finally:
         await response.aclose()
+
+
+def trailing_issue(text: str) -> bool:
+    """The agent's stock "I encountered a temporary issue" line."""
+    return text.strip().lower().startswith(TRAILING_ISSUE)
 
 
 def in_stream_error(event: ErrorEvent) -> NemoError:
@@ -108,21 +135,32 @@ async def _events(
     transport: Transport, response: httpx.Response, deadline: float
 ) -> AsyncGenerator[TurnEvent, None]:
     """The stream's events as decoded, then `EndEvent` when the server closes it."""
+    only_beats = transport.timing.heartbeat_only_seconds
+    last_word = time.monotonic()  # when something other than a heartbeat last arrived
     with _stream_errors(transport.timing.stream_idle_seconds):
         events = iter_sse(response.aiter_bytes()).__aiter__()
         while True:
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            remaining = min(deadline - now, last_word + only_beats - now)
             if remaining <= 0:
-                raise TurnTimedOut("the turn ran past its time limit")
+                raise _timed_out(now >= deadline, only_beats)
             try:
                 data = await asyncio.wait_for(events.__anext__(), remaining)
             except StopAsyncIteration:
                 break
             except TimeoutError:
-                raise TurnTimedOut("the turn ran past its time limit") from None
+                raise _timed_out(time.monotonic() >= deadline, only_beats) from None
             for event in decode_event(data):
+                if not isinstance(event, HeartbeatEvent):
+                    last_word = time.monotonic()
                 yield event
     yield EndEvent()
+
+
+def _timed_out(past_deadline: bool, only_beats: float) -> TurnTimedOut:
+    if past_deadline:
+        return TurnTimedOut("the turn ran past its time limit")
+    return TurnTimedOut(f"the video service sent only heartbeats for {only_beats:g} s")
 
 
 @contextlib.contextmanager

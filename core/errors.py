@@ -1,14 +1,16 @@
 """What can go wrong talking to NemoVideo, as exceptions that carry their user-facing meaning.
 
     NemoError                       anything the backend or the road to it refused
-    ├── TokenRejected               1001: token expired or invalid (renewed and retried once first)
+    ├── TokenRejected               1001/1010/1011 or HTTP 401: token expired or invalid
+    │                               (renewed with the same client id and retried once first)
     ├── SessionNotFound             1002: the backend forgot the session (the engine starts a new one)
     ├── OutOfCredits                2001: not enough credits (anonymous users get a register link)
     ├── FileRejected                checked before a byte is sent, or refused by the backend
     │   ├── UnsupportedFileType     4001
     │   └── FileTooLarge            4002 (limit 500 MB)
     ├── ExportBlocked               HTTP 402: the plan tier forbids exports, not a credit problem
-    ├── RateLimited                 HTTP 429 that survived the one retry
+    ├── RateLimited                 HTTP 429 that survived the one retry (on the token call:
+    │                               only when no stored token is left to use)
     ├── MissingClientId             HTTP 400 on the token call that survived a fresh client id
     ├── TurnBusy                    a turn is already running in that session
     ├── TurnFailed                  the agent reported an error inside the stream
@@ -17,8 +19,10 @@
     │   └── DuplicateRenderId       the render id was taken (the caller retries once with a new one)
     ├── ProtocolError               an answer that matches no documented shape
     └── BackendUnavailable          transport errors, 5xx, timeouts
-        ├── TurnTimedOut            the turn ran past JUPITER_TURN_TIMEOUT_SECONDS or went silent
-        └── StreamInterrupted       the stream broke mid-turn (the turn is not re-sent)
+        ├── TurnTimedOut            the turn ran past JUPITER_TURN_TIMEOUT_SECONDS, went silent,
+        │                           or sent only heartbeats for `heartbeat_only_seconds`
+        └── StreamInterrupted       the stream was lost before the server closed it (reset,
+                                    incomplete chunked body): the turn is never re-sent
 
 `code` keeps the backend's number (or the HTTP status) so metrics can count errors by code.
 Messages never contain a token: the client builds them from codes and backend text only.
@@ -114,6 +118,8 @@ class StreamInterrupted(BackendUnavailable):
 
 _BY_CODE: dict[int, type[NemoError]] = {
     1001: TokenRejected,
+    1010: TokenRejected,
+    1011: TokenRejected,
     1002: SessionNotFound,
     2001: OutOfCredits,
     4001: UnsupportedFileType,

@@ -19,6 +19,54 @@ class Intent(StrEnum):
     UPLOAD = "upload"
     STOP = "stop"
     HELP = "help"
+    NEW = "new"  # a fresh video (a new backend session) in the same conversation
+    VERSIONS = "versions"
+    VIDEOS = "videos"
+    SETTINGS = "settings"  # show the user's defaults
+    SET = "set"  # change one default: "set aspect 9:16"
+    UNDO = "undo"  # explains versions and `export vN` (there is no backend undo)
+    QUIT = "quit"  # the console ends; elsewhere a word that must not cost a turn
+
+
+# Whole-message phrases only: "new", "videos" inside a prompt ("a new video of cats") stay prompts.
+_EXACT: dict[str, Intent] = {
+    phrase: intent
+    for intent, phrases in (
+        (
+            Intent.NEW,
+            ("new", "new video", "start over", "start again", "重新开始", "从头开始", "新视频"),
+        ),
+        (
+            Intent.VERSIONS,
+            ("versions", "version", "history", "list versions", "show versions", "版本", "历史"),
+        ),
+        (Intent.VIDEOS, ("videos", "my videos", "gallery", "show videos", "视频", "我的视频")),
+        (Intent.SETTINGS, ("settings", "my settings", "defaults", "设置", "我的设置")),
+        (Intent.UNDO, ("undo", "go back", "revert", "撤销", "撤回")),
+        (Intent.QUIT, ("quit", "exit", "bye", "退出")),
+        (Intent.HELP, ("/help", "commands")),
+    )
+    for phrase in phrases
+}
+_SET = re.compile(
+    r"^(?:set|设置)\s*(aspect|ratio|duration|length|style|language|lang|比例|时长|风格|语言)\s*(?:to|=|为|:)?\s*(\S.*)$"
+)
+_EXPORT_VERSION = re.compile(
+    r"^(?:export|render|download|导出|下载)\s*(?:version\s*|版本\s*|v)(\d{1,6})$"
+)
+_SET_FIELDS = {
+    "aspect": "aspect",
+    "ratio": "aspect",
+    "比例": "aspect",
+    "duration": "duration",
+    "length": "duration",
+    "时长": "duration",
+    "style": "style",
+    "风格": "style",
+    "language": "language",
+    "lang": "language",
+    "语言": "language",
+}
 
 
 _TABLE: tuple[tuple[Intent, tuple[str, ...]], ...] = (
@@ -97,6 +145,12 @@ def classify(text: str, has_files: bool = False) -> Intent:
     norm = normalize(text)
     if not norm:
         return Intent.HELP
+    if norm in _EXACT:
+        return _EXACT[norm]
+    if _SET.match(norm):
+        return Intent.SET
+    if _EXPORT_VERSION.match(norm):
+        return Intent.EXPORT
     words = norm.split(" ")
     # Chinese has no spaces between words: count characters there, words elsewhere
     short = len(norm) <= 8 if is_chinese(norm) else len(words) <= _MAX_COMMAND_WORDS
@@ -118,3 +172,18 @@ def _contains(text: str, keyword: str) -> bool:
     if is_chinese(keyword):
         return keyword in text
     return re.search(rf"(?<![\w-]){re.escape(keyword)}(?![\w-])", text) is not None
+
+
+def export_version(text: str) -> int | None:
+    """The version an export names (`export v2`, `导出 v2`), or None for the current timeline."""
+    match = _EXPORT_VERSION.match(normalize(text))
+    return int(match.group(1)) if match else None
+
+
+def setting_change(text: str) -> tuple[str, str] | None:
+    """(field, value) of `set aspect 9:16`, `set duration 15`, `设置风格 电影感`; field is one of
+    aspect, duration, style, language."""
+    match = _SET.match(normalize(text))
+    if match is None:
+        return None
+    return _SET_FIELDS[match.group(1)], match.group(2).strip()

@@ -31,6 +31,9 @@ class Metrics:
         )
         self.active_turns = Gauge("jupiter_active_turns", "Turns running now", registry=r)
         self.queued = Gauge("jupiter_queued_messages", "Messages waiting behind a turn", registry=r)
+        self.refused = Counter(
+            "jupiter_refused_messages_total", "Messages refused by a limit", ["limit"], registry=r
+        )
         self.render_jobs = Gauge(
             "jupiter_render_jobs", "Render jobs by state", ["state"], registry=r
         )

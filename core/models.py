@@ -24,6 +24,8 @@ class Token(_Model):
 
 
 class SessionInfo(_Model):
+    """A new backend session; `task_id` is what a task detail (claim) link is made for."""
+
     session_id: str
     task_id: str | None = None
     user_id: str | None = None
@@ -34,6 +36,14 @@ class SessionInfo(_Model):
         if isinstance(data, dict) and isinstance(data.get("session_id"), int):
             data = {**data, "session_id": str(data["session_id"])}
         return data
+
+
+class ClaimToken(_Model):
+    """A `clm_...` token for the task detail link: opens one project in the web editor, no API
+    access. `expires_at` is a `time.time()` instant, so the caller knows when to get a new one."""
+
+    token: str = Field(alias="claim_token", min_length=1)
+    expires_at: float = 0.0
 
 
 class Balance(_Model):
@@ -188,6 +198,24 @@ class ToolResultEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class Choice:
+    """One answer the agent offers: `label` is what the user sees and what is sent back."""
+
+    label: str
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionEvent:
+    """The agent stopped to ask (`ask_question`): the turn ends awaiting input, nothing was made.
+    `options` may be empty (then free text is the only answer) or long (the UI caps them)."""
+
+    question: str
+    options: tuple[Choice, ...] = ()
+    allow_freeform: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class HeartbeatEvent:
     pass
 
@@ -203,4 +231,12 @@ class EndEvent:
     """The stream closed normally: the turn is over."""
 
 
-TurnEvent = TextEvent | ToolCallEvent | ToolResultEvent | HeartbeatEvent | ErrorEvent | EndEvent
+TurnEvent = (
+    TextEvent
+    | QuestionEvent
+    | ToolCallEvent
+    | ToolResultEvent
+    | HeartbeatEvent
+    | ErrorEvent
+    | EndEvent
+)

@@ -1,6 +1,7 @@
 """Exports and durable render jobs: a render is stored before it starts, polled under a lease
-(so another replica takes it over when this one dies), and its link posted exactly once, after
-the store's conditional `ready -> posted` update succeeds.
+(so another replica takes it over when this one dies), and its link posted exactly once: the
+store's conditional `ready -> posting` decides who posts, `posted` is written after the post
+returned, and a process taking over a `posting` job asks the thread whether the link arrived.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 from core.client import Credentials, DuplicateRenderId, NemoClient
@@ -21,9 +22,9 @@ from core.metrics import Metrics
 from core.models import Draft, RenderStatus
 from core.port import Action, ChatThread, Reply, ReplyKind
 from core.store import RenderJob, Store
-from core.store.base import RenderState
+from core.store.base import RenderState, Version
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engine's parts, which import this module
     from core.engine.context import TurnContext
     from core.engine.directory import ThreadDirectory
     from core.engine.identity import Identities
@@ -38,6 +39,14 @@ def draft_fingerprint(draft: Draft) -> str:
     """Identifies a timeline's content: equal drafts give equal fingerprints."""
     canonical = json.dumps(draft.raw, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def draft_of(version: Version) -> Draft:
+    """The draft a stored version holds (an unreadable one reads as empty)."""
+    try:
+        return Draft.model_validate(json.loads(version.draft_json))
+    except ValueError:
+        return Draft()
 
 
 class Renders:
@@ -67,26 +76,32 @@ class Renders:
         self._lease = lease_seconds
 
     async def export(
-        self, ctx: TurnContext, draft: Draft, session_id: str, creds: Credentials
+        self,
+        ctx: TurnContext,
+        draft: Draft,
+        session_id: str,
+        creds: Credentials,
+        *,
+        version: Version | None = None,
     ) -> None:
-        """Render `draft` (known to be ready) for the thread, or re-post the last link if
-        the timeline is unchanged."""
+        """Render `draft` (known to be ready) for the thread, or re-post the link of the same
+        timeline delivered before. `version`: the stored version being exported (`export v2`);
+        else the current timeline, labelled with its version when it matches the newest."""
         key = ctx.key
         fingerprint = draft_fingerprint(draft)
-        last = await self.store.last_posted_render(key)
-        if (
-            last is not None
-            and last.output_url
-            and last.draft_hash == fingerprint
-            and time.time() - (last.posted_at or 0) < REUSE_RENDER_SECONDS
-        ):
-            # Nothing changed since the last export: the same video, without a second render.
-            url = last.output_url
-            text = ctx.say(Msg.RENDER_AGAIN, url=url)
-            await ctx.thread.post(Reply(ReplyKind.VIDEO, text, (Action.STATUS,), video_url=url))
+        if await self._offer_again(ctx, fingerprint, version):
             return
+        if version is None:
+            newest = await self.store.list_versions(key, limit=1)
+            if newest and draft_fingerprint(draft_of(newest[0])) == fingerprint:
+                version = newest[0]
         message_id = await ctx.thread.post(
-            Reply(ReplyKind.STATUS, ctx.say(Msg.RENDER_STARTED, progress=0), progress=0)
+            Reply(
+                ReplyKind.STATUS,
+                ctx.say(Msg.RENDER_STARTED, progress=0),
+                progress=0,
+                language=ctx.language,
+            )
         )
         for attempt in (1, 2):
             # The job is persisted before the render starts, so a crash in between leaves a
@@ -100,6 +115,8 @@ class Renders:
                 message_id=message_id,
                 language=ctx.language,
                 draft_hash=fingerprint,
+                version=version.number if version is not None else None,
+                user=ctx.user or None,
             )
             try:
                 await self.client.start_render(creds, session_id, draft, job.render_id)
@@ -118,6 +135,29 @@ class Renders:
             break
         self.metrics.render_jobs.labels("rendering").inc()
         self.drive(job)
+
+    async def _offer_again(
+        self, ctx: TurnContext, fingerprint: str, version: Version | None
+    ) -> bool:
+        """The same timeline was delivered lately: its link again, without a second render."""
+        if version is None:
+            last = await self.store.last_posted_render(ctx.key)
+            same = last if last is not None and last.draft_hash == fingerprint else None
+        else:
+            same = await self.store.posted_with(ctx.key, fingerprint)
+        if same is None or not same.output_url:
+            return False
+        if time.time() - (same.posted_at or 0) >= REUSE_RENDER_SECONDS:
+            return False
+        url = same.output_url
+        if version is None:
+            text = ctx.say(Msg.RENDER_AGAIN, url=url)
+        else:
+            text = ctx.say(Msg.VERSION_AGAIN, number=version.number, url=url)
+        await ctx.thread.post(
+            Reply(ReplyKind.VIDEO, text, (Action.STATUS,), video_url=url, language=ctx.language)
+        )
+        return True
 
     def drive(self, job: RenderJob) -> None:
         self.tasks.spawn_keyed(("render", job.id), self._drive(job), f"render {job.render_id}")
@@ -194,7 +234,7 @@ class Renders:
         thread = self.directory.get(job.key)
         if thread is not None:
             with contextlib.suppress(Exception):
-                await thread.post(Reply(ReplyKind.ERROR, text))
+                await thread.post(Reply(ReplyKind.ERROR, text, language=job.language))
 
     async def _show_progress(self, job: RenderJob, progress: float) -> None:
         thread = self.directory.get(job.key)
@@ -202,33 +242,117 @@ class Renders:
             return
         text = say(Msg.RENDER_STARTED, job.language, progress=int(progress))
         with contextlib.suppress(Exception):
-            await thread.update(job.message_id, Reply(ReplyKind.STATUS, text, progress=progress))
+            await thread.update(
+                job.message_id,
+                Reply(ReplyKind.STATUS, text, progress=progress, language=job.language),
+            )
 
     async def deliver(self, job_id: int) -> None:
+        """Post a finished render's link exactly once, the crash window included.
+
+        ready -> posting (leased, the lease kept alive while the post retries) -> posted once
+        the post returned. A job found `posting` was left mid-post by a process that died (or
+        gave up): the thread is read for the delivery's marker first, and the link posted only
+        when it is absent.
+        """
         job = await self.store.get_render(job_id)
         if job is None or job.output_url is None:
             return
+        if job.status not in (RenderState.READY, RenderState.POSTING):
+            return
         thread = self.directory.get(job.key)
-        if thread is None:  # left `ready` for a process that serves this platform
+        if thread is None:  # left unfinished for a process that serves this platform
             log.warning("no adapter to post a finished render", extra={"render": job.render_id})
             return
-        if not await self.store.mark_posted(job_id):
+        taken_over = job.status is RenderState.POSTING
+        if not taken_over and not await self.store.begin_posting(job.id, self.owner, self._lease):
             return
-        self.metrics.render_seconds.observe(max(time.time() - job.created_at, 0))
-        url = job.output_url
-        lang = job.language
         reply = Reply(
             ReplyKind.VIDEO,
-            say(Msg.RENDER_DONE, lang, url=url),
+            say(Msg.RENDER_DONE, job.language, url=job.output_url),
             (Action.STATUS, Action.CREDITS),
-            video_url=url,
+            video_url=job.output_url,
+            marker=job.render_id,
+            details=await self._which_version(job),
+            language=job.language,
         )
+        async with self._lease_kept(job):
+            if taken_over and await self._found(thread, job):
+                await self.store.mark_posted(job.id, self.owner)
+                return
+            await self._post_delivery(thread, job, reply)
+        self.metrics.render_seconds.observe(max(time.time() - job.created_at, 0))
+        await self._attach(thread, job, job.output_url, reply)
+
+    async def _post_delivery(self, thread: ChatThread, job: RenderJob, reply: Reply) -> None:
         if job.message_id:
-            done = Reply(ReplyKind.STATUS, say(Msg.RENDER_FINISHED, lang), progress=100)
+            lang = job.language
+            done = Reply(
+                ReplyKind.STATUS, say(Msg.RENDER_FINISHED, lang), progress=100, language=lang
+            )
             with contextlib.suppress(Exception):
                 await thread.update(job.message_id, done)
-        await self._post_link(thread, reply)
-        await self._attach(thread, job, url, reply)
+        try:
+            await self._post_link(thread, reply)
+        except BaseException:
+            # Still `posting`: the next claim looks in the thread first, then posts.
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(self.store.release_render(job.id, self.owner))
+            raise
+        # The post went out: recording it must survive a shutdown that cancels this task, or
+        # the next process would have to find the message in the thread (or post it twice).
+        record = asyncio.ensure_future(self.store.mark_posted(job.id, self.owner))
+        try:
+            posted = await asyncio.shield(record)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await record
+            raise
+        if not posted:
+            log.warning("a posted render was no longer leased", extra={"render": job.render_id})
+
+    async def _found(self, thread: ChatThread, job: RenderJob) -> bool:
+        """Whether a dead process's post of this link reached the thread. A thread that cannot
+        be read gets the link (a rare duplicate rather than a lost video)."""
+        try:
+            found = await thread.find_delivery(job.render_id)
+        except Exception as exc:
+            log.warning(
+                "could not look for an earlier delivery; posting: %s",
+                exc.__class__.__name__,
+                extra={"render": job.render_id},
+            )
+            return False
+        if found:
+            log.info(
+                "delivery found in the thread, not posted again", extra={"render": job.render_id}
+            )
+        return found
+
+    @contextlib.asynccontextmanager
+    async def _lease_kept(self, job: RenderJob) -> AsyncIterator[None]:
+        """Renew the job's lease while the body runs (a post retrying through 429s may outlast
+        it): a live poster is never taken over, a dead one is within a lease."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self._lease / 3)
+                if not await self.store.renew_render(job.id, self.owner, self._lease):
+                    return
+
+        keeper = asyncio.create_task(renew(), name=f"lease {job.render_id}")
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+
+    async def _which_version(self, job: RenderJob) -> tuple[str, ...]:
+        if job.version is None:
+            return ()
+        stored = await self.store.get_version(job.key, job.version)
+        message = stored.message if stored is not None else ""
+        return (say(Msg.VERSION_OF, job.language, number=job.version, message=message[:80]),)
 
     async def _attach(self, thread: ChatThread, job: RenderJob, url: str, reply: Reply) -> None:
         """The MP4 itself, where the platform takes a file that large; the link is enough."""
@@ -248,8 +372,8 @@ class Renders:
             )
 
     async def _post_link(self, thread: ChatThread, reply: Reply, attempts: int = 3) -> None:
-        """The job is already marked posted (so no other process posts it): a chat API failure
-        here would lose the link for good, so it is retried a few times before giving up."""
+        """The job is `posting` under this process's lease (so no other process posts it): a
+        chat API failure is retried a few times; past that the job is left for the next claim."""
         for attempt in range(1, attempts + 1):
             try:
                 await thread.post(reply)
@@ -265,6 +389,8 @@ class Renders:
         key = ctx.key
         stopped = False
         for job in await self.store.active_renders(key):
+            if job.status is RenderState.POSTING:
+                continue  # its link is on its way; cancelling now could hide that it arrived
             self.tasks.cancel(("render", job.id))
             with contextlib.suppress(NemoError):
                 creds = await self.identities.credentials(key)
@@ -273,7 +399,9 @@ class Renders:
                 job.id, job.lease_owner or self.owner, RenderState.CANCELLED
             )
             if job.message_id:
-                cancelled = Reply(ReplyKind.STATUS, ctx.say(Msg.RENDER_CANCELLED))
+                cancelled = Reply(
+                    ReplyKind.STATUS, ctx.say(Msg.RENDER_CANCELLED), language=ctx.language
+                )
                 with contextlib.suppress(Exception):
                     await ctx.thread.update(job.message_id, cancelled)
             stopped = True
@@ -284,7 +412,7 @@ class Renders:
         for job in await self.store.claim_renders(self.owner, self._lease):
             if not can_post(job.key.platform):
                 await self.store.release_render(job.id, self.owner)
-            elif job.status is RenderState.READY:
+            elif job.status in (RenderState.READY, RenderState.POSTING):
                 self.tasks.spawn(self.deliver(job.id), f"deliver {job.render_id}")
             else:
                 self.drive(job)

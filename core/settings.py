@@ -63,6 +63,7 @@ class Settings(SettingsBase):
         "https://mega-api-prod.nemovideo.ai", validation_alias=env("NEMO_BASE_URL")
     )
     nemo_token: SecretStr | None = Field(None, validation_alias=env("NEMO_TOKEN"))
+    nemo_web_url: AbsoluteUrl = Field("https://nemovideo.com", validation_alias=env("NEMO_WEB_URL"))
     database_url: str = Field("sqlite:///jupiter.db", validation_alias=env("JUPITER_DATABASE_URL"))
     heartbeat_seconds: float = Field(120.0, gt=0, validation_alias=env("JUPITER_HEARTBEAT_SECONDS"))
     render_poll_seconds: float = Field(
@@ -87,10 +88,20 @@ class Settings(SettingsBase):
         30.0, gt=0, validation_alias=env("JUPITER_REQUEST_TIMEOUT_SECONDS")
     )
     http_port: int = Field(3000, ge=0, le=65535, validation_alias=env("JUPITER_HTTP_PORT"))
+    http_host: str = Field("0.0.0.0", min_length=1, validation_alias=env("JUPITER_HTTP_HOST"))
     job_lease_seconds: float = Field(60.0, gt=0, validation_alias=env("JUPITER_JOB_LEASE_SECONDS"))
     log_level: str = Field("INFO", validation_alias=env("JUPITER_LOG_LEVEL"))
     secret_key: SecretStr | None = Field(None, validation_alias=env("JUPITER_SECRET_KEY"))
     language: str = Field("en", validation_alias=env("JUPITER_LANGUAGE"))
+    max_queued_per_thread: int = Field(
+        5, ge=1, le=1000, validation_alias=env("JUPITER_MAX_QUEUED_PER_THREAD")
+    )
+    max_turns_per_user: int = Field(
+        3, ge=1, le=1000, validation_alias=env("JUPITER_MAX_TURNS_PER_USER")
+    )
+    user_daily_credits: int | None = Field(
+        None, ge=0, validation_alias=env("JUPITER_USER_DAILY_CREDITS")
+    )
 
     @field_validator("database_url")
     @classmethod

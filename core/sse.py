@@ -22,6 +22,7 @@ from core.models import (
     ToolResultEvent,
     TurnEvent,
 )
+from core.questions import ASK_TOOL, question_from_args
 
 MAX_LINE_BYTES = 1024 * 1024
 _LINE_END = re.compile(rb"\r\n|\r|\n")
@@ -136,7 +137,7 @@ def _from_payload(payload: dict[str, Any]) -> Iterable[TurnEvent]:
             payload.get("content") or payload.get("text"), bool(payload.get("partial"))
         )
     elif kind == "tool_call":
-        yield ToolCallEvent(str(payload.get("name") or ""), _dict(payload.get("args")))
+        yield _call(payload.get("name"), payload.get("args", payload.get("arguments")))
     elif kind == "tool_result":
         yield ToolResultEvent(str(payload.get("name") or ""), payload.get("result"))
     elif isinstance(payload.get("content"), dict):
@@ -158,12 +159,19 @@ def _adk(payload: dict[str, Any]) -> Iterable[TurnEvent]:
             continue
         if isinstance(part.get("functionCall"), dict) and from_model:
             call = part["functionCall"]
-            yield ToolCallEvent(str(call.get("name") or ""), _dict(call.get("args")))
+            yield _call(call.get("name"), call.get("args"))
         elif isinstance(part.get("functionResponse"), dict):
             response = part["functionResponse"]
             yield ToolResultEvent(str(response.get("name") or ""), response.get("response"))
         elif "text" in part and not part.get("thought") and from_model:
             yield from _text(part.get("text"), partial)
+
+
+def _call(name: Any, args: Any) -> TurnEvent:
+    """A tool call; `ask_question` is the agent asking the user, so it becomes a question."""
+    if name == ASK_TOOL:
+        return question_from_args(args)
+    return ToolCallEvent(str(name or ""), _dict(args))
 
 
 def _text(value: Any, partial: bool) -> Iterable[TurnEvent]:

@@ -13,6 +13,8 @@ from pathlib import Path
 import av
 import httpx
 
+from core import __version__
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -122,7 +124,13 @@ def test_sim_command_serves_the_protocol(tmp_path: Path) -> None:
                 time.sleep(0.1)
         assert faults["turn_seconds"] == 0.1
         token = httpx.post(
-            f"http://127.0.0.1:{port}/api/auth/anonymous-token", headers={"X-Client-Id": "cli-test"}
+            f"http://127.0.0.1:{port}/api/auth/anonymous-token",
+            headers={
+                "X-Client-Id": "cli-test",
+                "X-Skill-Source": "jupiter-text-to-video",
+                "X-Skill-Version": __version__,
+                "X-Skill-Platform": "console",
+            },
         ).json()
         assert token["code"] == 0 and token["data"]["token"].startswith("nmv_usr_")
     finally:
@@ -190,3 +198,30 @@ def test_sigterm_shuts_down_cleanly(tmp_path: Path) -> None:
         for pipe in (process.stdin, process.stdout, process.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+def test_the_console_words_its_hints_in_the_reply_language() -> None:
+    from bots.console import render
+    from core.port import Action, Reply, ReplyKind
+
+    buttons = (Action.EXPORT, Action.STATUS)
+    assert render(Reply(ReplyKind.TEXT, "done", buttons)) == "done\n  (say: export / status)"
+    chinese = render(Reply(ReplyKind.TEXT, "好了", buttons, language="zh-CN"))
+    assert chinese == "好了\n  （可以说：导出 / 状态）"
+
+
+def test_a_secret_key_that_cannot_open_the_store_exits_2(tmp_path: Path) -> None:
+    import asyncio
+
+    from core.store import TenantRow, open_store
+
+    async def seed() -> None:
+        store = await open_store(f"sqlite:///{tmp_path / 'j.db'}", secret_key="right")
+        await store.put_tenant(TenantRow("console", "local", "client-abc", "tok"))
+        await store.close()
+
+    asyncio.run(seed())
+    done = _jupiter(tmp_path, "console", "--offline", JUPITER_SECRET_KEY="wrong", timeout=60)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if not line.startswith("{")]  # logs aside
+    assert len(lines) == 1 and "JUPITER_SECRET_KEY" in lines[0] and "Traceback" not in done.stderr

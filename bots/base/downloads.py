@@ -18,12 +18,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from core.errors import FileRejected, FileTooLarge
 from core.files import MAX_UPLOAD_BYTES
+from core.messages import say
+
+from .words import Words
 
 CHUNK_BYTES = 256 * 1024
 Origin = tuple[str, str, int]
@@ -79,6 +83,12 @@ class FileSource:
     """Streams shared files under a `HostPolicy`; adapters subclass it for their wording."""
 
     max_redirects = 5
+    # The adapter's words: catalogue keys (fields `filename`, `host`, `status`), and whether
+    # a file's name is shown quoted.
+    refused_word: StrEnum = Words.DOWNLOAD_REFUSED
+    unavailable_word: StrEnum = Words.DOWNLOAD_UNAVAILABLE
+    redirects_word: StrEnum = Words.DOWNLOAD_REDIRECTS
+    quote_names = False
 
     def __init__(
         self,
@@ -100,27 +110,30 @@ class FileSource:
 
     # -- the adapter's words -----------------------------------------------------------------
 
-    def refused(self, filename: str, url: str) -> str:
-        return f"{filename} is not hosted on this platform ({host_of(url)})"
+    def _name(self, filename: str) -> str:
+        return repr(filename) if self.quote_names else filename
 
-    def unavailable(self, filename: str, status: int) -> str:
-        return f"{filename} could not be fetched (HTTP {status})"
+    def refused(self, filename: str, url: str, language: str = "en") -> str:
+        return say(self.refused_word, language, filename=self._name(filename), host=host_of(url))
 
-    def too_many_redirects(self, filename: str) -> str:
-        return f"too many redirects fetching {filename}"
+    def unavailable(self, filename: str, status: int, language: str = "en") -> str:
+        return say(self.unavailable_word, language, filename=self._name(filename), status=status)
 
-    def check(self, response: httpx.Response, filename: str) -> None:
+    def too_many_redirects(self, filename: str, language: str = "en") -> str:
+        return say(self.redirects_word, language, filename=self._name(filename))
+
+    def check(self, response: httpx.Response, filename: str, language: str = "en") -> None:
         """Raise `AttachmentUnavailable` unless `response` carries the file."""
         if response.status_code != 200:
-            raise AttachmentUnavailable(self.unavailable(filename, response.status_code))
+            raise AttachmentUnavailable(self.unavailable(filename, response.status_code, language))
 
     # -- the one download loop ---------------------------------------------------------------
 
-    async def stream(self, url: str, filename: str) -> AsyncIterator[bytes]:
-        """The file's bytes as they arrive; refusals come before the first chunk."""
+    async def stream(self, url: str, filename: str, language: str = "en") -> AsyncIterator[bytes]:
+        """The file's bytes as they arrive; refusals come before the first chunk, in `language`."""
         for _ in range(self.max_redirects + 1):
             if not self.policy.allows(url):
-                raise AttachmentUnavailable(self.refused(filename, url))
+                raise AttachmentUnavailable(self.refused(filename, url, language))
             request = self._http.build_request(
                 "GET", url, headers=self._headers, timeout=self._timeout
             )
@@ -129,7 +142,7 @@ class FileSource:
                 if response.is_redirect and "location" in response.headers:
                     url = urljoin(url, response.headers["location"])
                     continue
-                self.check(response, filename)
+                self.check(response, filename, language)
                 total = 0
                 async for chunk in response.aiter_bytes(CHUNK_BYTES):
                     total += len(chunk)
@@ -139,4 +152,4 @@ class FileSource:
                 return
             finally:
                 await response.aclose()
-        raise AttachmentUnavailable(self.too_many_redirects(filename))
+        raise AttachmentUnavailable(self.too_many_redirects(filename, language))

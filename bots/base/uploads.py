@@ -9,26 +9,36 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from bots.base.words import Words
+from core.messages import say
+
 
 class UploadTooLarge(Exception):
     """The file is over the thread's upload limit; the link already posted stands alone."""
 
 
-def check_fits(filename: str, size: int, limit: int, platform: str) -> None:
+def check_fits(filename: str, size: int, limit: int, platform: str, language: str = "en") -> None:
     """Refuse before the first call when the size is known to be over `limit`."""
     if size > limit:
         raise UploadTooLarge(
-            f"{filename} is {size} bytes, over the {platform} upload limit of {limit}"
+            say(
+                Words.UPLOAD_TOO_LARGE,
+                language,
+                filename=filename,
+                size=size,
+                platform=platform,
+                limit=limit,
+            )
         )
 
 
 async def within_limit(
-    chunks: AsyncIterator[bytes], filename: str, limit: int
+    chunks: AsyncIterator[bytes], filename: str, limit: int, language: str = "en"
 ) -> AsyncIterator[bytes]:
     """`chunks` passed through, stopped with `UploadTooLarge` once they exceed `limit`."""
     total = 0
     async for chunk in chunks:
         total += len(chunk)
         if total > limit:
-            raise UploadTooLarge(f"{filename} grew past the upload limit of {limit} bytes")
+            raise UploadTooLarge(say(Words.UPLOAD_GREW, language, filename=filename, limit=limit))
         yield chunk

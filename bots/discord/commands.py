@@ -13,11 +13,13 @@ import discord
 from discord import app_commands
 
 from bots.discord.handlers import DiscordAdapter
+from bots.discord.incoming import locale_of
+from bots.discord.words import DiscordWords
+from core.language import reply_language
+from core.messages import say
 from core.port import Action
 
 log = logging.getLogger(__name__)
-
-SORRY = "Something went wrong on my side. Please try again in a moment."
 
 
 def command_tree(client: discord.Client, adapter: DiscordAdapter) -> app_commands.CommandTree[Any]:
@@ -45,11 +47,12 @@ def command_tree(client: discord.Client, adapter: DiscordAdapter) -> app_command
         interaction: discord.Interaction[Any], error: app_commands.AppCommandError
     ) -> None:
         log.error("slash command failed", exc_info=error)
+        sorry = say(DiscordWords.SORRY, reply_language("", locale_of(interaction)))
         try:
             if interaction.response.is_done():
-                await interaction.followup.send(SORRY, ephemeral=True)
+                await interaction.followup.send(sorry, ephemeral=True)
             else:
-                await interaction.response.send_message(SORRY, ephemeral=True)
+                await interaction.response.send_message(sorry, ephemeral=True)
         except discord.HTTPException:
             pass
 

@@ -11,23 +11,19 @@ from __future__ import annotations
 import httpx
 
 from bots.base.downloads import FileSource, HostPolicy
+from bots.discord.words import DiscordWords
 
 CDN_HOSTS = frozenset({"cdn.discordapp.com", "media.discordapp.net"})
 
 
 class DiscordFiles(FileSource):
     max_redirects = 3
+    refused_word = DiscordWords.REFUSED
+    unavailable_word = DiscordWords.UNAVAILABLE
+    redirects_word = DiscordWords.REDIRECTS
+    quote_names = True
 
     def __init__(self, http: httpx.AsyncClient, api_url: str) -> None:
         super().__init__(
             http, HostPolicy.of(api_url, hosts=CDN_HOSTS), timeout=httpx.Timeout(30.0, connect=10.0)
         )
-
-    def refused(self, filename: str, url: str) -> str:
-        return f"{filename!r} is not hosted on Discord's CDN"
-
-    def unavailable(self, filename: str, status: int) -> str:
-        return f"Discord no longer serves {filename!r} (HTTP {status}); please upload it again"
-
-    def too_many_redirects(self, filename: str) -> str:
-        return f"{filename!r}: too many redirects"

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import discord
 
-from bots.base.adapter import Engine
+from bots.base.adapter import Engine, tell_not_stored
 from bots.discord.files import DiscordFiles
 from bots.discord.incoming import (
     PLATFORM,
@@ -39,27 +39,22 @@ from bots.discord.thread import (
     InteractionThread,
     TypingIndicators,
 )
-from core.port import Action, Incoming, ThreadKey
+from bots.discord.words import DiscordWords
+from core.language import reply_language
+from core.messages import say
+from core.port import Action, ChatThread, Incoming, NotStored, ThreadKey
 
 log = logging.getLogger(__name__)
 
 THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440  # a day without messages
 STARTER_PROMPT_LIMIT = 1500
 
-ERR_THREAD_PERMISSION = (
-    "I can't open a thread here. Please give me the **Create Public Threads** and "
-    "**Send Messages in Threads** permissions, or mention me in another channel."
-)
-ERR_NO_THREAD = (
-    "I couldn't open a thread for this here. Mention me in a regular text channel, or use /video."
-)
-ERR_NOT_IN_THREAD = (
-    "Use `/{command}` inside a video thread. Start one with `/video` or by mentioning me "
-    "with a prompt."
-)
-ERR_NESTED_THREAD = "Start a new video from a channel: this thread belongs to someone else."
-ERR_CHANNEL_KIND = "I can only start videos in text channels, threads I opened, and DMs."
-ERR_OTHER_THREAD = "This button belongs to another video thread."
+
+def _said(
+    interaction: discord.Interaction[Any], key: DiscordWords, text: str = "", **values: Any
+) -> str:
+    """`key` in the language of the interaction being answered: its words, else its locale."""
+    return say(key, reply_language(text, locale_of(interaction)), **values)
 
 
 class DiscordAdapter:
@@ -169,19 +164,28 @@ class DiscordAdapter:
                 )
                 thread_id = int(created["id"])
         except discord.Forbidden:
-            await self._say(message.channel, ERR_THREAD_PERMISSION, reference=message)
+            text = say(DiscordWords.THREAD_PERMISSION, _language(route.incoming))
+            await self._say(message.channel, text, reference=message)
             return
         except discord.HTTPException as exc:
             if exc.code != 160004:  # "A thread has already been created for this message"
                 log.warning("could not open a thread: HTTP %s (code %s)", exc.status, exc.code)
-                await self._say(message.channel, ERR_NO_THREAD, reference=message)
+                text = say(DiscordWords.NO_THREAD, _language(route.incoming))
+                await self._say(message.channel, text, reference=message)
                 return
             # A redelivered message: the thread exists and, made from a message, has its id.
             thread_id = message.id
         await self._handle(thread_key(route.guild_id, thread_id), route.incoming)
 
     async def _handle(self, key: ThreadKey, incoming: Incoming) -> None:
-        await self.engine.handle(self.thread(key), incoming)
+        await self._hand_over(self.thread(key), incoming)
+
+    async def _hand_over(self, thread: ChatThread, incoming: Incoming) -> None:
+        """Discord never redelivers a message: one the store refused is answered with an error."""
+        try:
+            await self.engine.handle(thread, incoming)
+        except NotStored:
+            await tell_not_stored(thread, incoming)
 
     async def _say(
         self,
@@ -209,56 +213,65 @@ class DiscordAdapter:
         channel = interaction.channel
         if isinstance(channel, discord.DMChannel):
             await self._handle(dm_key(channel.id, interaction.user.id), incoming)
-            await interaction.followup.send("On it: I'll answer right here.", ephemeral=True)
+            await _follow_up(interaction, DiscordWords.ON_IT_HERE, prompt)
             return
         if isinstance(channel, discord.Thread):
             key = thread_key(channel.guild.id, channel.id)
             if not await self._owned(channel, key):
-                await interaction.followup.send(ERR_NESTED_THREAD, ephemeral=True)
+                await _follow_up(interaction, DiscordWords.NESTED_THREAD, prompt)
                 return
             await self._handle(key, incoming)
-            await interaction.followup.send("On it: see below.", ephemeral=True)
+            await _follow_up(interaction, DiscordWords.ON_IT_BELOW, prompt)
             return
         if not isinstance(channel, discord.TextChannel | discord.VoiceChannel):
-            await interaction.followup.send(ERR_CHANNEL_KIND, ephemeral=True)
+            await _follow_up(interaction, DiscordWords.CHANNEL_KIND, prompt)
             return
         shown = (
             prompt if len(prompt) <= STARTER_PROMPT_LIMIT else prompt[:STARTER_PROMPT_LIMIT] + "…"
         )
         try:
             starter = await channel.send(
-                f"🎬 {interaction.user.mention} asked for a video:\n> {shown}",
+                _said(
+                    interaction,
+                    DiscordWords.ASKED,
+                    prompt,
+                    user=interaction.user.mention,
+                    prompt=shown,
+                ),
                 allowed_mentions=NO_MENTIONS,
             )
             thread = await starter.create_thread(
                 name=thread_name(prompt), auto_archive_duration=THREAD_ARCHIVE_MINUTES
             )
         except discord.Forbidden:
-            await interaction.followup.send(ERR_THREAD_PERMISSION, ephemeral=True)
+            await _follow_up(interaction, DiscordWords.THREAD_PERMISSION, prompt)
             return
         except discord.HTTPException as exc:
             log.warning("could not open a thread: HTTP %s (code %s)", exc.status, exc.code)
-            await interaction.followup.send(ERR_NO_THREAD, ephemeral=True)
+            await _follow_up(interaction, DiscordWords.NO_THREAD, prompt)
             return
         await self._handle(thread_key(channel.guild.id, thread.id), incoming)
-        await interaction.followup.send(f"Your video thread: {thread.mention}", ephemeral=True)
+        await _follow_up(interaction, DiscordWords.YOUR_THREAD, prompt, thread=thread.mention)
 
     async def thread_command(self, interaction: discord.Interaction[Any], action: Action) -> None:
         """`/status`, `/export`: only inside a video thread (or the DM session)."""
         key = await self._video_thread_of(interaction)
         if key is None:
             await interaction.response.send_message(
-                ERR_NOT_IN_THREAD.format(command=action.value), ephemeral=True
+                _said(interaction, DiscordWords.NOT_IN_THREAD, command=action.value),
+                ephemeral=True,
             )
             return
-        await interaction.response.send_message(_ACK[action], ephemeral=True)
+        await interaction.response.send_message(_said(interaction, _ACK[action]), ephemeral=True)
         await self._handle(key, self._incoming(interaction, action.value, action))
 
     async def credits_command(self, interaction: discord.Interaction[Any]) -> None:
         """`/credits` in a video thread answers there; anywhere else, privately."""
         key = await self._video_thread_of(interaction)
         if key is not None:
-            await interaction.response.send_message(_ACK[Action.CREDITS], ephemeral=True)
+            await interaction.response.send_message(
+                _said(interaction, _ACK[Action.CREDITS]), ephemeral=True
+            )
             await self._handle(key, self._incoming(interaction, "credits", Action.CREDITS))
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -266,7 +279,7 @@ class DiscordAdapter:
         tenant = tenant_of(interaction.guild_id, interaction.user.id)
         # Not a conversation: a key no message can map to, so no session grows from it.
         key = ThreadKey(PLATFORM, tenant, f"credits-{channel_id}", str(channel_id))
-        await self.engine.handle(
+        await self._hand_over(
             InteractionThread(key, interaction),
             self._incoming(interaction, "credits", Action.CREDITS),
         )
@@ -278,11 +291,15 @@ class DiscordAdapter:
     ) -> None:
         """A click answers only in the thread its message lives in."""
         if interaction.channel_id != thread_id:
-            await interaction.response.send_message(ERR_OTHER_THREAD, ephemeral=True)
+            await interaction.response.send_message(
+                _said(interaction, DiscordWords.OTHER_THREAD), ephemeral=True
+            )
             return
         key = await self._video_thread_of(interaction)
         if key is None:
-            await interaction.response.send_message(ERR_OTHER_THREAD, ephemeral=True)
+            await interaction.response.send_message(
+                _said(interaction, DiscordWords.OTHER_THREAD), ephemeral=True
+            )
             return
         await interaction.response.defer()
         await self._handle(key, self._incoming(interaction, action.value, action))
@@ -316,8 +333,19 @@ class DiscordAdapter:
         )
 
 
+async def _follow_up(
+    interaction: discord.Interaction[Any], key: DiscordWords, text: str, **values: Any
+) -> None:
+    """A private follow-up to a deferred interaction, in its language."""
+    await interaction.followup.send(_said(interaction, key, text, **values), ephemeral=True)
+
+
+def _language(incoming: Incoming) -> str:
+    return reply_language(incoming.text, incoming.locale)
+
+
 _ACK = {
-    Action.EXPORT: "🎬 Exporting: the video will appear in this thread.",
-    Action.STATUS: "📋 Checking the timeline…",
-    Action.CREDITS: "💳 Checking credits…",
+    Action.EXPORT: DiscordWords.ACK_EXPORT,
+    Action.STATUS: DiscordWords.ACK_STATUS,
+    Action.CREDITS: DiscordWords.ACK_CREDITS,
 }

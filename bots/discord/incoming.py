@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 import discord
 
+from bots.discord.words import DiscordWords
+from core.messages import say
 from core.port import Attachment, Incoming, ThreadKey
 
 PLATFORM = "discord"
 THREAD_NAME_LIMIT = 100
-DEFAULT_THREAD_NAME = "Jupiter video"
+DEFAULT_THREAD_NAME = say(DiscordWords.THREAD_NAME)
 
 _CONVERSATION_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 _USER_MENTION = re.compile(r"<@!?(\d+)>")

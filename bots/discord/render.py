@@ -21,13 +21,14 @@ class Outgoing:
 
     content: str
     buttons: tuple[Action, ...] = ()
+    language: str = "en"  # the reply's: the buttons are labelled in it
 
 
 def render(reply: Reply, limit: int = MESSAGE_LIMIT) -> list[Outgoing]:
     """The messages one reply becomes, in order; never empty. Buttons go on the last."""
     pieces = split_message(to_discord(_text_of(reply)), limit) or ["\u200b"]
     messages = [Outgoing(content=piece) for piece in pieces[:-1]]
-    messages.append(Outgoing(content=pieces[-1], buttons=reply.buttons))
+    messages.append(Outgoing(content=pieces[-1], buttons=reply.buttons, language=reply.language))
     return messages
 
 

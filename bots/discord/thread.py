@@ -20,10 +20,12 @@ import discord
 
 from bots.base.downloads import AttachmentUnavailable
 from bots.base.uploads import UploadTooLarge, check_fits, within_limit
-from bots.discord.buttons import button_view
+from bots.discord.buttons import button_view, carries
 from bots.discord.endpoints import current_webhooks, webhooks_via
 from bots.discord.files import DiscordFiles
 from bots.discord.render import Outgoing, render
+from bots.discord.words import DiscordWords
+from core.messages import say
 from core.port import Attachment, Reply, ThreadKey
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()
 DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES  # 10 MiB
 TYPING_SECONDS = 8.0  # Discord shows "typing" for 10 s after each trigger
+DELIVERY_LOOKBACK = 100  # recent messages read looking for a delivery left mid-post
 
 
 class TypingIndicators:
@@ -93,10 +96,21 @@ class DiscordThread:
         """Send the reply (several messages when long); the id is the first one's."""
         await self._online.wait()
         first, *rest = render(reply)
-        message_id = str((await self._send(first)).id)
+        message_id = str((await self._send(first, reply.marker)).id)
         for outgoing in rest:
-            await self._send(outgoing)
+            await self._send(outgoing, reply.marker)
         return message_id
+
+    async def find_delivery(self, marker: str) -> bool:
+        """Reads the channel's recent messages (a delivery is among the newest) for a button
+        carrying the marker."""
+        await self._online.wait()
+        async for message in self._channel.history(limit=DELIVERY_LOOKBACK):
+            for row in message.components:
+                for item in getattr(row, "children", ()):
+                    if carries(getattr(item, "custom_id", None) or "", marker):
+                        return True
+        return False
 
     async def update(self, message_id: str, reply: Reply) -> None:
         """Edit in place; a reply too long for one message continues in new messages."""
@@ -104,7 +118,7 @@ class DiscordThread:
         first, *rest = render(reply)
         await self._channel.get_partial_message(int(message_id)).edit(
             content=first.content,
-            view=button_view(first.buttons, self._channel.id),
+            view=button_view(first.buttons, self._channel.id, first.language),
             allowed_mentions=NO_MENTIONS,
         )
         for outgoing in rest:
@@ -118,11 +132,11 @@ class DiscordThread:
         The stream is spooled to a temporary file, never held in memory, and file IO runs in
         worker threads so the event loop keeps serving the gateway.
         """
-        check_fits(filename, size, self._upload_limit, "Discord")
+        check_fits(filename, size, self._upload_limit, "Discord", reply.language)
         await self._online.wait()
         spool: io.BufferedRandom = await asyncio.to_thread(tempfile.TemporaryFile)
         try:
-            async for chunk in within_limit(chunks, filename, self._upload_limit):
+            async for chunk in within_limit(chunks, filename, self._upload_limit, reply.language):
                 await asyncio.to_thread(spool.write, chunk)
             await asyncio.to_thread(spool.seek, 0)
             await self._channel.send(
@@ -137,13 +151,13 @@ class DiscordThread:
         else:
             self._typing.start(self._channel, self._channel.id)
 
-    def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
-        return self._files.stream(attachment.source, attachment.filename)
+    def open_attachment(self, attachment: Attachment, language: str = "en") -> AsyncIterator[bytes]:
+        return self._files.stream(attachment.source, attachment.filename, language)
 
-    async def _send(self, outgoing: Outgoing) -> discord.Message:
+    async def _send(self, outgoing: Outgoing, marker: str | None = None) -> discord.Message:
         return await self._channel.send(
             content=outgoing.content,
-            view=button_view(outgoing.buttons, self._channel.id),
+            view=button_view(outgoing.buttons, self._channel.id, marker, outgoing.language),
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -189,10 +203,15 @@ class InteractionThread:
     async def upload(
         self, filename: str, size: int, chunks: AsyncIterator[bytes], reply: Reply
     ) -> None:
-        raise UploadTooLarge("private answers take no files")
+        raise UploadTooLarge(say(DiscordWords.PRIVATE_NO_UPLOAD, reply.language))
 
     async def set_busy(self, text: str | None) -> None:
         return None
 
-    def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
-        raise AttachmentUnavailable(f"{attachment.filename!r}: no files in private answers")
+    def open_attachment(self, attachment: Attachment, language: str = "en") -> AsyncIterator[bytes]:
+        raise AttachmentUnavailable(
+            say(DiscordWords.PRIVATE_NO_FILES, language, filename=repr(attachment.filename))
+        )
+
+    async def find_delivery(self, marker: str) -> bool:
+        return False  # videos are never delivered as private answers

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import httpx
 
-from bots.base.downloads import AttachmentUnavailable, FileSource, HostPolicy, host_of
+from bots.base.downloads import AttachmentUnavailable, FileSource, HostPolicy
+from core.messages import say
+
+from .words import SlackWords
 
 SLACK_DOMAINS = ("slack.com", "slack-edge.com")
-LACKS_FILES_READ = (
-    "Slack sent a web page instead of the file: the app lacks the files:read scope "
-    "(reinstall it with the manifest in deploy/slack/manifest.yml)"
-)
+LACKS_FILES_READ = say(SlackWords.LACKS_FILES_READ)  # in English, as tests and logs read it
 
 
 def slack_hosts(api_url: str) -> HostPolicy:
@@ -24,23 +24,15 @@ def slack_hosts(api_url: str) -> HostPolicy:
 
 
 class SlackFiles(FileSource):
+    refused_word = SlackWords.REFUSED
+    unavailable_word = SlackWords.UNAVAILABLE
+    redirects_word = SlackWords.REDIRECTS
+
     def __init__(self, http: httpx.AsyncClient, api_url: str, token: str) -> None:
         super().__init__(http, slack_hosts(api_url), headers={"Authorization": f"Bearer {token}"})
 
-    def refused(self, filename: str, url: str) -> str:
-        return (
-            f"{filename} is not hosted by Slack ({host_of(url)}); "
-            "the bot only downloads files from Slack"
-        )
-
-    def unavailable(self, filename: str, status: int) -> str:
-        return f"Slack would not hand over {filename} (HTTP {status})"
-
-    def too_many_redirects(self, filename: str) -> str:
-        return f"too many redirects fetching {filename} from Slack"
-
-    def check(self, response: httpx.Response, filename: str) -> None:
+    def check(self, response: httpx.Response, filename: str, language: str = "en") -> None:
         """A 200 with an HTML page is Slack's sign-in page: the app lacks `files:read`."""
-        super().check(response, filename)
+        super().check(response, filename, language)
         if "text/html" in response.headers.get("content-type", "").lower():
-            raise AttachmentUnavailable(LACKS_FILES_READ)
+            raise AttachmentUnavailable(say(SlackWords.LACKS_FILES_READ, language))

@@ -2,9 +2,15 @@
 
 Why it is shaped this way:
 - Slack gives an app 3 seconds to acknowledge, then retries and eventually shows the user an
-  error. Bolt runs listeners on their own task (`process_before_response=False`) and answers as
-  soon as `ack()` is called, so every listener acks first and only then does IO; the engine's
-  `handle` returns quickly too, and the turn runs on the engine's tasks.
+  error. Never acknowledge what was not stored: Bolt answers after the listener returns
+  (`process_before_response=True`), and events and clicks are handed to the engine, whose
+  `handle` only stores the message (the turn runs on the engine's tasks), before that answer.
+  A store that refuses (`NotStored`) makes the answer a 500, so Slack redelivers the event
+  (in Socket Mode: no ack, the same). The users.info locale look-up on that path is bounded
+  (`LOCALE_SECONDS`) to keep inside the 3 s.
+- `/video` must be acked before its thread exists (the root message is posted first), so it is
+  acked at once and the rest runs on its own task (Bolt's lazy listeners would deep-copy the
+  request, client included); if the store refuses then, the thread says so.
 - Slack redelivers an event that was not acknowledged in time; the engine deduplicates by the
   `event_id` this adapter puts on every `Incoming`.
 - Files are handed to the engine as they are: it checks type and size (`core.files`) once,
@@ -13,6 +19,8 @@ Why it is shaped this way:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 from collections import OrderedDict
@@ -26,11 +34,15 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bots.base.adapter import Engine
+from bots.base.adapter import Engine, tell_not_stored
 from core.files import ACCEPTED_TYPES
+from core.language import reply_language
+from core.messages import say
+from core.port import NotStored
 
 from .incoming import (
     OPEN_VIDEO_ACTION,
+    Command,
     Routed,
     from_action,
     from_command,
@@ -40,26 +52,37 @@ from .incoming import (
 from .render import escape, root_message
 from .settings import SlackSettings
 from .thread import SlackThreads, slack_error
+from .words import SlackWords
 
 log = logging.getLogger("jupiter.slack")
 
-USAGE = (
-    "*Make a video with Jupiter*\n"
-    "• `/video a sunset over mountains, 30-second cinematic`: I start a thread for it in this channel\n"
-    "• `@Jupiter` and your prompt in a channel, or a direct message to me, works too\n"
-    "• Reply in the thread to change the video; say `export` for the MP4, `status` for the "
-    "timeline, `credits` for your balance, `stop` to cancel what is running\n"
-    f"• Attach media to use it: {ACCEPTED_TYPES}, up to 500 MB"
-)
+LOCALE_WAIT_SECONDS = 1.0  # a `/video` is acked within Slack's 3 seconds, locale or not
 
 _NOT_POSTABLE = {
-    "not_in_channel": "I'm not in this channel yet: invite me with `/invite @Jupiter`, then try again.",
-    "channel_not_found": "I can't post here. Try a channel I'm in, or a direct message to me.",
-    "is_archived": "This channel is archived.",
-    "restricted_action": "This workspace does not let me post here.",
+    "not_in_channel": SlackWords.NOT_IN_CHANNEL,
+    "channel_not_found": SlackWords.CHANNEL_NOT_FOUND,
+    "is_archived": SlackWords.IS_ARCHIVED,
+    "restricted_action": SlackWords.RESTRICTED_ACTION,
 }
 
+
+def usage(language: str = "en") -> str:
+    """What `/video` alone answers, in `language`."""
+    return say(SlackWords.USAGE, language, types=ACCEPTED_TYPES)
+
+
+def not_postable(code: str, language: str = "en") -> str:
+    """Why a `/video` thread could not be opened here, from Slack's error code."""
+    key = _NOT_POSTABLE.get(code)
+    if key is not None:
+        return say(key, language)
+    return say(SlackWords.NOT_POSTABLE, language, code=escape(code))
+
+
+USAGE = usage()
+
 _BUTTONS = re.compile(r"^jupiter_(export|status|credits)$")
+LOCALE_SECONDS = 1.0
 
 
 class UserLocales:
@@ -103,6 +126,7 @@ class Listeners:
         self._threads = threads
         self._client = threads.client
         self._locales = UserLocales(threads.client)
+        self._opening: set[asyncio.Task[None]] = set()  # /video threads being opened
 
     async def deliver(self, routed: Routed) -> None:
         if routed.needs_owner and not await self._engine.is_bot_thread(routed.key):
@@ -110,18 +134,40 @@ class Listeners:
         thread = self._threads(routed.key)
         incoming = routed.incoming
         if incoming.locale is None and incoming.user:
-            incoming = replace(incoming, locale=await self._locales.get(incoming.user))
+            locale = None
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(LOCALE_SECONDS):
+                    locale = await self._locales.get(incoming.user)
+            incoming = replace(incoming, locale=locale)
         await self._engine.handle(thread, incoming)
+
+    async def _language(self, text: str, user: object) -> str:
+        """The language the adapter answers a command in itself: the words, else the user's
+        Slack locale (waited for briefly: the ack is due within 3 seconds)."""
+        locale: str | None = None
+        if isinstance(user, str) and user:
+            with contextlib.suppress(TimeoutError):
+                locale = await asyncio.wait_for(self._locales.get(user), LOCALE_WAIT_SECONDS)
+        return reply_language(text, locale)
 
     async def on_command(
         self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
     ) -> None:
         request = from_command(command)
+        language = await self._language(str(command.get("text") or ""), command.get("user_id"))
         if request is None or request.wants_usage:
-            await ack(text=USAGE, response_type="ephemeral")
+            await ack(text=usage(language), response_type="ephemeral")
             return
         await ack()
-        root = root_message(request.prompt, request.user)
+        task = asyncio.create_task(
+            self._open_thread(request, respond, language), name="slack /video"
+        )
+        self._opening.add(task)
+        task.add_done_callback(self._opening.discard)
+
+    async def _open_thread(self, request: Command, respond: AsyncRespond, language: str) -> None:
+        """After the ack: the thread's root message, then the prompt handed over."""
+        root = root_message(request.prompt, request.user, language)
         try:
             posted = await self._client.chat_postMessage(
                 channel=request.channel, text=root.text, blocks=root.blocks
@@ -130,11 +176,15 @@ class Listeners:
             code = slack_error(exc)
             log.info("could not open a /video thread: %s", code)
             await respond(
-                text=_NOT_POSTABLE.get(code, f"I couldn't start a thread here ({escape(code)})."),
+                text=not_postable(code, language),
                 response_type="ephemeral",
             )
             return
-        await self.deliver(request.routed(str(posted["ts"])))
+        routed = request.routed(str(posted["ts"]))
+        try:
+            await self.deliver(routed)
+        except NotStored:
+            await tell_not_stored(self._threads(routed.key), routed.incoming)
 
     async def on_mention(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
         routed = from_mention(body, context.bot_user_id)
@@ -147,10 +197,16 @@ class Listeners:
             await self.deliver(routed)
 
     async def on_button(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
+        """Stored, then acked. Slack does not redeliver clicks: a refused store is said in
+        the thread, and the 500 shows the clicker an error too."""
         routed = from_action(body)
         if routed is not None:
-            await self.deliver(routed)
+            try:
+                await self.deliver(routed)
+            except NotStored:
+                await tell_not_stored(self._threads(routed.key), routed.incoming)
+                raise
+        await ack()
 
     async def on_open_video(self, ack: AsyncAck) -> None:
         await ack()  # a link button still sends a click; Slack shows an error unless it is acked
@@ -169,7 +225,7 @@ def build_app(
     app = AsyncApp(
         client=threads.client,
         signing_secret=secret,
-        process_before_response=False,
+        process_before_response=True,  # answered once the listener stored the message
         logger=logging.getLogger("jupiter.slack.bolt"),
         name="jupiter",
     )

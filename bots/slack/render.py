@@ -17,16 +17,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bots.base.split import split_text as base_split
+from bots.base.words import LABELS
+from core.messages import say
 from core.port import Action, Reply, ReplyKind, ThreadKey
 
 from .incoming import ACTION_PREFIX, OPEN_VIDEO_ACTION
+from .words import SlackWords
 
 SECTION_LIMIT = 3000
 BLOCK_LIMIT = 50
 FALLBACK_LIMIT = 3000
 BUTTON_URL_LIMIT = 3000
 
-_LABELS = {Action.EXPORT: "Export", Action.STATUS: "Status", Action.CREDITS: "Credits"}
 _PROGRESS_CELLS = 20
 
 Block = dict[str, Any]
@@ -64,7 +66,12 @@ def _context(text: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
-def _buttons(actions: tuple[Action, ...], key: ThreadKey) -> Block:
+def _label(action: Action, language: str) -> str:
+    word = LABELS.get(action)
+    return say(word, language) if word is not None else action.value.title()
+
+
+def _buttons(actions: tuple[Action, ...], key: ThreadKey, language: str = "en") -> Block:
     return {
         "type": "actions",
         "block_id": "jupiter_actions",
@@ -72,7 +79,7 @@ def _buttons(actions: tuple[Action, ...], key: ThreadKey) -> Block:
             {
                 "type": "button",
                 "action_id": f"{ACTION_PREFIX}{action.value}",
-                "text": {"type": "plain_text", "text": _LABELS.get(action, action.value.title())},
+                "text": {"type": "plain_text", "text": _label(action, language)},
                 "value": str(key),
                 **({"style": "primary"} if action is Action.EXPORT else {}),
             }
@@ -96,8 +103,8 @@ def _safe_url(url: str | None) -> str | None:
     return url
 
 
-def _video_blocks(url: str) -> list[Block]:
-    link = f"<{escape(url)}|Open the video>"
+def _video_blocks(url: str, language: str = "en") -> list[Block]:
+    link = f"<{escape(url)}|{say(SlackWords.OPEN_VIDEO, language)}>"
     blocks: list[Block] = [_section(f"🎬 {link}")]
     if len(url) <= BUTTON_URL_LIMIT:
         blocks.append(
@@ -108,7 +115,10 @@ def _video_blocks(url: str) -> list[Block]:
                     {
                         "type": "button",
                         "action_id": OPEN_VIDEO_ACTION,
-                        "text": {"type": "plain_text", "text": "Download MP4"},
+                        "text": {
+                            "type": "plain_text",
+                            "text": say(SlackWords.DOWNLOAD_MP4, language),
+                        },
                         "url": url,
                     }
                 ],
@@ -125,29 +135,33 @@ def _number(value: float | None) -> str:
 
 def _body(reply: Reply) -> tuple[str, list[Block]]:
     """The reply's own words (raw) and the blocks that come after them."""
-    text = reply.text
+    text, language = reply.text, reply.language
     extra: list[Block] = []
     if reply.kind is ReplyKind.ERROR and not text.lstrip().startswith("⚠"):
-        text = f"⚠️ {text}" if text else "⚠️ Something went wrong."
+        text = f"⚠️ {text or say(SlackWords.SOMETHING_WRONG, language)}"
     if reply.kind is ReplyKind.STATUS and reply.progress is not None:
         extra.append(_context(_progress_bar(reply.progress)))
     if reply.details:
         extra.extend(_sections("\n".join(f"• {line}" for line in reply.details)))
     if reply.balance is not None:
         balance = reply.balance
+        fields = (
+            (SlackWords.AVAILABLE, balance.available),
+            (SlackWords.FROZEN, balance.frozen),
+            (SlackWords.TOTAL, balance.grand_total),
+        )
         extra.append(
             {
                 "type": "section",
                 "fields": [
-                    {"type": "mrkdwn", "text": f"*Available*\n{_number(balance.available)}"},
-                    {"type": "mrkdwn", "text": f"*Frozen*\n{_number(balance.frozen)}"},
-                    {"type": "mrkdwn", "text": f"*Total*\n{_number(balance.grand_total)}"},
+                    {"type": "mrkdwn", "text": f"*{say(word, language)}*\n{_number(value)}"}
+                    for word, value in fields
                 ],
             }
         )
     url = _safe_url(reply.video_url)
     if url is not None:
-        extra.extend(_video_blocks(url))
+        extra.extend(_video_blocks(url, language))
     elif reply.video_url:  # not a link we can render: show it as inert text
         extra.extend(_sections(reply.video_url))
     return text, extra
@@ -166,7 +180,7 @@ def render(reply: Reply, key: ThreadKey) -> list[SlackMessage]:
     blocks = _sections(raw) + extra
     if not blocks:
         blocks = [_section(escape(reply.kind.value))]
-    tail = [_buttons(reply.buttons, key)] if reply.buttons else []
+    tail = [_buttons(reply.buttons, key, reply.language)] if reply.buttons else []
     room = BLOCK_LIMIT - len(tail)
     chunks = [blocks[i : i + room] for i in range(0, len(blocks), room)]
     chunks[-1] = chunks[-1] + tail
@@ -178,16 +192,16 @@ def render(reply: Reply, key: ThreadKey) -> list[SlackMessage]:
     return messages
 
 
-def root_message(prompt: str, user: str) -> SlackMessage:
+def root_message(prompt: str, user: str, language: str = "en") -> SlackMessage:
     """The channel message a `/video` command opens its thread under, quoting the prompt."""
     shown = (split_text(prompt, 2500) or [""])[0]
     quoted = "\n".join(f">{escape(line)}" for line in shown.splitlines())
-    who = f"<@{user}>" if user.isalnum() else "Someone"
-    text = f"🎬 {who} asked Jupiter for a video:\n{quoted}"
+    who = f"<@{user}>" if user.isalnum() else say(SlackWords.SOMEONE, language)
+    text = say(SlackWords.ASKED, language, who=who, quoted=quoted)
     return SlackMessage(
-        text=f"🎬 Video request: {escape(prompt[:200])}",
+        text=say(SlackWords.REQUEST, language, prompt=escape(prompt[:200])),
         blocks=[
             _section(text),
-            _context("I'll work on it in this thread. Reply here to change it."),
+            _context(say(SlackWords.IN_THIS_THREAD, language)),
         ],
     )

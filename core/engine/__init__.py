@@ -29,14 +29,17 @@ from dataclasses import dataclass
 from core.client import Credentials, NemoClient
 from core.engine.agent import GUI_USER, AgentTurn
 from core.engine.commands import Commands
+from core.engine.context import Contexts
 from core.engine.directory import ThreadDirectory
 from core.engine.identity import Identities
 from core.engine.intake import Intake
+from core.engine.limits import Spending, UserSlots
 from core.engine.queue import TurnQueue
 from core.engine.recovery import Recovery
 from core.engine.reply import BUTTONS
 from core.engine.tasks import TaskSet
 from core.engine.voice import Voice
+from core.engine.workflow import Workflow
 from core.metrics import Metrics
 from core.port import ChatThread, Incoming, ThreadKey, ThreadResolver
 from core.renders import Renders
@@ -51,6 +54,9 @@ class EngineConfig:
     lease_seconds: float = 60.0
     language: str = "en"
     nemo_token: str | None = None
+    max_queued_per_thread: int = 5
+    max_turns_per_user: int = 3
+    user_daily_credits: int | None = None
 
 
 class Engine:
@@ -66,12 +72,21 @@ class Engine:
         self.store = store
         self.metrics = metrics = metrics or Metrics()
         self.owner = owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._supervisor: asyncio.Task[None] | None = None
+        self._wire_state(client, store, config, metrics)
+        self._wire_turns(client, store, config, metrics)
+
+    def _wire_state(
+        self, client: NemoClient, store: Store, config: EngineConfig, metrics: Metrics
+    ) -> None:
+        """The parts that hold state: tasks, threads, identities, renders, recovery."""
         self.tasks = TaskSet()
         self.directory = ThreadDirectory()
         self.identities = Identities(
             client, store, nemo_token=config.nemo_token, language=config.language
         )
-        voice = Voice(self.identities)
+        self.voice = Voice(self.identities)
+        self.contexts = Contexts(store)
         self.renders = Renders(
             client,
             store,
@@ -87,6 +102,14 @@ class Engine:
         self.recovery = Recovery(
             store, self.directory, self.renders, metrics, lease_seconds=config.lease_seconds
         )
+
+    def _wire_turns(
+        self, client: NemoClient, store: Store, config: EngineConfig, metrics: Metrics
+    ) -> None:
+        """The parts that run messages: the queue, commands, the agent turn, intake."""
+        voice = self.voice
+        workflow = Workflow(store, self.contexts)
+        spending = Spending(client, store, self.identities, daily_budget=config.user_daily_credits)
         self.queue = TurnQueue(
             store,
             self.directory,
@@ -96,10 +119,18 @@ class Engine:
             lease_seconds=config.lease_seconds,
             execute=lambda ctx, turn: self.intake.execute(ctx, turn),
             interrupted=self.recovery.tell_interrupted,
+            contexts=self.contexts,
         )
         self.recovery.queue = self.queue
         commands = Commands(
-            client, store, self.identities, self.renders, voice, self.queue.cancel_running
+            client,
+            store,
+            self.identities,
+            self.renders,
+            voice,
+            self.queue.cancel_running,
+            workflow,
+            spending,
         )
         agent = AgentTurn(
             client,
@@ -107,11 +138,23 @@ class Engine:
             self.identities,
             heartbeat_seconds=config.heartbeat_seconds,
             export=commands.export,
+            workflow=workflow,
+            spending=spending,
+            slots=UserSlots(config.max_turns_per_user),
         )
         self.intake = Intake(
-            store, self.directory, self.queue, commands, agent, voice, self.tasks, metrics
+            store,
+            self.directory,
+            self.queue,
+            commands,
+            workflow,
+            agent,
+            voice,
+            self.tasks,
+            metrics,
+            self.contexts,
+            max_queued=config.max_queued_per_thread,
         )
-        self._supervisor: asyncio.Task[None] | None = None
 
     def register(self, platform: str, resolver: ThreadResolver) -> None:
         """How to reach a thread of `platform` without an incoming message (resumed work)."""

@@ -17,8 +17,10 @@ from collections.abc import Awaitable, Callable
 from core.client import Credentials, NemoClient
 from core.engine.context import TurnContext
 from core.engine.identity import Identities
+from core.engine.limits import EDIT_COST, GENERATION_COST, Spending, UserSlots
 from core.engine.relay import Relay
 from core.engine.reply import BUTTONS, TurnOutcome, announces_export, compose_reply
+from core.engine.workflow import Workflow, describe_defaults, prompt_with_defaults
 from core.errors import BackendUnavailable, NemoError, RateLimited, SessionNotFound
 from core.gui import GuiAction, translate
 from core.messages import Msg
@@ -48,23 +50,56 @@ class AgentTurn:
         *,
         heartbeat_seconds: float,
         export: Callable[[TurnContext], Awaitable[None]],
+        workflow: Workflow,
+        spending: Spending,
+        slots: UserSlots,
     ) -> None:
         self.client = client
         self.store = store
         self.identities = identities
         self.heartbeat_seconds = heartbeat_seconds
         self._export = export
+        self.workflow = workflow
+        self.spending = spending
+        self.slots = slots
 
     async def run(self, ctx: TurnContext, text: str) -> None:
+        """One charged turn: refused before anything is sent when it would exceed a budget,
+        and waiting while the user already runs their share of turns elsewhere."""
         status_id = await ctx.post(ReplyKind.STATUS, Msg.CONNECTING)
         creds = await self.identities.credentials(ctx.key)
         session_id, before = await self.identities.session(ctx.key, creds, ctx.incoming)
-        relay = Relay(ctx.thread, hold=min(self.heartbeat_seconds / 2, 2.0))
+        generation = not before.ready  # nothing made yet in this session: a new video
+        cost = GENERATION_COST if generation else EDIT_COST
+        refusal = await self.spending.refusal(ctx, creds, cost, generation)
+        if refusal is not None:
+            await self._replace(ctx, status_id, refusal)
+            return
+        if generation and not ctx.defaults.empty:
+            text = prompt_with_defaults(text, ctx.defaults)
+            await ctx.post(
+                ReplyKind.NOTICE, Msg.USING_DEFAULTS, values=describe_defaults(ctx.defaults)
+            )
+        async with self.slots.slot(ctx.key, ctx.user):
+            await self._converse(ctx, creds, status_id, session_id, before, text, cost)
+
+    async def _converse(
+        self,
+        ctx: TurnContext,
+        creds: Credentials,
+        status_id: str,
+        session_id: str,
+        before: Draft,
+        text: str,
+        cost: int,
+    ) -> None:
+        relay = Relay(ctx.thread, hold=min(self.heartbeat_seconds / 2, 2.0), language=ctx.language)
         actions: Actions = []
         beat = asyncio.create_task(self._heartbeat(ctx, status_id, time.monotonic()))
         try:
             with contextlib.suppress(Exception):
                 await ctx.thread.set_busy(ctx.say(Msg.BUSY))
+            await self.spending.record(ctx, cost)
             try:
                 await self._stream(ctx, creds, session_id, text, relay, actions)
             except SessionNotFound:
@@ -98,6 +133,7 @@ class AgentTurn:
             # The agent has answered: its words must not be lost to a failed timeline read.
             return TurnOutcome(ctx.language, relay.final, True, gui, None)
         changes = tuple(describe_changes(before, after))
+        await self.workflow.record(ctx, session_id, after, ctx.incoming.text, list(changes))
         return TurnOutcome(
             ctx.language, relay.final, bool(relay.texts), gui, summarize(after), changes
         )
@@ -144,7 +180,9 @@ class AgentTurn:
             due = max(due + interval, time.monotonic() + interval / 2)
             text = ctx.say(Msg.WORKING, elapsed=elapsed_words(time.monotonic() - started))
             try:
-                await ctx.thread.update(status_id, Reply(ReplyKind.STATUS, text))
+                await ctx.thread.update(
+                    status_id, Reply(ReplyKind.STATUS, text, language=ctx.language)
+                )
                 await ctx.thread.set_busy(ctx.say(Msg.BUSY))
             except Exception:
                 log.warning("heartbeat post failed", extra={"thread_key": str(ctx.key)})

@@ -12,8 +12,10 @@ from collections.abc import Callable
 from core.client import NemoClient
 from core.engine.context import TurnContext
 from core.engine.identity import Identities
+from core.engine.limits import Spending
 from core.engine.reply import BUTTONS
 from core.engine.voice import Voice
+from core.engine.workflow import Workflow, draft_of
 from core.errors import FileRejected, NemoError, SessionNotFound
 from core.files import check_upload
 from core.messages import Msg
@@ -39,6 +41,8 @@ class Commands:
         renders: Renders,
         voice: Voice,
         cancel_running: Callable[[ThreadKey], bool],
+        workflow: Workflow,
+        spending: Spending,
     ) -> None:
         self.client = client
         self.store = store
@@ -46,6 +50,8 @@ class Commands:
         self.renders = renders
         self.voice = voice
         self._cancel_running = cancel_running
+        self.workflow = workflow
+        self.spending = spending
 
     async def help(self, ctx: TurnContext) -> None:
         await ctx.post(ReplyKind.NOTICE, Msg.HELP, BUTTONS)
@@ -60,15 +66,28 @@ class Commands:
             total=number(balance.grand_total),
         )
         details = (ctx.say(Msg.CREDITS_LOW),) if balance.available < LOW_CREDITS else ()
+        budget = self.spending.daily_budget
+        if budget is not None:
+            spent = await self.spending.spent_today(ctx)
+            details = (*details, ctx.say(Msg.CREDITS_SPENT, spent=spent, budget=budget))
         await ctx.thread.post(
-            Reply(ReplyKind.CREDITS, text, (Action.STATUS,), balance=balance, details=details)
+            Reply(
+                ReplyKind.CREDITS,
+                text,
+                (Action.STATUS,),
+                balance=balance,
+                details=details,
+                language=ctx.language,
+            )
         )
 
     async def status(self, ctx: TurnContext) -> None:
         key = ctx.key
         row = await self.store.get_thread(key)
         if row is None or not row.session_id:
-            await ctx.thread.post(Reply(ReplyKind.TIMELINE, summarize(Draft()), (Action.CREDITS,)))
+            await ctx.thread.post(
+                ctx.reply(ReplyKind.TIMELINE, summarize(Draft()), (Action.CREDITS,))
+            )
             return
         creds = await self.identities.credentials(key)
         try:
@@ -82,7 +101,9 @@ class Commands:
             for job in await self.store.active_renders(key)
         )
         buttons = (Action.EXPORT, Action.CREDITS) if draft.ready else (Action.CREDITS,)
-        await ctx.thread.post(Reply(ReplyKind.TIMELINE, summarize(draft), buttons, details=details))
+        await ctx.thread.post(
+            ctx.reply(ReplyKind.TIMELINE, summarize(draft), buttons, details=details)
+        )
 
     async def stop(self, ctx: TurnContext) -> None:
         dropped = await self.store.cancel_queued(ctx.key)
@@ -110,7 +131,7 @@ class Commands:
                     session_id,
                     attachment.filename,
                     attachment.size or 0,
-                    functools.partial(ctx.thread.open_attachment, attachment),
+                    functools.partial(ctx.thread.open_attachment, attachment, ctx.language),
                 )
             except NemoError as exc:  # this file failed; say so, and go on with the next one
                 await self.voice.report(ctx, exc)
@@ -118,9 +139,7 @@ class Commands:
             lines.extend(_uploaded_lines(result, attachment))
         if lines:
             await self.identities.fresh_draft(key, creds, session_id)
-            await ctx.thread.post(
-                Reply(ReplyKind.NOTICE, ctx.say(Msg.UPLOADED), details=tuple(lines))
-            )
+            await ctx.post(ReplyKind.NOTICE, Msg.UPLOADED, details=tuple(lines))
 
     async def _acceptable(self, ctx: TurnContext, attachment: Attachment) -> bool:
         try:
@@ -133,8 +152,12 @@ class Commands:
             return False
         return True
 
-    async def export(self, ctx: TurnContext) -> None:
+    async def export(self, ctx: TurnContext, version: int | None = None) -> None:
+        """Render the current timeline, or version `version` as it was (`export v2`)."""
         key = ctx.key
+        if version is not None:
+            await self._export_version(ctx, version)
+            return
         row = await self.store.get_thread(key)
         if row is None or not row.session_id:
             await ctx.post(ReplyKind.NOTICE, Msg.NOTHING_TO_EXPORT)
@@ -149,6 +172,17 @@ class Commands:
             await ctx.post(ReplyKind.NOTICE, Msg.NOTHING_TO_EXPORT)
             return
         await self.renders.export(ctx, draft, row.session_id, creds)
+
+    async def _export_version(self, ctx: TurnContext, number: int) -> None:
+        stored = await self.workflow.version_for(ctx, number)
+        if stored is None:
+            return
+        if await self.store.active_renders(ctx.key):
+            await ctx.post(ReplyKind.STATUS, Msg.RENDER_RUNNING, progress=0)
+            return
+        creds = await self.identities.credentials(ctx.key)
+        draft = draft_of(stored)
+        await self.renders.export(ctx, draft, stored.session_id, creds, version=stored)
 
 
 def _uploaded_lines(result: UploadResult, attachment: Attachment) -> list[str]:

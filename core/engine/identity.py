@@ -54,7 +54,14 @@ class Identities:
                 TenantRow(key.platform, key.tenant, c.client_id, c.token, c.user_id)
             )
 
+        async def reload(c: Credentials) -> None:
+            """Another replica won the token race for this client id: use what it stored."""
+            stored = await self.store.get_tenant(key.platform, key.tenant)
+            if stored is not None and stored.token and stored.client_id == c.client_id:
+                c.token, c.user_id = stored.token, stored.user_id or c.user_id
+
         creds.on_renew = persist
+        creds.reload = reload
         return creds
 
     async def anonymous_user(self, key: ThreadKey) -> str | None:

@@ -8,29 +8,48 @@ lost, then runs in the thread's order (`TurnQueue`), dispatched by `execute`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from dataclasses import replace
+from typing import TypeVar
 
 from core.engine.agent import AgentTurn
 from core.engine.commands import Commands
-from core.engine.context import TurnContext
+from core.engine.context import Contexts, TurnContext
 from core.engine.directory import ThreadDirectory
+from core.engine.limits import Bursts
 from core.engine.queue import TurnQueue
 from core.engine.tasks import TaskSet
 from core.engine.voice import Voice
-from core.intents import Intent, classify
+from core.engine.workflow import Workflow
+from core.intents import Intent, classify, export_version
 from core.messages import Msg
 from core.metrics import Metrics
-from core.port import Action, ChatThread, Incoming, ReplyKind
+from core.port import Action, ChatThread, Incoming, NotStored, ReplyKind, ThreadKey
 from core.store import Store, TurnRow
+from core.store.base import mend
 
 log = logging.getLogger("jupiter.engine")
+T = TypeVar("T")
 
 ACTION_INTENT = {
     Action.EXPORT: Intent.EXPORT,
     Action.STATUS: Intent.STATUS,
     Action.CREDITS: Intent.CREDITS,
 }
-IMMEDIATE = frozenset({Intent.STATUS, Intent.CREDITS, Intent.HELP, Intent.STOP})
+IMMEDIATE = frozenset(
+    {
+        Intent.STATUS,
+        Intent.CREDITS,
+        Intent.HELP,
+        Intent.STOP,
+        Intent.VERSIONS,
+        Intent.VIDEOS,
+        Intent.SETTINGS,
+        Intent.SET,
+        Intent.UNDO,
+        Intent.QUIT,
+    }
+)
 
 
 def intent_of(incoming: Incoming) -> Intent:
@@ -46,54 +65,111 @@ class Intake:
         directory: ThreadDirectory,
         queue: TurnQueue,
         commands: Commands,
+        workflow: Workflow,
         agent: AgentTurn,
         voice: Voice,
         tasks: TaskSet,
         metrics: Metrics,
+        contexts: Contexts,
+        *,
+        max_queued: int,
     ) -> None:
         self.store = store
         self.directory = directory
         self.queue = queue
         self.commands = commands
+        self.workflow = workflow
         self.agent = agent
         self.voice = voice
         self.tasks = tasks
         self.metrics = metrics
+        self.contexts = contexts
+        self.max_queued = max_queued
+        self.bursts = Bursts()
+        self._notices: dict[ThreadKey, str] = {}  # this burst's "queued" message per thread
 
     async def handle(self, thread: ChatThread, incoming: Incoming) -> None:
-        """Take one message. Returns quickly: the work runs on the engine's own tasks."""
-        incoming = storable(incoming)
+        """Take one message. Returns quickly: the work runs on the engine's own tasks.
+        Raises `NotStored` when the store refused it (then nothing will answer it)."""
+        try:
+            await self._take(thread, storable(incoming))
+        except _StoreFailed as failed:
+            log.error(
+                "a message could not be stored: %s",
+                failed.cause.__class__.__name__,
+                extra={"thread_key": str(thread.key)},
+            )
+            raise NotStored(str(thread.key)) from failed.cause
+
+    async def _take(self, thread: ChatThread, incoming: Incoming) -> None:
         key = thread.key
         self.directory.remember(thread)
         self.metrics.messages.labels(key.platform).inc()
-        ctx = TurnContext.of(thread, incoming)
+        ctx = await self.contexts.of(thread, incoming)
         intent = intent_of(incoming)
         if intent in IMMEDIATE:
-            if incoming.event_id and not await self.store.first_seen(incoming.event_id):
+            if incoming.event_id and not await _stored(self.store.first_seen(incoming.event_id)):
                 return
             self.tasks.spawn(self.voice.guard(ctx, self.immediate(ctx, intent)), f"{intent} {key}")
             return
-        turn_id = await self.store.enqueue_turn(key, incoming)
-        if turn_id is None:
-            log.info("duplicate delivery ignored", extra={"thread_key": str(key)})
-            return
         if not self.queue.busy(key):
+            self._notices.pop(key, None)  # a new burst begins
+            if await _stored(self.store.enqueue_turn(key, incoming)) is None:
+                log.info("duplicate delivery ignored", extra={"thread_key": str(key)})
+                return
             self.queue.start(key)
             return
-        ahead = max(await self.store.queued_count(key) - 1, 0) + 1
+        waiting = await _stored(self.store.queued_count(key))
+        if waiting >= self.max_queued:
+            await self._refuse_full(ctx)
+            return
+        if await _stored(self.store.enqueue_turn(key, incoming)) is None:
+            log.info("duplicate delivery ignored", extra={"thread_key": str(key)})
+            return
         self.metrics.queued.inc()
-        notice = ctx.post(ReplyKind.NOTICE, Msg.QUEUED, ahead=ahead)
-        self.tasks.spawn(self.voice.guard(ctx, notice), f"queued {key}")
+        ahead = waiting + (1 if self.queue.running(key) else 0)  # the turn under way counts
+        self.tasks.spawn(self.voice.guard(ctx, self._tell_queued(ctx, ahead)), f"queued {key}")
+
+    async def _refuse_full(self, ctx: TurnContext) -> None:
+        """Past the thread's queue limit: not stored, not charged; a flood hears it once."""
+        if ctx.incoming.event_id and not await _stored(
+            self.store.first_seen(ctx.incoming.event_id)
+        ):
+            return
+        self.metrics.refused.labels("queue").inc()
+        if self.bursts.should_speak(ctx.key, "queue"):
+            notice = ctx.post(ReplyKind.ERROR, Msg.LIMIT_QUEUE, limit=self.max_queued)
+            self.tasks.spawn(self.voice.guard(ctx, notice), f"refused {ctx.key}")
+
+    async def _tell_queued(self, ctx: TurnContext, ahead: int) -> None:
+        """Where the message stands and about how long: one message per burst, kept current."""
+        eta = self.queue.estimate(ahead, ctx.language)
+        notice = self._notices.get(ctx.key)
+        if notice is None:
+            self._notices[ctx.key] = await ctx.post(
+                ReplyKind.NOTICE, Msg.QUEUED, ahead=ahead, eta=eta
+            )
+            return
+        text = ctx.say(Msg.QUEUED_WAITING, waiting=ahead, eta=eta)
+        try:
+            await ctx.thread.update(notice, ctx.reply(ReplyKind.NOTICE, text))
+        except Exception:
+            self._notices[ctx.key] = await ctx.thread.post(ctx.reply(ReplyKind.NOTICE, text))
 
     async def immediate(self, ctx: TurnContext, intent: Intent) -> None:
-        if intent is Intent.STOP:
-            await self.commands.stop(ctx)
-        elif intent is Intent.HELP:
-            await self.commands.help(ctx)
-        elif intent is Intent.CREDITS:
-            await self.commands.credits(ctx)
-        else:
-            await self.commands.status(ctx)
+        handlers = {
+            Intent.STOP: self.commands.stop,
+            Intent.HELP: self.commands.help,
+            Intent.CREDITS: self.commands.credits,
+            Intent.STATUS: self.commands.status,
+            Intent.VERSIONS: self.workflow.versions,
+            Intent.VIDEOS: self.workflow.videos,
+            Intent.SETTINGS: self.workflow.settings,
+            Intent.SET: self.workflow.set,
+            Intent.UNDO: self.workflow.undo,
+            Intent.QUIT: self.workflow.quit,
+        }
+        await handlers[intent](ctx)
 
     async def execute(self, ctx: TurnContext, turn: TurnRow) -> None:
         """Run one stored turn: a file's upload first, then the text that came with it."""
@@ -108,30 +184,33 @@ class Intake:
 
     async def _run(self, ctx: TurnContext, intent: Intent, text: str) -> None:
         if intent is Intent.EXPORT:
-            await self.commands.export(ctx)
+            await self.commands.export(ctx, export_version(text))
+        elif intent is Intent.NEW:
+            await self.workflow.new(ctx)
         elif intent in IMMEDIATE - {Intent.STOP}:
             await self.immediate(ctx, intent)
         else:
             await self.agent.run(ctx, text)
 
 
-def _unpaired(text: str) -> bool:
+class _StoreFailed(Exception):
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(cause.__class__.__name__)
+        self.cause = cause
+
+
+async def _stored(write: Awaitable[T]) -> T:
+    """The store write that decides whether a message is kept; its failure is `NotStored`."""
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def _mend(text: str) -> str:
-    """Lone UTF-16 surrogates (a JSON escape cut in half) can be neither stored nor sent on:
-    pairs are joined, strays become U+FFFD."""
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return await write
+    except Exception as exc:
+        raise _StoreFailed(exc) from exc
 
 
 def storable(incoming: Incoming) -> Incoming:
+    """The message with what no store keeps mended (see `core.store.base.mend`)."""
     names = [a.filename for a in incoming.attachments]
-    if not _unpaired(incoming.text) and not any(_unpaired(name) for name in names):
+    if mend(incoming.text) == incoming.text and all(mend(n) == n for n in names):
         return incoming
-    files = tuple(replace(a, filename=_mend(a.filename)) for a in incoming.attachments)
-    return replace(incoming, text=_mend(incoming.text), attachments=files)
+    files = tuple(replace(a, filename=mend(a.filename)) for a in incoming.attachments)
+    return replace(incoming, text=mend(incoming.text), attachments=files)

@@ -15,11 +15,12 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from core.engine.context import TurnContext
+from core.engine.context import Contexts, TurnContext
 from core.engine.directory import ThreadDirectory
 from core.engine.tasks import TaskSet
 from core.engine.voice import Voice
 from core.errors import NemoError
+from core.messages import Msg, say
 from core.metrics import Metrics
 from core.port import ThreadKey
 from core.store import Store, TurnRow, TurnStatus
@@ -28,6 +29,7 @@ log = logging.getLogger("jupiter.engine")
 
 Execute = Callable[[TurnContext, TurnRow], Coroutine[Any, Any, None]]
 Interrupted = Callable[[TurnRow], Awaitable[None]]
+FIRST_ESTIMATE_SECONDS = 60.0  # before any turn was measured (edits 10-30 s, generations more)
 
 
 class TurnQueue:
@@ -42,6 +44,7 @@ class TurnQueue:
         lease_seconds: float,
         execute: Execute,
         interrupted: Interrupted,
+        contexts: Contexts,
     ) -> None:
         self.store = store
         self.directory = directory
@@ -51,11 +54,26 @@ class TurnQueue:
         self.lease = lease_seconds
         self._execute = execute
         self._interrupted = interrupted
+        self.contexts = contexts
         self.workers = TaskSet()
         self._running: dict[ThreadKey, asyncio.Task[None]] = {}
+        self.typical_seconds = FIRST_ESTIMATE_SECONDS  # a moving average of turn durations
+
+    def estimate(self, turns: int, language: str) -> str:
+        """About how long `turns` turns take, in words, from the turns measured so far."""
+        minutes = round(turns * self.typical_seconds / 60)
+        if minutes < 1:
+            return say(Msg.ETA_SOON, language)
+        return say(Msg.ETA_MINUTES, language, minutes=minutes)
+        self.unfinished: set[int] = set()  # turns whose outcome the store has not taken yet
 
     def busy(self, key: ThreadKey) -> bool:
         return self.workers.get(key) is not None
+
+    def running(self, key: ThreadKey) -> bool:
+        """A turn of this thread is under way here (not merely queued)."""
+        task = self._running.get(key)
+        return task is not None and not task.done()
 
     def start(self, key: ThreadKey) -> None:
         self.workers.spawn_keyed(key, self._work(key), f"worker {key}")
@@ -104,7 +122,7 @@ class TurnQueue:
         if thread is None:
             await self.store.finish_turn(turn.id, TurnStatus.FAILED, "no adapter for platform")
             return
-        ctx = TurnContext.of(thread, turn.incoming)
+        ctx = await self.contexts.of(thread, turn.incoming)
         task = asyncio.create_task(self._execute(ctx, turn), name=f"turn {turn.id}")
         self._running[key] = task
         renew = asyncio.create_task(self._renew(key))
@@ -117,10 +135,38 @@ class TurnQueue:
             renew.cancel()
             self.metrics.active_turns.dec()
             self._running.pop(key, None)
-            self.metrics.turn_seconds.observe(time.monotonic() - started)
+            took = time.monotonic() - started
+            self.metrics.turn_seconds.observe(took)
+            self.typical_seconds = 0.8 * self.typical_seconds + 0.2 * took
         self.metrics.turns.labels(status.value).inc()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(self.store.finish_turn(turn.id, status, error))
+        await self._finish(key, turn, status, error)
+
+    async def _finish(
+        self, key: ThreadKey, turn: TurnRow, status: TurnStatus, error: str | None
+    ) -> None:
+        """Record the turn's outcome, retrying while the store refuses: a turn left `running`
+        would be reported as interrupted by the thread's next owner (untrue, and an invitation
+        to pay for it twice). The thread's lease is kept meanwhile, so no one else decides;
+        `unfinished` tracks the turns waiting (only a dead process leaves one behind)."""
+        wait = 0.05
+        while True:
+            try:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(self.store.finish_turn(turn.id, status, error))
+                self.unfinished.discard(turn.id)
+                return
+            except Exception as exc:
+                if turn.id not in self.unfinished:
+                    log.error(
+                        "could not record a finished turn, retrying: %s",
+                        exc.__class__.__name__,
+                        extra={"thread_key": str(key), "turn": turn.id},
+                    )
+                self.unfinished.add(turn.id)
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, max(self.lease / 3, 0.05))
+            with contextlib.suppress(Exception):
+                await self.store.claim_thread(key, self.owner, self.lease)
 
     async def _outcome(
         self, ctx: TurnContext, task: asyncio.Task[None]

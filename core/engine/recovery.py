@@ -57,7 +57,9 @@ class Recovery:
             return
         text = turn.text if len(turn.text) <= 80 else turn.text[:77] + "..."
         language = reply_language(turn.text, turn.incoming.locale)
-        notice = Reply(ReplyKind.NOTICE, say(Msg.INTERRUPTED, language, text=text))
+        notice = Reply(
+            ReplyKind.NOTICE, say(Msg.INTERRUPTED, language, text=text), language=language
+        )
         with contextlib.suppress(Exception):
             await thread.post(notice)
 

@@ -14,7 +14,8 @@ from core.port import ChatThread, Reply, ReplyKind
 
 
 class Relay:
-    def __init__(self, thread: ChatThread, hold: float) -> None:
+    def __init__(self, thread: ChatThread, hold: float, language: str = "en") -> None:
+        self._language = language
         self._thread = thread
         self._hold = hold
         self.texts: list[str] = []
@@ -39,4 +40,4 @@ class Relay:
         while self._posted < len(self.texts):
             text = self.texts[self._posted]
             self._posted += 1
-            await self._thread.post(Reply(ReplyKind.TEXT, text))
+            await self._thread.post(Reply(ReplyKind.TEXT, text, language=self._language))

@@ -34,16 +34,26 @@ def compose_reply(outcome: TurnOutcome) -> Reply:
     lang = outcome.language
     summary = (outcome.summary,) if outcome.summary is not None else ()
     if outcome.final is not None:
-        return Reply(ReplyKind.TEXT, outcome.final, BUTTONS, details=summary)
+        return Reply(ReplyKind.TEXT, outcome.final, BUTTONS, details=summary, language=lang)
     if outcome.spoke or outcome.summary is None:
         # Every word already posted: the status message closes the turn.
         kind = ReplyKind.TIMELINE if summary else ReplyKind.TEXT
-        return Reply(kind, say(Msg.TURN_DONE, lang), BUTTONS, details=summary)
+        return Reply(kind, say(Msg.TURN_DONE, lang), BUTTONS, details=summary, language=lang)
     changed = (*outcome.changes, *summary)
     if announces_export(outcome):
-        return Reply(ReplyKind.TIMELINE, say(Msg.GUI_EXPORT, lang), details=changed)
+        return Reply(ReplyKind.TIMELINE, say(Msg.GUI_EXPORT, lang), details=changed, language=lang)
     if outcome.gui:
-        return Reply(ReplyKind.TIMELINE, say(Msg.GUI_SHOW, lang), BUTTONS, details=changed)
+        return Reply(
+            ReplyKind.TIMELINE, say(Msg.GUI_SHOW, lang), BUTTONS, details=changed, language=lang
+        )
     if outcome.changes:
-        return Reply(ReplyKind.TIMELINE, say(Msg.NO_TEXT_CHANGES, lang), BUTTONS, details=changed)
-    return Reply(ReplyKind.TIMELINE, say(Msg.NO_TEXT_SAME, lang), BUTTONS, details=summary)
+        return Reply(
+            ReplyKind.TIMELINE,
+            say(Msg.NO_TEXT_CHANGES, lang),
+            BUTTONS,
+            details=changed,
+            language=lang,
+        )
+    return Reply(
+        ReplyKind.TIMELINE, say(Msg.NO_TEXT_SAME, lang), BUTTONS, details=summary, language=lang
+    )

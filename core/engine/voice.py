@@ -34,7 +34,7 @@ class Voice:
                 fixed_token=bool(self.identities.nemo_token),
                 anonymous_user=anonymous,
             )
-            await ctx.thread.post(Reply(ReplyKind.ERROR, text))
+            await ctx.thread.post(Reply(ReplyKind.ERROR, text, language=ctx.language))
 
     async def internal_error(self, ctx: TurnContext) -> None:
         with contextlib.suppress(Exception):

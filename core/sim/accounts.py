@@ -4,6 +4,11 @@ The two "everything so far" faults are kept as serial-number cut-offs rather tha
 anything: while `expire_tokens` is on, tokens issued before it was switched on answer 1001, and
 the same holds for sessions and 1002. Switching a fault off brings them back, which keeps a
 demo recoverable; a client sees exactly what the real service would show while it is on.
+
+Strict as the real service: a client id holds one valid anonymous token at a time (asking again
+while it is valid is refused, HTTP 429), an address gets `address_token_limit` anonymous tokens
+per 7 days, anonymous tokens carry the scopes read/write/upload (no `render`), and API tokens
+(`register`, `POST /_sim/api-token`) carry `render` too.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from core.sim.draft import Json, empty_draft
 
 TOKEN_LIFETIME = timedelta(days=7)
+ANONYMOUS_SCOPES = frozenset({"read", "write", "upload"})
+API_SCOPES = ANONYMOUS_SCOPES | {"render"}
 ANONYMOUS_CREDITS = 100
 REGISTERED_CREDITS = 10_000
 
@@ -40,6 +47,7 @@ class Token:
     user: User
     serial: int
     expires_at: datetime
+    scopes: frozenset[str] = ANONYMOUS_SCOPES
 
     def expires_text(self) -> str:
         return self.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -59,6 +67,7 @@ class Session:
     generated_media: list[Json] = field(default_factory=list)
     busy: bool = False
     turns: int = 0
+    asked: str | None = None  # the prompt a pending question was about
 
 
 class Accounts:
@@ -70,6 +79,7 @@ class Accounts:
         self._by_client: dict[str, Token] = {}
         self._users_by_client: dict[str, User] = {}
         self._sessions: dict[str, Session] = {}
+        self._by_address: dict[str, list[datetime]] = {}
         self._serial = 0
         self._tasks = 0
         self.tokens_expired_below: int | None = None
@@ -83,21 +93,31 @@ class Accounts:
     def _hex(self, digits: int) -> str:
         return f"{self._rng.getrandbits(digits * 4):0{digits}x}"
 
-    def _issue(self, user: User, value: str | None = None) -> Token:
+    def _issue(
+        self, user: User, value: str | None = None, scopes: frozenset[str] = ANONYMOUS_SCOPES
+    ) -> Token:
         token = Token(
             value=value or f"nmv_usr_{self._hex(32)}",
             user=user,
             serial=self._next_serial(),
             expires_at=datetime.now(UTC).replace(microsecond=0) + TOKEN_LIFETIME,
+            scopes=scopes,
         )
         self._tokens[token.value] = token
         return token
 
-    def anonymous_token(self, client_id: str) -> Token:
-        """One token per client id per 7 days; the same anonymous user keeps their credits."""
+    def anonymous_token(self, client_id: str, address: str = "", limit: int = 0) -> Token | str:
+        """A new token, or why not (answered 429): the client id still holds a valid one, or
+        the address had `limit` tokens within 7 days (0: no limit). A renewal after the token
+        lapsed keeps the same anonymous user and their credits."""
         current = self._by_client.get(client_id)
         if current is not None and self._valid(current):
-            return current
+            return "this client already holds a valid token: keep it until it expires"
+        now = datetime.now(UTC)
+        recent = [at for at in self._by_address.get(address, []) if now - at < TOKEN_LIFETIME]
+        if limit and len(recent) >= limit:
+            return f"at most {limit} anonymous tokens per address every 7 days"
+        self._by_address[address] = [*recent, now]
         user = self._users_by_client.get(client_id)
         if user is None:
             credits = ANONYMOUS_CREDITS if self.default_credits is None else self.default_credits
@@ -107,11 +127,11 @@ class Accounts:
         self._by_client[client_id] = token
         return token
 
-    def register(self, value: str) -> Token:
+    def register(self, value: str | None = None) -> Token:
         """A fixed API token, as a deployment's NEMO_TOKEN: a registered (paid) user."""
         credits = REGISTERED_CREDITS if self.default_credits is None else self.default_credits
         user = User(id=f"user_{self._hex(16)}", anonymous=False, available=credits)
-        return self._issue(user, value)
+        return self._issue(user, value, API_SCOPES)
 
     def _valid(self, token: Token) -> bool:
         if token.expires_at <= datetime.now(UTC):

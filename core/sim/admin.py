@@ -1,7 +1,8 @@
 """The local backend's own surface: fault knobs, the request log, and the media it serves.
 
 Also the middleware every API call passes through, in order: record the request (secrets
-masked), then the `latency_ms` and `rate_limit_next` faults. `/_sim/*` is exempt from all three;
+masked), then the `latency_ms` and `rate_limit_next` faults, then the attribution rule of
+`core.sim.strict`. `/_sim/*` is exempt from all three;
 its knobs and log answer loopback clients only.
 """
 
@@ -17,6 +18,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
+from core.sim import strict
 from core.sim.exports import JOBS
 from core.sim.state import STATE, SimState
 
@@ -89,6 +91,8 @@ async def faults_and_log(request: web.Request, handler: Handler) -> web.StreamRe
         response = web.json_response(
             {"code": 429, "message": "rate limited"}, status=429, headers={"Retry-After": "1"}
         )
+    elif (refusal := strict.missing_attribution(request, state)) is not None:
+        response = refusal
     else:
         try:
             response = await handler(request)
@@ -151,6 +155,15 @@ def apply_faults(state: SimState, changes: dict[str, Any]) -> None:
         accounts.drop_sessions(state.faults.drop_sessions)
     if "credits" in changes:
         accounts.set_credits(state.faults.credits)
+
+
+@routes.post("/_sim/api-token")
+async def api_token(request: web.Request) -> web.Response:
+    """A registered user's API token (`nmv_usr_...`, with the render scope), as made in
+    NemoVideo's settings: what a deployment's NEMO_TOKEN is."""
+    token = _admin(request).accounts.register()
+    data = {"token": token.value, "user_id": token.user.id, "scopes": sorted(token.scopes)}
+    return web.json_response({"code": 0, "message": "ok", "data": data})
 
 
 @routes.get("/_sim/log")

@@ -1,4 +1,9 @@
-"""The plain request/response endpoints: tokens, sessions, session state and credits."""
+"""The plain request/response endpoints: tokens, sessions, session state and credits.
+
+Strict as the real service (see `core.sim.strict`): a second anonymous token for a client id
+that still holds a valid one, or past the address's weekly cap, answers HTTP 429; a session
+language that is no ISO-like code answers 400.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from core.sim import strict
 from core.sim.state import SESSION_ERROR, STATE, TOKEN_ERROR, fail, ok, read_model
 
 routes = web.RouteTableDef()
@@ -23,7 +29,11 @@ async def anonymous_token(request: web.Request) -> web.Response:
     if not client_id:
         return fail({"code": 400, "message": "missing X-Client-Id"}, status=400)
     state = request.app[STATE]
-    token = state.accounts.anonymous_token(client_id)
+    token = state.accounts.anonymous_token(
+        client_id, request.remote or "", state.faults.address_token_limit
+    )
+    if isinstance(token, str):
+        return fail({"code": 429, "message": token}, status=429)
     return ok(
         {
             "token": token.value,
@@ -48,6 +58,9 @@ async def create_session(request: web.Request) -> web.Response:
             assert problem is not None
             return problem
         wish = parsed
+    refusal = strict.language_problem(wish.language)
+    if refusal is not None:
+        return refusal
     session = state.accounts.new_session(token.user, wish.language)
     return ok({"task_id": session.task_id, "session_id": session.id, "user_id": token.user.id})
 

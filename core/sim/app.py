@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from core.sim import admin, api, exports, turns, uploads
+from core.sim import admin, api, exports, strict, turns, uploads
 from core.sim.faults import Faults
 from core.sim.state import STATE, SimState
 
@@ -67,9 +67,11 @@ class LocalBackend:
         app = web.Application(middlewares=[admin.faults_and_log], client_max_size=1024**2)
         app[STATE] = state
         app[exports.JOBS] = {}
-        for table in (api.routes, turns.routes, uploads.routes, exports.routes, admin.routes):
+        tables = (api.routes, strict.routes, turns.routes, uploads.routes, exports.routes)
+        for table in (*tables, admin.routes):
             app.add_routes(table)
         app.on_shutdown.append(exports.stop_all)
+        app.on_shutdown.append(turns.stop_background)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:

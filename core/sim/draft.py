@@ -54,8 +54,15 @@ def is_exportable(draft: Json) -> bool:
 
 
 def canvas_of(draft: Json) -> tuple[int, int]:
+    """The frame size: the draft's `width`/`height`, else a `canvas_config` (as the state endpoint
+    shows it) on the draft or in its metadata, else 1920x1080."""
     meta = draft.get("m", {})
-    return int(meta.get("width", 1920)), int(meta.get("height", 1080))
+    config = meta.get("canvas_config") or draft.get("canvas_config") or {}
+    if not isinstance(config, dict):
+        config = {}
+    width = meta.get("width", config.get("width", 1920))
+    height = meta.get("height", config.get("height", 1080))
+    return int(width), int(height)
 
 
 def new_draft(

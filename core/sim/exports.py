@@ -19,12 +19,13 @@ from typing import Any
 from aiohttp import web
 
 from core.sim import draft as drafts
-from core.sim import render
+from core.sim import render, strict
 from core.sim.accounts import User
 from core.sim.draft import Json
 from core.sim.state import STATE, TOKEN_ERROR, SimState, fail, read_json
 
-ATTRIBUTION = ("X-Skill-Source", "X-Skill-Version", "X-Skill-Platform")
+OUTPUT_FORMATS = frozenset({"mp4", "mov", "webm"})
+OUTPUT_QUALITIES = frozenset({"low", "medium", "high", "standard", "1080p", "720p", "4k"})
 RENDER_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
 routes = web.RouteTableDef()
@@ -37,6 +38,7 @@ class RenderJob:
     draft: Json
     seconds: float
     fail: bool
+    long_side: int = render.LONG_SIDE
     started: float = field(default_factory=time.monotonic)
     outcome: str | None = None  # "completed" or "failed" once finished
     error: str | None = None
@@ -64,7 +66,9 @@ class RenderJob:
                 await asyncio.sleep(self.seconds)
                 raise RuntimeError("simulated render failure (render_fail is on)")
             partial = target.with_name(f"{target.name}.part")
-            encoding = asyncio.to_thread(render.encode, self.draft, partial, self.cancelled)
+            encoding = asyncio.to_thread(
+                render.encode, self.draft, partial, self.cancelled, long_side=self.long_side
+            )
             self.duration, _ = await asyncio.gather(encoding, asyncio.sleep(self.seconds))
             partial.replace(target)
             self.path, self.outcome = target, "completed"
@@ -84,13 +88,14 @@ class RenderJob:
 JOBS = web.AppKey("render_jobs", dict[str, RenderJob])
 
 
-def _attributed(request: web.Request) -> bool:
-    return all(request.headers.get(name, "").strip() for name in ATTRIBUTION)
-
-
-def _job(request: web.Request, user: User) -> RenderJob | None:
+def _owned(request: web.Request) -> RenderJob | web.Response:
+    """The caller's render job named in the path, or the refusal (1001, or 404 for a job that
+    is unknown or someone else's)."""
+    token = request.app[STATE].token_for(request)
+    if token is None:
+        return _token_error()
     job = request.app[JOBS].get(request.match_info["render_id"])
-    return job if job is not None and job.user is user else None
+    return job if job is not None and job.user is token.user else _not_found()
 
 
 def _not_found() -> web.Response:
@@ -131,23 +136,18 @@ async def start_render(request: web.Request) -> web.Response:
     token = state.token_for(request)
     if token is None:
         return _token_error()
-    if token.user.anonymous and not _attributed(request):
-        message = (
-            "export blocked on the free plan: send X-Skill-Source, X-Skill-Version and "
-            "X-Skill-Platform"
-        )
-        return fail({"code": 402, "message": message}, status=402)
+    if not strict.may_render(state, token):
+        return strict.render_blocked()
     body, problem = await read_json(request)
     if problem is not None:
         return fail({"success": False, "error": "the body must be JSON"}, status=400)
     if not isinstance(body, dict):
         return fail({"success": False, "error": "the body must be a JSON object"}, status=400)
     render_id, draft = body.get("id"), body.get("draft")
-    if not isinstance(render_id, str) or not RENDER_ID.match(render_id):
-        return fail({"success": False, "error": "id must be a string like render_<ts>"}, status=400)
-    if not isinstance(draft, dict) or not drafts.is_exportable(draft):
-        error = "the draft is empty: generate or upload a video before exporting"
+    error = _render_problem(state, token.user, body)
+    if error is not None:
         return fail({"success": False, "error": error}, status=400)
+    assert isinstance(render_id, str) and isinstance(draft, dict)
     jobs = request.app[JOBS]
     if render_id in jobs:
         return fail({"success": False, "error": "duplicate render id"}, status=409)
@@ -158,6 +158,7 @@ async def start_render(request: web.Request) -> web.Response:
         draft=copy.deepcopy(draft),
         seconds=faults.render_seconds,
         fail=faults.render_fail,
+        long_side=faults.render_long_side,
     )
     jobs[render_id] = job
     job.task = asyncio.create_task(job.run(state.media_dir / f"{render_id}.mp4"))
@@ -166,25 +167,53 @@ async def start_render(request: web.Request) -> web.Response:
     )
 
 
+def _render_problem(state: SimState, user: User, body: dict[str, Any]) -> str | None:
+    """Why a render request is refused (400), or None: the id, the caller's own session, the
+    output settings and a draft with something in it must all be there."""
+    render_id, draft, output = body.get("id"), body.get("draft"), body.get("output")
+    if not isinstance(render_id, str) or not RENDER_ID.match(render_id):
+        return "id must be a string like render_<ts>"
+    session_id = body.get("sessionId")
+    if not isinstance(session_id, str) or not session_id.strip():
+        return "sessionId is required: the session whose draft is rendered"
+    if state.accounts.session(session_id, user) is None:
+        return "sessionId does not name one of your sessions"
+    if not isinstance(output, dict):
+        return 'output is required, e.g. {"format": "mp4", "quality": "high"}'
+    if output.get("format") not in OUTPUT_FORMATS:
+        return f"output.format must be one of {', '.join(sorted(OUTPUT_FORMATS))}"
+    if "quality" in output and output["quality"] not in OUTPUT_QUALITIES:
+        return f"output.quality must be one of {', '.join(sorted(OUTPUT_QUALITIES))}"
+    if not isinstance(draft, dict) or not drafts.is_exportable(draft):
+        return "the draft is empty: generate or upload a video before exporting"
+    return None
+
+
+@routes.get("/api/render/proxy/{render_id}/download")
+async def download(request: web.Request) -> web.StreamResponse:
+    """The fallback download when `output.url` cannot be fetched: the same MP4, behind the token."""
+    job = _owned(request)
+    if isinstance(job, web.Response):
+        return job
+    if job.outcome != "completed" or job.path is None:
+        status, _ = job.progress()
+        return fail({"success": False, "error": f"the render is {status}, not completed"}, 409)
+    return web.FileResponse(job.path, headers={"Content-Type": "video/mp4"})
+
+
 @routes.get("/api/render/proxy/lambda/{render_id}")
 async def render_status(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    token = state.token_for(request)
-    if token is None:
-        return _token_error()
-    job = _job(request, token.user)
-    return _not_found() if job is None else web.json_response(_status(state, request, job))
+    job = _owned(request)
+    if isinstance(job, web.Response):
+        return job
+    return web.json_response(_status(request.app[STATE], request, job))
 
 
 @routes.post("/api/render/proxy/lambda/{render_id}/cancel")
 async def cancel_render(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    token = state.token_for(request)
-    if token is None:
-        return _token_error()
-    job = _job(request, token.user)
-    if job is None:
-        return _not_found()
+    job = _owned(request)
+    if isinstance(job, web.Response):
+        return job
     if job.outcome is not None:
         return fail({"success": False, "error": f"render already {job.outcome}"})
     job.stop("render cancelled")

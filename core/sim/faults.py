@@ -28,7 +28,15 @@ class Faults(BaseModel):
     drop_stream_after: int = Field(default=0, ge=0)
     render_seconds: float = Field(default=2.0, ge=0, le=3600)
     render_fail: bool = False
+    # The long side of a rendered MP4 in pixels; CONTRACT.md wants at least 640 by default, and
+    # tests that render a lot shrink it to stay fast.
+    render_long_side: int = Field(default=640, ge=16, le=4096)
     credits: int | None = Field(default=None, ge=0)
+    question_ratio: float = Field(default=0.0, ge=0, le=1)
+    trailing_issue_ratio: float = Field(default=0.0, ge=0, le=1)
+    lose_stream_after: int = Field(default=0, ge=0)
+    anonymous_render: bool = False
+    address_token_limit: int = Field(default=10, ge=0)
 
     def updated(self, changes: dict[str, Any]) -> Faults:
         """A validated copy with `changes` applied; raises pydantic's ValidationError."""
@@ -102,7 +110,43 @@ def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--render-seconds", type=_number(float, 0), default=None, help="how long a render takes")
     add("--render-fail", action="store_true", default=None, help="renders end failed")
+    add(
+        "--render-long-side",
+        type=_number(int, 16),
+        default=None,
+        help="pixels on a rendered MP4's long side (default 640)",
+    )
     add("--credits", type=_number(int, 0), default=None, help="the balance of every token")
+    add(
+        "--question-ratio",
+        type=_ratio,
+        default=None,
+        help="share of first prompts without a style word answered with a style question (0..1)",
+    )
+    add(
+        "--trailing-issue-ratio",
+        type=_ratio,
+        default=None,
+        help='share of turns that end with a stray "I encountered a temporary issue" (0..1)',
+    )
+    add(
+        "--lose-stream-after",
+        type=_number(int, 0),
+        default=None,
+        help="lose the connection after N events while the turn goes on (0: never)",
+    )
+    add(
+        "--anonymous-render",
+        action="store_true",
+        default=None,
+        help="anonymous tokens may render too (the real service answers 402)",
+    )
+    add(
+        "--address-token-limit",
+        type=_number(int, 0),
+        default=None,
+        help="anonymous tokens per client address per 7 days (0: no limit)",
+    )
 
 
 def faults_from_args(ns: argparse.Namespace) -> Faults:

@@ -30,6 +30,17 @@ GENRES = {
     "hip-hop": "Hip-hop",
     "chill": "Chill",
     "synthwave": "Synthwave",
+    "爵士": "Jazz",
+    "钢琴": "Piano",
+    "氛围": "Ambient",
+    "史诗": "Epic",
+    "吉他": "Acoustic",
+    "电子": "Electronic",
+    "欢快": "Upbeat",
+    "摇滚": "Rock",
+    "古典": "Classical",
+    "嘻哈": "Hip-hop",
+    "轻松": "Chill",
 }  # what users call a style -> the BGM track's name
 DEFAULT_GENRES = ("Lo-fi", "Ambient", "Upbeat", "Cinematic", "Acoustic")
 
@@ -53,13 +64,19 @@ _NUMERIC_DURATION = re.compile(rf"\b(\d+(?:\.\d+)?)\s*-?\s*{_UNIT}\b")
 _WORD_DURATION = re.compile(
     rf"\b(half a|a|an|{'|'.join(_WORD_NUMBERS)})[\s-]+(seconds?|minutes?|min)\b"
 )
-_RATIO = re.compile(r"\b(9\s*:\s*16|16\s*:\s*9|1\s*:\s*1)\b")
+# Chinese runs letters and digits together ("改成9:16", "音量35%"), so where a rule must also
+# hold inside Chinese text it uses lookarounds on digits or Latin letters instead of \b.
+_RATIO = re.compile(r"(?<![\d.])(9\s*[:：]\s*16|16\s*[:：]\s*9|1\s*[:：]\s*1)(?![\d.])")
 _ORIENTATION = {
-    "9:16": re.compile(r"\b(vertical|portrait|tiktok|reels?|shorts|stor(y|ies))\b"),
-    "1:1": re.compile(r"\b(square)\b"),
-    "16:9": re.compile(r"\b(horizontal|landscape|widescreen|wide screen)\b"),
+    "9:16": re.compile(
+        r"\b(vertical|portrait|tiktok|reels?|shorts|stor(y|ies))\b|竖屏|竖版|竖向|纵向|竖的"
+    ),
+    "1:1": re.compile(r"\b(square)\b|正方形|方形|方屏"),
+    "16:9": re.compile(r"\b(horizontal|landscape|widescreen|wide screen)\b|横屏|横版|横向|宽屏"),
 }
-_RESOLUTION = re.compile(r"\b(2160p|4k|1440p|1080p|full hd|fhd|720p|hd|480p)\b")
+_RESOLUTION = re.compile(
+    r"(?<![a-z0-9])(2160p|4k|1440p|1080p|full hd|fhd|720p|hd|480p)(?![a-z0-9])"
+)
 _RESOLUTION_LINES = {
     "2160p": 2160,
     "4k": 2160,
@@ -71,20 +88,47 @@ _RESOLUTION_LINES = {
     "hd": 720,
     "480p": 480,
 }
-_PERCENT = re.compile(r"\b(\d{1,3})\s*(%|percent\b)")
-_VOLUME_TO = re.compile(r"\bvolume\s*(?:to|at|of|=|:)?\s*(\d{1,3})\b")
+_PERCENT = re.compile(r"(?<![\d.])(\d{1,3})\s*(%|％|percent\b)")
+_VOLUME_TO = re.compile(
+    r"\bvolume\s*(?:to|at|of|=|:)?\s*(\d{1,3})\b"
+    r"|音量\s*(?:调到|调成|调为|调至|改成|改为|改到|设为|设成|设置为|设置成|到|为|是)?\s*[:：]?\s*(\d{1,3})(?!\d)"
+)
+_ZH_DURATION = re.compile(r"(\d+(?:\.\d+)?|[零一二两三四五六七八九十半]+)\s*(秒钟?|分钟)")
+_ZH_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7}
+_ZH_DIGITS |= {"八": 8, "九": 9}
 _QUOTED_TITLE = re.compile(
     r"\b(?:title[ds]?|called|named)\s*(?:to|as|:|=)?\s*[\"“'‘]([^\"”'’]+)[\"”'’]"
 )
 _BARE_TITLE = re.compile(r"\btitle\s+(?:to|as)\s+(.+?)\s*(?:[.!?;]|$)")
-_NO_MUSIC = re.compile(r"\b(no|without)\s+(background\s+)?(music|sound|audio|bgm)\b|\bsilent\b")
+_ZH_TITLE = re.compile(
+    r"标题(?:文字)?\s*(?:改成|改为|换成|换为|设为|设成|设置为|设置成|变成|写成|叫做?|为)\s*[:：]?\s*"
+    r"[\"“「『'‘]?\s*([^\"”」』'’。！？!?；;，,\n]+?)\s*[\"”」』'’]?\s*(?:[。！？!?；;，,\n]|$)"
+)
+_NO_MUSIC = re.compile(
+    r"\b(no|without)\s+(background\s+)?(music|sound|audio|bgm)\b|\bsilent\b"
+    r"|(不要|没有|无)(背景)?(音乐|配乐)"
+)
 _REMOVE_MUSIC = re.compile(
     r"\b(remove|delete|drop|cut|lose)\s+(the\s+)?(background\s+)?(music|bgm|soundtrack|audio|song)\b"
+    r"|(删除|删掉|删去|去掉|去除|移除|拿掉|关掉)(背景)?(音乐|配乐|bgm)"
 )
 _REMOVE_TITLE = re.compile(
     r"\b(remove|delete|drop|hide|lose)\s+(the\s+)?(title|text|caption)s?\b|\bno\s+title\b"
+    r"|(删除|删掉|删去|去掉|去除|移除|拿掉|隐藏|不要)(标题|字幕)|无标题"
 )
-_MUSIC_WORD = re.compile(r"\b(music|song|soundtrack|beats?|bgm|tune|track)\b")
+_MUSIC_WORD = re.compile(
+    r"\b(music|song|soundtrack|beats?|bgm|tune|track)\b|音乐|配乐|音量|歌曲|声音"
+)
+_TITLE_WORD = re.compile(r"\btitle\b|标题")
+_BIGGER = re.compile(
+    r"\b(bigger|larger|huge|increase)\b|调大|放大|变大|加大|大一点|大一些|大些|更大"
+)
+_SMALLER = re.compile(r"\b(smaller|tiny|decrease)\b|调小|缩小|变小|小一点|小一些|小些|更小")
+_LOUDER = re.compile(r"\b(louder|turn up|raise)\b|调大|调高|大声|提高|增大|大一点|响一点")
+_QUIETER = re.compile(
+    r"\b(quieter|softer|turn down|lower)\b|调小|调低|小声|降低|减小|小一点|轻一点"
+)
+_ADD = re.compile(r"\badd\b|加上|添加|加入|加点|加个|配上")
 _GENERATE_REQUEST = re.compile(
     r"\b(make|create|generate|produce|render|give me|want|need|do)\s+(me\s+)?"
     r"(a|an|another|new|a new|one more)\b[^.?!]{0,40}?\b(video|clip|film|movie|animation)s?\b"
@@ -141,11 +185,31 @@ def title_case(text: str) -> str:
     return " ".join(word[:1].upper() + word[1:] for word in text.split())
 
 
+def _zh_amount(text: str) -> float | None:
+    """A number in digits or Chinese numerals up to 99 ("15", "十五", "三十", "半"), else None."""
+    if text[0].isdigit():
+        return float(text)
+    if text == "半":
+        return 0.5
+    if any(char not in _ZH_DIGITS and char != "十" for char in text) or text.count("十") > 1:
+        return None
+    if "十" not in text:
+        return float(_ZH_DIGITS[text]) if len(text) == 1 else None
+    tens, _, ones = text.partition("十")
+    if len(tens) > 1 or len(ones) > 1:
+        return None
+    return float((_ZH_DIGITS[tens] if tens else 1) * 10 + (_ZH_DIGITS[ones] if ones else 0))
+
+
 def duration_seconds(text: str) -> int | None:
-    """Seconds named in the words ("30-second", "30s", "1 minute", "half a minute"), clamped."""
+    """Seconds named in the words ("30-second", "30s", "1 minute", "15秒", "半分钟"), clamped."""
     lowered = text.lower()
+    chinese = _ZH_DURATION.search(lowered)
+    zh_amount = _zh_amount(chinese.group(1)) if chinese else None
     if found := _NUMERIC_DURATION.search(lowered):
         amount, unit = float(found.group(1)), found.group(2)
+    elif chinese is not None and zh_amount is not None:
+        amount, unit = zh_amount, "m" if chinese.group(2) == "分钟" else "s"
     else:
         # "a second video" is an ordinal, not a duration: "a"/"an" only go with minutes.
         worded = next(
@@ -171,7 +235,7 @@ def canvas(text: str, current: tuple[int, int] | None = None) -> tuple[int, int]
     """The frame size the words ask for, keeping what they leave unsaid from `current`."""
     lowered = text.lower()
     if found := _RATIO.search(lowered):
-        ratio: str | None = re.sub(r"\s", "", found.group(1))
+        ratio: str | None = re.sub(r"\s", "", found.group(1)).replace("：", ":")
     else:
         ratio = next((name for name, rule in _ORIENTATION.items() if rule.search(lowered)), None)
     found = _RESOLUTION.search(lowered)
@@ -191,16 +255,20 @@ def volume(text: str) -> int | None:
     found = _VOLUME_TO.search(lowered)
     if found is None and (_MUSIC_WORD.search(lowered) or "volume" in lowered):
         found = _PERCENT.search(lowered)
-    return min(100, int(found.group(1))) if found else None
+    return min(100, int(next(g for g in found.groups() if g))) if found else None
 
 
 def genre(text: str) -> str | None:
     lowered = text.lower()
-    return next((name for key, name in GENRES.items() if re.search(rf"\b{key}\b", lowered)), None)
+    # Not \b: in "加上lo-fi音乐" the style touches Chinese letters, which are word characters too.
+    return next(
+        (name for key, name in GENRES.items() if re.search(rf"(?<![a-z]){key}(?![a-z])", lowered)),
+        None,
+    )
 
 
 def quoted_title(text: str) -> str | None:
-    found = _QUOTED_TITLE.search(text) or _BARE_TITLE.search(text)
+    found = _QUOTED_TITLE.search(text) or _BARE_TITLE.search(text) or _ZH_TITLE.search(text)
     return found.group(1).strip() if found else None
 
 
@@ -261,34 +329,33 @@ def edits(text: str, current_canvas: tuple[int, int]) -> list[EditOp]:
         ops.append(EditOp("remove_music"))
     else:
         name, level = genre(text), volume(text)
-        if re.search(r"\bmute\b", lowered):
-            level = 0
-        elif re.search(r"\bunmute\b", lowered):
+        if re.search(r"\bunmute\b|取消静音", lowered):
             level = 100
+        elif re.search(r"\bmute\b|静音", lowered):
+            level = 0
+        music = _MUSIC_WORD.search(lowered)
         if name is not None or level is not None:
             ops.append(EditOp("set_music", {"name": name, "volume": level}))
-        elif re.search(r"\b(louder|turn up|raise)\b", lowered) and _MUSIC_WORD.search(lowered):
+        elif music and _LOUDER.search(lowered):
             ops.append(EditOp("change_volume", {"delta": 25}))
-        elif re.search(r"\b(quieter|softer|turn down|lower)\b", lowered) and _MUSIC_WORD.search(
-            lowered
-        ):
+        elif music and _QUIETER.search(lowered):
             ops.append(EditOp("change_volume", {"delta": -25}))
-        elif re.search(r"\badd\b", lowered) and _MUSIC_WORD.search(lowered):
+        elif music and _ADD.search(lowered):
             ops.append(EditOp("set_music", {"name": None, "volume": None}))
     if _REMOVE_TITLE.search(lowered):
         ops.append(EditOp("remove_title"))
     elif (title := quoted_title(text)) is not None:
         ops.append(EditOp("set_title", {"text": title}))
-    elif re.search(r"\btitle\b", lowered) and re.search(
-        r"\b(bigger|larger|huge|increase)\b", lowered
-    ):
+    elif _TITLE_WORD.search(lowered) and _BIGGER.search(lowered):
         ops.append(EditOp("scale_title", {"factor": 1.5}))
-    elif re.search(r"\btitle\b", lowered) and re.search(r"\b(smaller|tiny|decrease)\b", lowered):
+    elif _TITLE_WORD.search(lowered) and _SMALLER.search(lowered):
         ops.append(EditOp("scale_title", {"factor": 0.67}))
     seconds = duration_seconds(text)
     if seconds is not None and (
-        "title" not in lowered
-        or re.search(r"\b(trim|shorten|extend|cut|length|long|make it)\b", lowered)
+        not _TITLE_WORD.search(lowered)
+        or re.search(
+            r"\b(trim|shorten|extend|cut|length|long|make it)\b|时长|长度|缩短|延长|剪", lowered
+        )
     ):
         ops.append(EditOp("set_duration", {"seconds": seconds}))
     size = canvas(text, current_canvas)

@@ -6,6 +6,7 @@ are enough: there is no locking, only the "one turn at a time" flag on a session
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections import deque
@@ -37,6 +38,7 @@ class SimState:
         self.accounts = Accounts(random.Random(f"{seed}:accounts"))
         self.log: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
         self._counters: dict[str, int] = {}
+        self.background: set[asyncio.Task[None]] = set()  # lost turns still working
 
     def count(self, what: str) -> int:
         """0, 1, 2... per name: drives the deterministic rotations (shapes, state layouts)."""

@@ -70,7 +70,9 @@ class RelayThread(FakeThread):
         super().__init__(key)
         self._http = http
 
-    async def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
+    async def open_attachment(
+        self, attachment: Attachment, language: str = "en"
+    ) -> AsyncIterator[bytes]:
         async with self._http.stream("GET", attachment.source, timeout=60) as response:
             response.raise_for_status()
             async for chunk in response.aiter_bytes():

@@ -154,3 +154,14 @@ def test_button_ids_carry_the_action_and_the_thread() -> None:
         assert match["action"] == action.value and match["thread"] == "1234567890123"
         assert len(custom_id(action, 2**63)) <= 100  # Discord's custom_id limit
     assert re.fullmatch(TEMPLATE, "jupiter:delete:1") is None
+
+
+def test_buttons_are_labelled_in_the_reply_language() -> None:
+    from bots.discord.buttons import button_view
+
+    (message,) = render(Reply(ReplyKind.TEXT, "好了", (Action.EXPORT,), language="zh-CN"))
+    assert message.language == "zh-CN"
+    (chinese,) = button_view(message.buttons, 1, message.language).children
+    (english,) = button_view((Action.EXPORT,), 1).children
+    assert chinese.item.label == "导出"
+    assert english.item.label == "Export"

@@ -336,3 +336,13 @@ async def test_every_send_and_edit_disables_mentions(
     assert len(writes) >= 4
     for call in writes:
         assert call.json["allowed_mentions"] == {"parse": []}, call.path
+
+
+async def test_a_chinese_user_is_told_in_chinese_to_use_a_video_thread(
+    fake: FakeDiscord, engine: RecordingEngine
+) -> None:
+    interaction = await fake.slash("status", locale="zh-CN")
+    await fake.wait_for(lambda: interaction.responses, WAIT)
+    (response,) = interaction.responses
+    assert "请在视频线程里使用 `/status`" in response["data"]["content"]
+    assert engine.handled == []

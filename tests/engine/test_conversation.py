@@ -112,7 +112,11 @@ async def test_messages_during_a_turn_are_queued_and_run_in_order(
         await rt.engine.handle(thread, said("make it 5 seconds"))
         await Chat(rt.engine, thread).say("make it vertical", wait=30)
         transcript = thread.transcript()
-        assert transcript.count("I'll start on this as soon as the current step finishes") == 2
+        # One acknowledgement per burst, kept current, instead of one post per message
+        assert transcript.count("I'll start on this as soon as the current step finishes") == 1
+        notices = [s for s in thread.log if "📥" in s.text]
+        assert [s.op for s in notices] == ["post", "update"]
+        assert "2 messages are waiting" in notices[-1].text
         connecting = thread.count(lambda s: s.text == "Connecting...")
         assert connecting == 3
         runs = [entry for entry in await sim_log(sim) if entry["path"] == "/run_sse"]

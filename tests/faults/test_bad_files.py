@@ -31,7 +31,9 @@ class SharingThread(FakeThread):
         super().__init__(key)
         self.opened: list[Attachment] = []
 
-    async def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
+    async def open_attachment(
+        self, attachment: Attachment, language: str = "en"
+    ) -> AsyncIterator[bytes]:
         self.opened.append(attachment)
         size = attachment.size or 0
         yield b"\0" * min(size, SMALL)

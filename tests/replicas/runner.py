@@ -76,8 +76,11 @@ class StdoutThread:
     async def set_busy(self, text: str | None) -> None:
         return None
 
-    def open_attachment(self, attachment: Attachment) -> AsyncIterator[bytes]:
+    def open_attachment(self, attachment: Attachment, language: str = "en") -> AsyncIterator[bytes]:
         raise RuntimeError("no attachments in the replica runner")
+
+    async def find_delivery(self, marker: str) -> bool:
+        return False  # stdout keeps no record a replica could read
 
 
 class Threads:

@@ -17,7 +17,13 @@ import pytest
 
 from core.sim import Faults, LocalBackend
 
-FAST = {"turn_seconds": 0.2, "heartbeat_seconds": 0.04, "render_seconds": 0.2}
+# Small renders keep the suite fast; tests of the default size render through render.encode.
+FAST = {
+    "turn_seconds": 0.2,
+    "heartbeat_seconds": 0.04,
+    "render_seconds": 0.2,
+    "render_long_side": 320,
+}
 ATTRIBUTION = {
     "X-Skill-Source": "jupiter-text-to-video",
     "X-Skill-Version": "0.1.0",
@@ -36,6 +42,10 @@ class Turn:
     body: Any = None  # the JSON body of a non-stream answer
 
     def kinds(self) -> list[str]:
+        """Event kinds, without ADK's partial chunks and content-less events (`all_kinds`)."""
+        return [kind for kind in self.all_kinds() if kind not in ("partial", "bare")]
+
+    def all_kinds(self) -> list[str]:
         return [kind_of(event) for event in self.events]
 
     def texts(self) -> list[str]:
@@ -62,6 +72,14 @@ class Turn:
 
 
 def kind_of(event: dict[str, Any]) -> str:
+    if event.get("partial") is True:
+        return "partial"  # an ADK chunk its final text repeats whole
+    if (
+        isinstance(event.get("content"), dict) is False
+        and "author" in event
+        and "type" not in event
+    ):
+        return "bare"  # an ADK event without content
     if "error" in event or "errorCode" in event:
         return "error"
     if isinstance(event.get("content"), dict):
@@ -99,7 +117,8 @@ class Nemo:
 
     @staticmethod
     def auth(token: str, **extra: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token}", **extra}
+        """Bearer and the attribution headers the strict backend wants on every call."""
+        return {"Authorization": f"Bearer {token}", **ATTRIBUTION, **extra}
 
     async def token(self, client_id: str = "test-client") -> tuple[str, str]:
         reply = await self.http.post(
@@ -107,6 +126,11 @@ class Nemo:
         )
         data = reply.json()["data"]
         return data["token"], data["user_id"]
+
+    async def api_token(self) -> str:
+        """A registered user's API token (render scope), minted by the sim's admin path."""
+        reply = await self.http.post("/_sim/api-token")
+        return str(reply.json()["data"]["token"])
 
     async def session(self, token: str, language: str = "en") -> str:
         reply = await self.http.post(
@@ -235,7 +259,11 @@ async def backend() -> AsyncIterator[LocalBackend]:
 
 @pytest.fixture
 async def http(backend: LocalBackend) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=backend.base_url, timeout=20) as client:
+    """A client that attributes every call, as the strict backend requires (tests of that rule
+    make their own)."""
+    async with httpx.AsyncClient(
+        base_url=backend.base_url, timeout=20, headers=ATTRIBUTION
+    ) as client:
         yield client
 
 

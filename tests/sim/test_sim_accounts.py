@@ -25,8 +25,9 @@ async def test_anonymous_token_shape_and_reuse(http):
     expires = datetime.strptime(data["expires_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     assert abs(expires - datetime.now(UTC) - timedelta(days=7)) < timedelta(minutes=1)
 
+    # one valid token per client id: asking again while it holds is refused (HTTP 429)
     again = await http.post("/api/auth/anonymous-token", headers={"X-Client-Id": "c1"})
-    assert again.json()["data"]["token"] == data["token"]
+    assert again.status_code == 429 and again.json()["code"] == 429
     other = await http.post("/api/auth/anonymous-token", headers={"X-Client-Id": "c2"})
     assert other.json()["data"]["token"] != data["token"]
 

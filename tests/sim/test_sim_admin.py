@@ -13,13 +13,12 @@ from aiohttp.test_utils import make_mocked_request
 
 from core.sim import Faults, LocalBackend, add_fault_arguments, faults_from_args, serve_forever
 from core.sim.admin import is_loopback_client
+from tests.sim.conftest import ATTRIBUTION, FAST
 
 
 async def test_faults_get_and_partial_update(http):
     current = (await http.get("/_sim/faults")).json()
-    assert (
-        current == Faults(turn_seconds=0.2, heartbeat_seconds=0.04, render_seconds=0.2).model_dump()
-    )
+    assert current == Faults(**FAST).model_dump()
     updated = (await http.post("/_sim/faults", json={"latency_ms": 5, "credits": 3})).json()
     assert updated["latency_ms"] == 5 and updated["credits"] == 3
     assert updated["turn_seconds"] == 0.2  # untouched
@@ -123,7 +122,15 @@ def test_fault_flags():
     faults = faults_from_args(given)
     assert (faults.turn_seconds, faults.expire_tokens, faults.credits) == (2.0, True, 0)
     assert faults.no_text_ratio == 1.0 and faults.render_fail is False
-    for bad in (["--latency-ms", "-1"], ["--no-text-ratio", "1.5"], ["--heartbeat-seconds", "0"]):
+    assert defaults.render_long_side >= 640  # CONTRACT.md: the default MP4 is at least 640 px
+    small = faults_from_args(parser.parse_args(["--render-long-side", "160"]))
+    assert small.render_long_side == 160
+    for bad in (
+        ["--latency-ms", "-1"],
+        ["--no-text-ratio", "1.5"],
+        ["--heartbeat-seconds", "0"],
+        ["--render-long-side", "4"],
+    ):
         with pytest.raises(SystemExit) as exit_info:
             parser.parse_args(bad)
         assert exit_info.value.code == 2
@@ -139,7 +146,7 @@ async def test_serve_forever_prints_its_address(capsys):
         printed = capsys.readouterr().out
     found = re.fullmatch(r"jupiter sim listening on (http://127\.0\.0\.1:\d+)\n", printed)
     assert found, printed
-    async with httpx.AsyncClient(base_url=found.group(1)) as http:
+    async with httpx.AsyncClient(base_url=found.group(1), headers=ATTRIBUTION) as http:
         assert (await http.get("/_sim/faults")).json()["turn_seconds"] == 0
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -158,7 +165,7 @@ async def test_restart_keeps_faults():
 async def test_stop_does_not_wait_for_a_long_turn(nemo_class):
     backend = LocalBackend(seed=1, faults=Faults(turn_seconds=60, heartbeat_seconds=0.05))
     await backend.start()
-    async with httpx.AsyncClient(base_url=backend.base_url) as http:
+    async with httpx.AsyncClient(base_url=backend.base_url, headers=ATTRIBUTION) as http:
         nemo = nemo_class(http)
         token, session = await nemo.start()
         turn = asyncio.create_task(nemo.turn(token, session, "a sunset"))

@@ -153,10 +153,10 @@ def test_encode_portrait_with_title(tmp_path):
     assert render.encode(draft, path) == pytest.approx(2.5, abs=0.1)
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        assert (stream.codec_context.width, stream.codec_context.height) == (180, 320)
+        assert (stream.codec_context.width, stream.codec_context.height) == (360, 640)
         assert not container.streams.audio
         frame = next(container.decode(video=0)).to_image()
-    assert frame.getpixel((90, 160)) != frame.getpixel((5, 5))  # the title is drawn
+    assert frame.getpixel((180, 320)) != frame.getpixel((5, 5))  # the title is drawn
 
 
 def test_encode_stops_when_cancelled_and_rejects_broken_drafts(tmp_path):
@@ -167,3 +167,28 @@ def test_encode_stops_when_cancelled_and_rejects_broken_drafts(tmp_path):
         render.encode(draft, tmp_path / "x.mp4", cancelled)
     with pytest.raises(ValueError):
         render.encode({"t": [], "d": 0, "m": {}}, tmp_path / "y.mp4")
+
+
+@pytest.mark.parametrize(
+    ("words", "check"),
+    [
+        (
+            "把标题改成 你好",
+            lambda d: drafts.tracks_of(d, drafts.TEXT)[0]["sg"][0]["m"]["text"] == "你好",
+        ),
+        (
+            "加上lo-fi音乐，音量35%",
+            lambda d: drafts.music_track(d)["sg"][0]["m"] == {"name": "Lo-fi", "volume": 35},
+        ),
+        ("改成15秒", lambda d: d["d"] == 15_000),
+        ("改成竖屏", lambda d: drafts.canvas_of(d) == (1080, 1920)),
+        ("删除音乐", lambda d: drafts.music_track(d) is None),
+        ("把标题调大", lambda d: drafts.tracks_of(d, drafts.TEXT)[0]["sg"][0]["m"]["size"] == 180),
+    ],
+)
+def test_chinese_edit_turns_change_the_draft(words, check):
+    session = _session("a 20-second video of a forest with jazz music", language="zh")
+    turn = plan_turn(words, session, random.Random(1), seconds=0, no_text_ratio=0)
+    assert turn.kind == "edit"
+    next(step for step in turn.steps if isinstance(step, Result)).commit(session)
+    assert check(session.draft)

@@ -10,6 +10,9 @@ import pytest
 
 from core.sim import Faults, LocalBackend
 from core.sim.render import encode
+from tests.sim.conftest import ATTRIBUTION
+
+OUTPUT = {"format": "mp4", "quality": "high"}
 
 CHUNK = b"\0" * 65536
 
@@ -47,7 +50,7 @@ async def test_streamed_upload_of_a_real_video(nemo, http, tmp_path):
     token, session = await nemo.start()
     clip = tmp_path / "beach.mp4"
     draft = {"t": [{"tt": 0, "sg": [{"d": 4000, "m": {"name": "x"}}]}], "d": 4000, "m": {}}
-    await asyncio.to_thread(encode, draft, clip)
+    await asyncio.to_thread(lambda: encode(draft, clip, long_side=320))
     body = _multipart([("beach.mp4", clip.read_bytes()), ("notes.txt", _chunks(300_000))])
     url = f"/api/upload-video/nemo_agent/me/{session}"
     reply = await http.post(url, headers=_headers(nemo, token), content=body)
@@ -92,7 +95,9 @@ async def test_unsupported_type_is_4001(nemo, http):
 
 async def test_too_large_is_4002_while_streaming():
     async with LocalBackend(seed=1, max_upload_bytes=1_000_000) as backend:
-        async with httpx.AsyncClient(base_url=backend.base_url, timeout=20) as http:
+        async with httpx.AsyncClient(
+            base_url=backend.base_url, timeout=20, headers=ATTRIBUTION
+        ) as http:
             token = (
                 await http.post("/api/auth/anonymous-token", headers={"X-Client-Id": "big"})
             ).json()["data"]["token"]
@@ -126,7 +131,7 @@ async def test_url_upload_takes_name_and_type_from_the_url(nemo, http):
 
 
 async def test_export_produces_a_real_mp4(nemo, http, tmp_path):
-    token, session = await nemo.start()
+    token, session = await nemo.start(await nemo.api_token())
     await nemo.turn(token, session, "a 12-second video of a sunset over mountains, music at 35%")
     draft = (await nemo.state(token, session))["draft"]
     started = await nemo.export(token, session, "render_100")
@@ -167,7 +172,7 @@ async def test_export_produces_a_real_mp4(nemo, http, tmp_path):
 
 
 async def test_export_errors(nemo, http):
-    token, session = await nemo.start()
+    token, session = await nemo.start(await nemo.api_token())
     empty = await nemo.export(token, session, "render_empty")
     assert empty.status_code == 400 and empty.json()["success"] is False
     assert "empty" in empty.json()["error"]
@@ -175,7 +180,8 @@ async def test_export_errors(nemo, http):
     await nemo.turn(token, session, "a sunset over mountains")
     draft = (await nemo.state(token, session))["draft"]
     bare = {"id": "render_bare", "sessionId": session, "draft": draft}
-    blocked = await http.post("/api/render/proxy/lambda", headers=nemo.auth(token), json=bare)
+    anonymous, _ = await nemo.token("anonymous-exporter")  # no render scope
+    blocked = await http.post("/api/render/proxy/lambda", headers=nemo.auth(anonymous), json=bare)
     assert blocked.status_code == 402 and blocked.json()["code"] == 402
 
     assert (await nemo.export(token, session, "render_dup")).json()["success"] is True
@@ -184,7 +190,7 @@ async def test_export_errors(nemo, http):
     assert duplicate.json() == {"success": False, "error": "duplicate render id"}
 
     endless = {**draft, "d": 10_000_000}
-    too_long = {"id": "render_long", "sessionId": session, "draft": endless}
+    too_long = {"id": "render_long", "sessionId": session, "draft": endless, "output": OUTPUT}
     headers = nemo.auth(token, **nemo.ATTRIBUTION)
     assert (await http.post("/api/render/proxy/lambda", headers=headers, json=too_long)).json()[
         "success"
@@ -199,7 +205,7 @@ async def test_export_errors(nemo, http):
 
 
 async def test_render_fail_and_cancel(nemo, http, backend):
-    token, session = await nemo.start()
+    token, session = await nemo.start(await nemo.api_token())
     await nemo.turn(token, session, "a sunset over mountains")
     await nemo.faults(render_fail=True)
     await nemo.export(token, session, "render_bad")
@@ -221,9 +227,9 @@ async def test_render_fail_and_cancel(nemo, http, backend):
 async def test_media_survives_in_a_given_media_dir(tmp_path, nemo_class):
     faults = Faults(turn_seconds=0, render_seconds=0)
     async with LocalBackend(seed=2, faults=faults, media_dir=tmp_path) as backend:
-        async with httpx.AsyncClient(base_url=backend.base_url) as http:
+        async with httpx.AsyncClient(base_url=backend.base_url, headers=ATTRIBUTION) as http:
             nemo = nemo_class(http)
-            token, session = await nemo.start()
+            token, session = await nemo.start(await nemo.api_token())
             await nemo.turn(token, session, "a short video of waves")
             await nemo.export(token, session, "render_keep")
             await nemo.wait_render(token, "render_keep")
@@ -233,12 +239,12 @@ async def test_media_survives_in_a_given_media_dir(tmp_path, nemo_class):
 async def test_api_tokens_are_registered_users(nemo_class):
     faults = Faults(turn_seconds=0, render_seconds=0)
     async with LocalBackend(seed=4, faults=faults, api_tokens=["nmv_usr_deploy"]) as backend:
-        async with httpx.AsyncClient(base_url=backend.base_url) as http:
+        async with httpx.AsyncClient(base_url=backend.base_url, headers=ATTRIBUTION) as http:
             nemo = nemo_class(http)
             token, session = await nemo.start("nmv_usr_deploy")
             assert (await nemo.balance(token))["available"] == 10_000
             await nemo.turn(token, session, "a sunset over mountains")
             draft = (await nemo.state(token, session))["draft"]
-            body = {"id": "render_paid", "sessionId": session, "draft": draft}
+            body = {"id": "render_paid", "sessionId": session, "draft": draft, "output": OUTPUT}
             plain = await http.post("/api/render/proxy/lambda", headers=nemo.auth(token), json=body)
-            assert plain.json()["success"] is True  # no attribution needed on a paid plan
+            assert plain.json()["success"] is True  # an API token carries the render scope

@@ -7,6 +7,7 @@ import asyncio
 import httpx
 
 from core.sim import Faults, LocalBackend
+from tests.sim.conftest import ATTRIBUTION
 
 GENERATE = "generate_video_with_seedance"
 EDIT = "edit_multitrack"
@@ -148,7 +149,7 @@ async def test_same_seed_same_script(nemo_class):
         seen = []
         faults = Faults(turn_seconds=0, credits=1000)
         async with LocalBackend(seed=seed, faults=faults) as backend:
-            async with httpx.AsyncClient(base_url=backend.base_url) as http:
+            async with httpx.AsyncClient(base_url=backend.base_url, headers=ATTRIBUTION) as http:
                 nemo = nemo_class(http)
                 token, session = await nemo.start()
                 for prompt in prompts:

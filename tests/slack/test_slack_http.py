@@ -255,3 +255,15 @@ async def test_socket_mode_takes_events_over_the_websocket_and_acks_them(
 
 def test_usage_text_is_valid_mrkdwn() -> None:
     assert "<" not in USAGE and ">" not in USAGE
+
+
+async def test_a_chinese_user_gets_the_usage_in_chinese(
+    app: SlackHttp, engine: RecordingEngine, slack: FakeSlack
+) -> None:
+    slack.user_locales[USER] = "zh-CN"
+    body = (await app.command("")).json()
+    assert body["response_type"] == "ephemeral" and "用 Jupiter 制作视频" in body["text"]
+    slack.post_errors[CHANNEL] = "not_in_channel"
+    await app.command("一只猫", response_url=slack.response_url())
+    (answer,) = await slack.wait_for(lambda: slack.responses)
+    assert "我还不在这个频道里" in answer["text"]

@@ -110,3 +110,29 @@ def test_the_command_root_quotes_the_prompt_inertly() -> None:
     assert "<@U0ALICE>" in section
     assert ">line one &lt;!channel&gt;\n>line two" in section
     assert "<!channel>" not in message.text
+
+
+def test_a_chinese_reply_has_chinese_buttons_balance_and_link_words() -> None:
+    reply = Reply(
+        ReplyKind.VIDEO,
+        "视频好了",
+        (Action.EXPORT, Action.STATUS, Action.CREDITS),
+        video_url="https://cdn.example/v.mp4",
+        balance=Balance(available=5, frozen=0, grand_total=5),
+        language="zh-CN",
+    )
+    (message,) = render(reply, KEY)
+    labels = [
+        e["text"]["text"] for b in message.blocks if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert labels == ["下载 MP4", "导出", "状态", "积分"]
+    dumped = json.dumps(message.blocks, ensure_ascii=False)
+    assert "|打开视频>" in dumped and "*可用*" in dumped
+    english = render(Reply(ReplyKind.TEXT, "done", (Action.EXPORT,)), KEY)[0]
+    assert english.blocks[-1]["elements"][0]["text"]["text"] == "Export"
+
+
+def test_the_root_message_speaks_the_requesters_language() -> None:
+    message = root_message("山间日落", "U123", "zh-CN")
+    assert message.text.startswith("🎬 视频请求：")
+    assert "请 Jupiter 制作一个视频" in _texts(message.blocks)[0]

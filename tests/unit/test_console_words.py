@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bots.console import ConsoleThread, parse_line, render
-from bots.console_words import EN, ZH, ConsoleMsg
+from bots.console_words import EN, ZH, ConsoleWords
 from core.engine.reply import BUTTONS
 from core.errors import FileTooLarge, UnsupportedFileType
 from core.explain import explain
@@ -17,15 +17,16 @@ from core.port import Reply, ReplyKind, ThreadKey
 
 
 def test_both_languages_have_every_console_sentence() -> None:
-    assert set(EN) == set(ZH) == set(ConsoleMsg)
+    assert set(EN) == set(ZH) == set(ConsoleWords)
 
 
 def test_hints_and_the_saved_line_follow_the_reply_language(tmp_path: Path) -> None:
-    reply = Reply(ReplyKind.TEXT, "好的", BUTTONS)
-    assert "（可以说：export / status / credits）" in render(reply, "zh-CN")
-    assert "(say: export / status / credits)" in render(reply, "en")
+    assert "（可以说：导出 / 状态 / 积分）" in render(
+        Reply(ReplyKind.TEXT, "好的", BUTTONS, language="zh-CN")
+    )
+    assert "(say: export / status / credits)" in render(Reply(ReplyKind.TEXT, "ok", BUTTONS))
     thread = ConsoleThread(ThreadKey("console", "u", "terminal", "t"), tmp_path, language="zh-CN")
-    assert say(ConsoleMsg.SAVED, thread.language, path="x.mp4") == "💾 视频已保存到 x.mp4"
+    assert say(ConsoleWords.SAVED, thread.language, path="x.mp4") == "💾 视频已保存到 x.mp4"
 
 
 def test_upload_alone_gives_its_usage() -> None:

@@ -3,13 +3,15 @@ function that turns what happened in a turn into its reply."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import pytest
 
 from core.engine.directory import ThreadDirectory
 from core.engine.reply import BUTTONS, TurnOutcome, compose_reply
 from core.gui import GuiAction
 from core.language import reply_language
-from core.messages import CATALOGUE, Msg, say, supported
+from core.messages import CATALOGUE, Msg, register, say, supported
 from core.port import ReplyKind, ThreadKey
 from tests.fakes.thread import FakeThread
 
@@ -109,3 +111,51 @@ def test_the_thread_directory_is_bounded_and_rebuilds_what_it_dropped() -> None:
     assert directory.get(keys[0]) is not None and built == [keys[0]]
     assert len(directory) == 3
     assert directory.get(ThreadKey("slack", "t", "c", "x")) is None
+
+
+def _registered() -> list[type[StrEnum]]:
+    """Every enum whose sentences are in the catalogue: the engine's and each adapter's."""
+    import bots.base.words
+    import bots.console_words
+    import bots.discord.words
+    import bots.slack.words
+
+    return [
+        Msg,
+        bots.base.words.Words,
+        bots.slack.words.SlackWords,
+        bots.discord.words.DiscordWords,
+        bots.console_words.ConsoleWords,
+    ]
+
+
+@pytest.mark.parametrize("enum", _registered(), ids=lambda enum: enum.__name__)
+@pytest.mark.parametrize("language", sorted(CATALOGUE))
+def test_every_registered_key_has_a_sentence_in_every_language(
+    enum: type[StrEnum], language: str
+) -> None:
+    for key in enum:
+        assert key in CATALOGUE[language], (language, key)
+        assert _fields(CATALOGUE[language][key]) == _fields(CATALOGUE["en"][key]), key
+
+
+def test_adapter_keys_never_collide_with_each_other_or_the_engine() -> None:
+    values = [str(key) for enum in _registered() for key in enum]
+    assert len(values) == len(set(values))
+
+
+def test_register_refuses_a_key_already_in_the_catalogue() -> None:
+    _registered()
+
+    class Clash(StrEnum):
+        STOPPED = "stopped"  # the engine's Msg.STOPPED, by value
+        USAGE = "slack.usage"  # the Slack adapter's, by value
+
+    before = {language: dict(table) for language, table in CATALOGUE.items()}
+    with pytest.raises(ValueError, match="stopped"):
+        register({"en": {Msg.STOPPED: "x"}, "zh-CN": {Msg.STOPPED: "x"}})
+    with pytest.raises(ValueError, match=r"slack\.usage"):
+        register({"en": {Clash.USAGE: "x"}, "zh-CN": {Clash.USAGE: "x"}})
+    with pytest.raises(ValueError, match="stopped"):
+        register({"en": {Clash.STOPPED: "x"}, "zh-CN": {Clash.STOPPED: "x"}})
+    assert {language: dict(table) for language, table in CATALOGUE.items()} == before
