@@ -80,6 +80,7 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMP
 def button_view(
     actions: tuple[Action, ...],
     thread_id: int,
+    *,
     marker: str | None = None,
     language: str = "en",
 ) -> discord.ui.View:

@@ -118,7 +118,7 @@ class DiscordThread:
         first, *rest = render(reply)
         await self._channel.get_partial_message(int(message_id)).edit(
             content=first.content,
-            view=button_view(first.buttons, self._channel.id, first.language),
+            view=button_view(first.buttons, self._channel.id, language=first.language),
             allowed_mentions=NO_MENTIONS,
         )
         for outgoing in rest:
@@ -157,7 +157,9 @@ class DiscordThread:
     async def _send(self, outgoing: Outgoing, marker: str | None = None) -> discord.Message:
         return await self._channel.send(
             content=outgoing.content,
-            view=button_view(outgoing.buttons, self._channel.id, marker, outgoing.language),
+            view=button_view(
+                outgoing.buttons, self._channel.id, marker=marker, language=outgoing.language
+            ),
             allowed_mentions=NO_MENTIONS,
         )
 

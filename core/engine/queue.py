@@ -58,6 +58,7 @@ class TurnQueue:
         self.workers = TaskSet()
         self._running: dict[ThreadKey, asyncio.Task[None]] = {}
         self.typical_seconds = FIRST_ESTIMATE_SECONDS  # a moving average of turn durations
+        self.unfinished: set[int] = set()  # turns whose outcome the store has not taken yet
 
     def estimate(self, turns: int, language: str) -> str:
         """About how long `turns` turns take, in words, from the turns measured so far."""
@@ -65,7 +66,6 @@ class TurnQueue:
         if minutes < 1:
             return say(Msg.ETA_SOON, language)
         return say(Msg.ETA_MINUTES, language, minutes=minutes)
-        self.unfinished: set[int] = set()  # turns whose outcome the store has not taken yet
 
     def busy(self, key: ThreadKey) -> bool:
         return self.workers.get(key) is not None
