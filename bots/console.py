@@ -88,6 +88,8 @@ class ConsoleThread:
             await asyncio.to_thread(handle.close)
         self.saved.append(path)
         self._screen.line(say(ConsoleWords.SAVED, reply.language, path=path))
+        if reply.poster:  # the poster beside the video, for file browsers and previews
+            await asyncio.to_thread(path.with_suffix(".jpg").write_bytes, reply.poster)
 
     async def set_busy(self, text: str | None) -> None:
         """A spinner in front of the live line while a turn runs (terminal only)."""
