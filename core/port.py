@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from core.models import Balance
+from core.redact import mask_secrets
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,13 @@ class Reply:
     progress: float | None = None  # 0..100 for render progress
     details: tuple[str, ...] = field(default_factory=tuple)  # extra lines (timeline changes)
     language: str = "en"  # the catalogue language the text is in; adapters word labels in it
+
+    def __post_init__(self) -> None:
+        """The last gate before any chat: whatever path built this reply, no token shape in
+        its words survives (`core.redact`; claim links are not token shapes)."""
+        object.__setattr__(self, "text", mask_secrets(self.text))
+        if self.details:
+            object.__setattr__(self, "details", tuple(mask_secrets(d) for d in self.details))
 
 
 @runtime_checkable
