@@ -201,7 +201,12 @@ class Transport:
         return await self.retrying(creds, attempt, idempotent=idempotent)
 
     async def answer(
-        self, http: httpx.AsyncClient, request: httpx.Request, path: str, *, missing_id: bool = False
+        self,
+        http: httpx.AsyncClient,
+        request: httpx.Request,
+        path: str,
+        *,
+        missing_id: bool = False,
     ) -> Any:
         """Send `request` and read its answer within `MAX_BODY_BYTES` (never held whole past
         it); `missing_id`: an HTTP 400 is the token call's missing client id."""
