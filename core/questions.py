@@ -19,7 +19,7 @@ from core.redact import mask_secrets
 ASK_TOOL = "ask_question"
 MAX_LABEL = 200
 MAX_QUESTION = 2000
-MAX_OPTIONS = 25  # the most buttons any surface shows; more options are flooding, not asking
+MAX_OPTIONS = 100  # far more than any surface shows (the UI caps them); bounds a flood
 DEFAULT_QUESTION = "The agent needs more details before it goes on. What would you like?"
 
 
@@ -43,7 +43,7 @@ def _choices(raw: Any) -> tuple[Choice, ...]:
         return ()
     seen: set[str] = set()
     out: list[Choice] = []
-    for item in raw[: MAX_OPTIONS * 4]:  # duplicates may be dropped: look a little further
+    for item in raw[: MAX_OPTIONS * 4]:  # duplicates are dropped: look a little further
         if len(out) >= MAX_OPTIONS:
             break
         choice = _choice(item)

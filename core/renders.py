@@ -286,16 +286,20 @@ class Renders:
         return (say(Msg.VERSION_OF, job.language, number=job.version, message=message[:80]),)
 
     async def _attach(self, thread: ChatThread, job: RenderJob, url: str, reply: Reply) -> None:
-        """The MP4 itself, where the platform takes a file that large; the link is enough."""
+        """The MP4 itself, where the platform takes a file that large; the link is enough.
+        Fetched under the client's media guard (public addresses or the backend's own, bytes
+        capped at the declared size and the upload limit), else by the fallback download."""
         limit = thread.upload_limit
         if limit <= 0:
             return
         try:
-            size = job.size or await self.client.media_size(url)
-            if size is None or size > limit:
+            creds = await self.identities.credentials(job.key)
+            found = await self.client.video(creds, job.render_id, url, limit, job.size)
+            if found is None:
                 return
+            size, chunks = found
             name = f"jupiter-{job.render_id}.mp4"
-            await thread.upload(name, size, self.client.download(url), reply)
+            await thread.upload(name, size, chunks, reply)
         except Exception:
             log.warning(
                 "could not attach the video file; the link was posted",
