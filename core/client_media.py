@@ -83,7 +83,7 @@ class MediaGuard:
         return bool(addresses) and all(public_address(a) for a in addresses)
 
     async def _open(
-        self, method: str, url: str, headers: Mapping[str, str], timeout: httpx.Timeout
+        self, method: str, url: str, headers: Mapping[str, str], limits: httpx.Timeout
     ) -> httpx.Response:
         """The streamed answer at the end of the redirects, each hop checked before it is sent.
         The caller closes it."""
@@ -93,7 +93,7 @@ class MediaGuard:
                 raise MediaRefused(f"the video's address ({host}) is not a public one")
             if (urlsplit(url).hostname or "").lower() != self._backend_host:
                 headers = {}  # the fallback's token goes to the backend's host and no other
-            request = self._http.build_request(method, url, headers=dict(headers), timeout=timeout)
+            request = self._http.build_request(method, url, headers=dict(headers), timeout=limits)
             response = await self._http.send(request, stream=True, follow_redirects=False)
             location = response.headers.get("location")
             if response.status_code not in (301, 302, 303, 307, 308) or not location:
