@@ -36,6 +36,9 @@ class Hostile:
             timeout=30,
         )
         kept = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS}
+        if request.method == "HEAD" and "content-length" in answer.headers:
+            kept["Content-Length"] = answer.headers["content-length"]
+            return web.Response(status=answer.status_code, headers=kept)
         return web.Response(status=answer.status_code, body=answer.content, headers=kept)
 
     @asynccontextmanager

@@ -8,6 +8,8 @@ service" on 127.0.0.2."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import json
 import logging
 import time
@@ -308,8 +310,9 @@ async def test_the_console_saves_nothing_of_a_stream_longer_than_declared(
 
         response = web.StreamResponse(headers={"content-type": "video/mp4"})
         await response.prepare(request)
-        async for chunk in chunks():
-            await response.write(chunk)
+        with contextlib.suppress(ConnectionError):  # the bot hangs up at the 1,001st byte
+            async for chunk in chunks():
+                await response.write(chunk)
         return response
 
     out = tmp_path / "videos"
@@ -319,7 +322,7 @@ async def test_the_console_saves_nothing_of_a_stream_longer_than_declared(
         creds = Credentials(client_id="c", token="nmv_usr_x")
         found = await rt.client.video(creds, "render_9", f"{front.url}/long.mp4", 1 << 40)
         assert found is not None and found[0] == 1000
-        console = ConsoleThread(key(), out, stream=open(tmp_path / "chat.txt", "w"))  # noqa: SIM115
+        console = ConsoleThread(key(), out, stream=io.StringIO())
         with pytest.raises(MediaRefused):
             await console.upload("long.mp4", found[0], found[1], Reply(ReplyKind.VIDEO, ""))
         assert not out.exists() or list(out.iterdir()) == []
