@@ -33,7 +33,7 @@ BLOCK_LIMIT = 50
 FALLBACK_LIMIT = 3000
 BUTTON_URL_LIMIT = 3000
 MAX_MESSAGES = 4  # messages one reply may become
-TEXT_LIMIT = 40_000  # characters of a reply's text (and of its details) that are shown
+TEXT_LIMIT = 200_000  # characters of a reply's text (and of its details) that are shown
 
 _PROGRESS_CELLS = 20
 
@@ -51,13 +51,12 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _escaped_len(text: str) -> int:
-    return len(text) + 4 * text.count("&") + 3 * (text.count("<") + text.count(">"))
+_ESCAPED = {"&": 5, "<": 4, ">": 4}  # a character's length once escaped, where it is not 1
 
 
 def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
     """Cut raw text into pieces whose *escaped* form fits `limit`, on the softest boundary."""
-    return base_split(text, limit, width=_escaped_len)
+    return base_split(text, limit, weights=_ESCAPED)
 
 
 def _section(text: str) -> Block:
