@@ -54,18 +54,27 @@ class Hostile:
                             return answer
                 return await self.forward(request, http)
 
-            app = web.Application(client_max_size=64 * 1024 * 1024)
-            app.router.add_route("*", "/{tail:.*}", handle)
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            self.url = f"http://127.0.0.1:{port}"
-            try:
+            async with serve(handle) as url:
+                self.url = url
                 yield self
-            finally:
-                await runner.cleanup()
+
+
+@asynccontextmanager
+async def serve(
+    handle: Callable[[web.Request], Awaitable[web.StreamResponse]], host: str = "127.0.0.1"
+) -> AsyncIterator[str]:
+    """`handle` answering every path on `host` (a free port); yields the base URL."""
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
 
 
 async def sse(request: web.Request, frames: AsyncIterator[bytes]) -> web.StreamResponse:

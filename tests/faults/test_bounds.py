@@ -32,7 +32,7 @@ from core.port import Reply, ReplyKind
 from core.sim import LocalBackend
 from tests.fakes.thread import FakeThread
 from tests.faults.conftest import answers, errors, key, open_runtime, said, videos
-from tests.faults.hostile import Hostile, sse
+from tests.faults.hostile import Hostile, serve, sse
 
 WAIT = 30.0
 LEAKS = ("nmv_usr_LEAK", "Bearer LEAK", "xoxb-1-LEAK", "sk-LEAKLEAKLEAKLEAKLEAK")
@@ -233,17 +233,8 @@ async def internal_service() -> AsyncIterator[tuple[str, list[str]]]:
         hits.append(request.path)
         return web.Response(body=b"INTERNAL SECRET" * 100, content_type="video/mp4")
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", secret)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.2", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.2:{port}", hits
-    finally:
-        await runner.cleanup()
+    async with serve(secret, "127.0.0.2") as url:
+        yield url, hits
 
 
 @pytest.mark.parametrize("shape", ["internal", "localhost", "metadata", "redirect"])
