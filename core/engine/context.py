@@ -91,7 +91,10 @@ class Contexts:
         cached = self._cache.get(slot)
         if cached is not None and time.monotonic() - cached[0] < DEFAULTS_FRESH_SECONDS:
             return cached[1]
-        value = await self.store.effective_defaults(key.platform, key.tenant, user)
+        try:
+            value = await self.store.effective_defaults(key.platform, key.tenant, user)
+        except Exception:  # defaults are a nicety: a store that cannot read them fails later
+            return cached[1] if cached is not None else Defaults()
         self._cache[slot] = (time.monotonic(), value)
         self._cache.move_to_end(slot)
         while len(self._cache) > DEFAULTS_CACHED:

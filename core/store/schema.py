@@ -66,6 +66,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE threads ADD COLUMN claim_token TEXT",
         "ALTER TABLE threads ADD COLUMN claim_expires_at DOUBLE PRECISION",
     ),
+    # 4: a one-row table `/healthz` writes to (a store that reads but cannot write is down)
+    (
+        """CREATE TABLE health (
+            id INTEGER PRIMARY KEY, checked_at DOUBLE PRECISION NOT NULL)""",
+    ),
 )
 
 
