@@ -23,6 +23,7 @@ import pytest
 from aiohttp import web
 
 from bots.console import ConsoleThread
+from bots.console_screen import Screen
 from bots.discord.render import render as discord_render
 from bots.slack.render import render as slack_render
 from core.client import Credentials
@@ -313,7 +314,7 @@ async def test_the_console_saves_nothing_of_a_stream_longer_than_declared(
         creds = Credentials(client_id="c", token="nmv_usr_x")
         found = await rt.client.video(creds, "render_9", f"{front.url}/long.mp4", 1 << 40)
         assert found is not None and found[0] == 1000
-        console = ConsoleThread(key(), out, stream=io.StringIO())
+        console = ConsoleThread(key(), out, Screen(io.StringIO()))
         with pytest.raises(MediaRefused):
             await console.upload("long.mp4", found[0], found[1], Reply(ReplyKind.VIDEO, ""))
         assert not out.exists() or list(out.iterdir()) == []
