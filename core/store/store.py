@@ -26,13 +26,14 @@ from core.store.deliveries import Deliveries
 from core.store.dialect import Database, PostgresDatabase, SQLiteDatabase
 from core.store.identities import Identities
 from core.store.preferences import Preferences
+from core.store.questions import Questions
 from core.store.renders import RenderJobs
 from core.store.schema import migrate
 from core.store.turns import TurnQueue
 from core.store.versions import Versions
 
 
-class Store(Identities, TurnQueue, RenderJobs, Deliveries, Versions, Preferences):
+class Store(Identities, TurnQueue, RenderJobs, Deliveries, Versions, Preferences, Questions):
     """Everything the engine persists. Each method is atomic; writes that decide ownership are
     conditional ("claim if free or lapsed", "mark posted if not yet"), so two processes never
     both act."""
