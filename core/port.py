@@ -103,7 +103,9 @@ class Reply:
     @property
     def details_without_choices(self) -> tuple[str, ...]:
         """`details` minus the numbered option lines, for a surface that draws buttons."""
-        return self.details[: len(self.details) - len(self.choices)] if self.choices else self.details
+        return (
+            self.details[: len(self.details) - len(self.choices)] if self.choices else self.details
+        )
 
 
 @runtime_checkable

@@ -259,12 +259,16 @@ class Renders:
         self.metrics.render_seconds.observe(max(time.time() - job.created_at, 0))
         url = job.output_url
         lang = job.language
+        link = await self.identities.task_link(job.key)  # never raises: no link this time
         reply = Reply(
             ReplyKind.VIDEO,
             say(Msg.RENDER_DONE, lang, url=url),
             (Action.STATUS, Action.CREDITS),
             video_url=url,
-            details=await self._which_version(job),
+            details=(
+                *await self._which_version(job),
+                *((say(Msg.TASK_LINK, lang, link=link),) if link else ()),
+            ),
             language=lang,
         )
         if job.message_id:

@@ -13,15 +13,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from core.client import Credentials, NemoClient
 from core.engine.answers import Answers, new_question_id
 from core.engine.context import TurnContext
 from core.engine.identity import Identities
 from core.engine.limits import EDIT_COST, GENERATION_COST, Spending, UserSlots
-from core.engine.relay import Relay
 from core.engine.lost import watch_lost_turn
+from core.engine.relay import Relay
 from core.engine.reply import BUTTONS, TurnOutcome, compose_reply, next_steps
 from core.engine.workflow import Workflow, describe_defaults, prompt_with_defaults
 from core.errors import (
@@ -179,12 +179,22 @@ class AgentTurn:
     async def _outcome(
         self, ctx: TurnContext, creds: Credentials, heard: Heard, recovered: Draft | None
     ) -> TurnOutcome:
-        """What happened; a recovered lost turn is told like a turn without words."""
+        """What happened, with the question asked and the link at a conversation's start."""
+        told = await self._told(ctx, creds, heard, recovered)
+        question = heard.questions[-1] if heard.questions else None
+        return replace(
+            told,
+            question=question,
+            question_id=new_question_id() if question is not None else None,
+            link=await self.identities.task_link(ctx.key, only_new=True),
+        )
+
+    async def _told(
+        self, ctx: TurnContext, creds: Credentials, heard: Heard, recovered: Draft | None
+    ) -> TurnOutcome:
+        """The words and the timeline; a recovered lost turn is told like one without words."""
         relay = heard.relay
         gui = frozenset(action for action, _ in heard.actions)
-        question = heard.questions[-1] if heard.questions else None
-        asked = {"question": question, "question_id": new_question_id() if question else None}
-        link = await self.identities.task_link(ctx.key, only_new=True)
         if recovered is not None:
             after, final, spoke = recovered, None, False
         else:
@@ -192,10 +202,10 @@ class AgentTurn:
             try:
                 after = await self.identities.fresh_draft(ctx.key, creds, heard.session_id)
             except (BackendUnavailable, RateLimited):
-                if not relay.texts and question is None:
+                if not relay.texts and not heard.questions:
                     raise
                 # The agent has answered: its words must not be lost to a failed timeline read.
-                return TurnOutcome(ctx.language, final, True, gui, None, link=link, **asked)
+                return TurnOutcome(ctx.language, final, True, gui, None)
         changes = tuple(describe_changes(heard.before, after))
         await self.workflow.record(ctx, heard.session_id, after, ctx.incoming.text, list(changes))
         return TurnOutcome(
@@ -205,9 +215,7 @@ class AgentTurn:
             gui,
             summarize(after),
             changes,
-            link=link,
             next_steps=next_steps(after),
-            **asked,
         )
 
     async def _replace(self, ctx: TurnContext, message_id: str, reply: Reply) -> str:

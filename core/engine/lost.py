@@ -47,7 +47,9 @@ async def watch_lost_turn(
         try:
             after = await identities.fresh_draft(key, creds, session_id)
         except (BackendUnavailable, RateLimited):
-            log.info("state unreadable while recovering a lost turn", extra={"thread_key": str(key)})
+            log.info(
+                "state unreadable while recovering a lost turn", extra={"thread_key": str(key)}
+            )
             continue
         if draft_fingerprint(after) != seen:
             return after

@@ -13,7 +13,15 @@ import time
 
 from core.models import Choice
 from core.port import ThreadKey
-from core.store.base import KEY_WHERE, Claim, Question, Row, SQLTables, key_params, thread_key_from_row
+from core.store.base import (
+    KEY_WHERE,
+    Claim,
+    Question,
+    Row,
+    SQLTables,
+    key_params,
+    thread_key_from_row,
+)
 
 
 def question_from_row(row: Row) -> Question:
@@ -22,8 +30,7 @@ def question_from_row(row: Row) -> Question:
     except ValueError:
         raw = []
     options = tuple(
-        Choice(str(item.get("label", "")), item.get("id"))
-        for item in raw if isinstance(item, dict)
+        Choice(str(item.get("label", "")), item.get("id")) for item in raw if isinstance(item, dict)
     )
     return Question(
         id=row["id"],
