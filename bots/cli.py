@@ -111,9 +111,8 @@ async def _with_runtime(
     async with _backend(offline) as local:
         base_url = None
         if local is not None:
-            base_url = local[0]
-            if settings.nemo_token is None:
-                settings = settings.model_copy(update={"nemo_token": SecretStr(local[1])})
+            base_url = local[0]  # the local backend knows only the token it minted
+            settings = settings.model_copy(update={"nemo_token": SecretStr(local[1])})
         async with Runtime.open(settings, base_url=base_url) as rt:
             return await work(rt)
 

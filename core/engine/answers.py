@@ -100,7 +100,8 @@ class Answers:
             label = question.options[click.option].label
             if await self.store.answer_question(question.id, label):
                 await self._show_answered(ctx, question, label)
-                return replace(ctx.incoming, text=label, answer=None, action=None)
+                # (its delivery id was spent on the click itself, so the turn carries none)
+                return replace(ctx.incoming, text=label, answer=None, action=None, event_id=None)
             question = await self.store.get_question(question.id) or question
         if question.answer is not None:
             await ctx.post(ReplyKind.NOTICE, Msg.QUESTION_STALE, answer=question.answer[:200])
