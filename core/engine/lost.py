@@ -19,6 +19,7 @@ from core.errors import BackendUnavailable, RateLimited
 from core.models import Draft
 from core.port import ThreadKey
 from core.renders import draft_fingerprint
+from core.timeline import describe_changes
 
 log = logging.getLogger("jupiter.engine")
 
@@ -51,6 +52,15 @@ async def watch_lost_turn(
                 "state unreadable while recovering a lost turn", extra={"thread_key": str(key)}
             )
             continue
-        if draft_fingerprint(after) != seen:
+        if changed(before, after, seen):
             return after
     return None
+
+
+def changed(before: Draft, after: Draft, seen: str) -> bool:
+    """A draft the backend says differently from the cached one (same source, same shape);
+    with nothing cached, only a change a reader would see counts (an empty draft may come back
+    in another empty shape)."""
+    if before.raw:
+        return draft_fingerprint(after) != seen
+    return after.ready or bool(describe_changes(before, after))

@@ -39,7 +39,9 @@ class Steer(httpx.AsyncBaseTransport):
 def sse(*events: dict[str, Any]) -> Answer:
     """A turn stream of `events`, closed normally."""
     body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
-    return lambda _: httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+    return lambda _: httpx.Response(
+        200, headers={"content-type": "text/event-stream"}, content=body
+    )
 
 
 def ask(args: dict[str, Any], *before: dict[str, Any]) -> Answer:

@@ -122,7 +122,9 @@ async def test_a_click_after_a_restart_still_answers_and_updates_the_question(
             Incoming("", user="u1", answer=Answer(reply.question_id, 2))
         )
         assert (await sent_texts(sim))[-1] == "Watercolor"
-        assert any(s.op == "update" and s.message_id == head and "Watercolor" in s.text for s in said)
+        assert any(
+            s.op == "update" and s.message_id == head and "Watercolor" in s.text for s in said
+        )
 
 
 async def test_only_listed_answers_are_taken_when_free_text_is_not_allowed(
