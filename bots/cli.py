@@ -137,7 +137,7 @@ async def _serve(settings: Settings, args: argparse.Namespace, chosen: Configure
         services = [adapter.serve(rt, config, args) for adapter, config in chosen]
         together: Awaitable[Any] = asyncio.gather(*services)
         if not any(adapter.serves_health for adapter, _ in chosen):
-            together = alongside(together, rt, settings.http_port)
+            together = alongside(together, rt, settings.http_port, settings.http_host)
         await together
         return 0
 

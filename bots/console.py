@@ -98,6 +98,10 @@ class ConsoleThread:
             sys.stderr.flush()
             await asyncio.sleep(0.1)
 
+    async def find_delivery(self, marker: str) -> bool:
+        """The terminal keeps no record but the saved file (`jupiter-<render id>.mp4`)."""
+        return await asyncio.to_thread((self._out_dir / f"jupiter-{marker}.mp4").exists)
+
     async def open_attachment(
         self, attachment: Attachment, language: str = "en"
     ) -> AsyncIterator[bytes]:

@@ -1,6 +1,11 @@
 """`/healthz` and `/metrics` on `JUPITER_HTTP_PORT`, for any adapter an orchestrator watches.
 
-`/healthz` is 200 `{"status":"ok"}` while the store answers (within 5 s), else 503.
+`/healthz` is 200 `{"status":"ok"}` while the store answers and can write (within 5 s), else 503.
+
+Every HTTP server here is built by `web_runner`, with limits a public port needs: header lines
+and fields (`MAX_LINE_BYTES`, `MAX_HEADERS`), a body size (`BODY_MAX_BYTES`, Slack's payloads are far smaller),
+and an idle limit (`IDLE_SECONDS`) that also drops a client that opens a connection and sends
+its request headers too slowly (aiohttp arms the keep-alive timer as a connection opens).
 """
 
 from __future__ import annotations
@@ -17,6 +22,11 @@ from core.metrics import CONTENT_TYPE, Metrics
 log = logging.getLogger("jupiter.health")
 
 HEALTH_TIMEOUT_SECONDS = 5.0
+BODY_MAX_BYTES = 1 << 20
+BODY_SECONDS = 10.0  # the longest a request body may take to arrive
+IDLE_SECONDS = 15.0
+MAX_LINE_BYTES = 8190  # request line and each header line
+MAX_HEADERS = 64
 
 
 class HealthRuntime(Protocol):
@@ -24,6 +34,22 @@ class HealthRuntime(Protocol):
     def metrics(self) -> Metrics: ...
 
     async def healthy(self) -> bool: ...
+
+
+def web_app() -> web.Application:
+    return web.Application(client_max_size=BODY_MAX_BYTES)
+
+
+def web_runner(app: web.Application) -> web.AppRunner:
+    """A runner with the header and idle limits, and no access log (one line per poll)."""
+    return web.AppRunner(
+        app,
+        access_log=None,
+        keepalive_timeout=IDLE_SECONDS,
+        max_line_size=MAX_LINE_BYTES,
+        max_field_size=MAX_LINE_BYTES,
+        max_headers=MAX_HEADERS,
+    )
 
 
 def add_health_routes(web_app: web.Application, rt: HealthRuntime) -> None:
@@ -46,9 +72,9 @@ def add_health_routes(web_app: web.Application, rt: HealthRuntime) -> None:
 
 async def serve_health(rt: HealthRuntime, port: int, host: str = "0.0.0.0") -> None:
     """Serve only the health and metrics routes until cancelled (the Discord bot's port)."""
-    web_app = web.Application()
-    add_health_routes(web_app, rt)
-    runner = web.AppRunner(web_app, access_log=None)
+    app = web_app()
+    add_health_routes(app, rt)
+    runner = web_runner(app)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host=host, port=port)
@@ -62,9 +88,11 @@ async def serve_health(rt: HealthRuntime, port: int, host: str = "0.0.0.0") -> N
         await runner.cleanup()
 
 
-async def alongside(work: Awaitable[None], rt: HealthRuntime, port: int) -> None:
+async def alongside(
+    work: Awaitable[None], rt: HealthRuntime, port: int, host: str = "0.0.0.0"
+) -> None:
     """Run `work` with the health server beside it; when `work` ends, so does the server."""
-    health = asyncio.ensure_future(serve_health(rt, port))
+    health = asyncio.ensure_future(serve_health(rt, port, host))
     try:
         await work
     finally:

@@ -36,6 +36,9 @@ class JsonFormatter(logging.Formatter):
 
 
 QUIET = ("httpx", "httpcore", "aiohttp.access", "asyncio")
+# Database drivers whose DEBUG lines carry SQL parameters (tokens, client ids, user text): they
+# never speak below INFO, whatever JUPITER_LOG_LEVEL says.
+DRIVERS = ("aiosqlite", "asyncpg")
 
 
 def setup_logging(level: str = "INFO", quiet: Iterable[str] = ()) -> None:
@@ -48,3 +51,5 @@ def setup_logging(level: str = "INFO", quiet: Iterable[str] = ()) -> None:
     root.setLevel(level)
     for noisy in (*QUIET, *quiet):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    for driver in DRIVERS:
+        logging.getLogger(driver).setLevel(max(logging.INFO, logging.getLevelName(level)))

@@ -96,6 +96,7 @@ class Msg(StrEnum):
     USING_DEFAULTS = "using_defaults"
     UNDO = "undo"
     QUIT_CHAT = "quit_chat"
+    ERR_NOT_STORED = "err_not_stored"
     QUESTION_PICK = "question_pick"
     QUESTION_PICK_ONLY = "question_pick_only"
     QUESTION_FREE = "question_free"
@@ -203,6 +204,8 @@ _EN: dict[StrEnum, str] = {
     Msg.USING_DEFAULTS: "Using your defaults: {values}",
     Msg.UNDO: 'There\'s no undo on the video service, but every change is a version: say "versions" to list them and "export v2" to get one as it was. To change the current video back, describe it ("remove the music").',
     Msg.QUIT_CHAT: "Nothing to quit here: this conversation simply waits for your next message.",
+    Msg.ERR_NOT_STORED: "⚠️ I couldn't save your message (a storage problem on my side), so I can't work on it. "
+    "Please send it again in a few minutes.",
     Msg.QUESTION_PICK: "Reply with a number or an option's name, or in your own words:",
     Msg.QUESTION_PICK_ONLY: "Reply with the number or the name of one option:",
     Msg.QUESTION_FREE: "Reply in your own words.",
@@ -306,6 +309,7 @@ _ZH: dict[StrEnum, str] = {
     Msg.USING_DEFAULTS: "使用你的默认设置：{values}",
     Msg.UNDO: "视频服务没有撤销功能，但每次修改都是一个版本：发送“版本”查看，发送“导出 v2”获取当时的视频。要改回当前视频，直接描述即可（例如“去掉音乐”）。",
     Msg.QUIT_CHAT: "这里无需退出：对话会一直等你的下一条消息。",
+    Msg.ERR_NOT_STORED: "⚠️ 我这边的存储出了问题，无法保存你的消息，所以没法处理。请过几分钟再发一次。",
     Msg.QUESTION_PICK: "回复编号或选项名称，也可以用你自己的话回答：",
     Msg.QUESTION_PICK_ONLY: "请回复一个选项的编号或名称：",
     Msg.QUESTION_FREE: "请用你自己的话回答。",

@@ -93,6 +93,10 @@ class Reply:
     progress: float | None = None  # 0..100 for render progress
     details: tuple[str, ...] = field(default_factory=tuple)  # extra lines (timeline changes)
     language: str = "en"  # the catalogue language the text is in; adapters word labels in it
+    # A delivery's marker (the render id): the adapter carries it in the posted message,
+    # invisibly where it can, so `ChatThread.find_delivery` can tell later that it arrived.
+    marker: str | None = None
+    poster: bytes | None = None  # a JPEG frame of a delivered video, where one was made
     # The agent asked: every option, in order (labels as the agent gave them, uncut: length
     # and count limits are the adapter's). `question_id` goes into each button's payload and
     # comes back as `Incoming.answer`. The options are also the last `len(choices)` lines of
@@ -147,5 +151,20 @@ class ChatThread(Protocol):
         a refusal is worded in `language`."""
         ...
 
+    async def find_delivery(self, marker: str) -> bool:
+        """Whether a reply posted with `Reply.marker == marker` is in the thread already.
+
+        Asked only by a process taking over a delivery another one left mid-post (killed
+        between the post and recording it), so that the link is posted exactly once: read
+        the platform's own record, never a local cache. May raise (then the link is posted).
+        """
+        ...
+
 
 ThreadResolver = Callable[[ThreadKey], ChatThread]
+
+
+class NotStored(Exception):
+    """`Engine.handle` could not store the message (disk full, a corrupt file, a database that
+    refuses writes): nothing will answer it. An adapter that has not acknowledged it yet must
+    not (so the platform redelivers it); one that has says so in the thread."""

@@ -1,17 +1,19 @@
 """Exports and durable render jobs: a render is stored before it starts, polled under a lease
-(so another replica takes it over when this one dies), and its link posted exactly once, after
-the store's conditional `ready -> posted` update succeeds.
+(so another replica takes it over when this one dies), and its link posted exactly once: the
+store's conditional `ready -> posting` decides who posts, `posted` is written after the post
+returned, and a process taking over a `posting` job asks the thread whether the link arrived.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 from core.client import Credentials, DuplicateRenderId, NemoClient
@@ -20,6 +22,7 @@ from core.messages import Msg, say
 from core.metrics import Metrics
 from core.models import Draft, RenderStatus
 from core.port import Action, ChatThread, Reply, ReplyKind
+from core.posters import make_poster
 from core.store import RenderJob, Store
 from core.store.base import RenderState, Version
 
@@ -247,38 +250,126 @@ class Renders:
             )
 
     async def deliver(self, job_id: int) -> None:
+        """Post a finished render's link exactly once, the crash window included.
+
+        ready -> posting (leased, the lease kept alive while the post retries) -> posted once
+        the post returned. A job found `posting` was left mid-post by a process that died (or
+        gave up): the thread is read for the delivery's marker first, and the link posted only
+        when it is absent.
+        """
         job = await self.store.get_render(job_id)
         if job is None or job.output_url is None:
             return
+        if job.status not in (RenderState.READY, RenderState.POSTING):
+            return
         thread = self.directory.get(job.key)
-        if thread is None:  # left `ready` for a process that serves this platform
+        if thread is None:  # left unfinished for a process that serves this platform
             log.warning("no adapter to post a finished render", extra={"render": job.render_id})
             return
-        if not await self.store.mark_posted(job_id):
+        taken_over = job.status is RenderState.POSTING
+        if not taken_over and not await self.store.begin_posting(job.id, self.owner, self._lease):
             return
-        self.metrics.render_seconds.observe(max(time.time() - job.created_at, 0))
-        url = job.output_url
-        lang = job.language
         link = await self.identities.task_link(job.key)  # never raises: no link this time
         reply = Reply(
             ReplyKind.VIDEO,
-            say(Msg.RENDER_DONE, lang, url=url),
+            say(Msg.RENDER_DONE, job.language, url=job.output_url),
             (Action.STATUS, Action.CREDITS),
-            video_url=url,
+            video_url=job.output_url,
+            marker=job.render_id,
             details=(
                 *await self._which_version(job),
-                *((say(Msg.TASK_LINK, lang, link=link),) if link else ()),
+                *((say(Msg.TASK_LINK, job.language, link=link),) if link else ()),
             ),
-            language=lang,
+            language=job.language,
+            poster=await self._poster(job),
         )
+        async with self._lease_kept(job):
+            if taken_over and await self._found(thread, job):
+                await self.store.mark_posted(job.id, self.owner)
+                return
+            await self._post_delivery(thread, job, reply)
+        self.metrics.render_seconds.observe(max(time.time() - job.created_at, 0))
+        await self._attach(thread, job, job.output_url, reply)
+
+    async def _post_delivery(self, thread: ChatThread, job: RenderJob, reply: Reply) -> None:
         if job.message_id:
+            lang = job.language
             done = Reply(
                 ReplyKind.STATUS, say(Msg.RENDER_FINISHED, lang), progress=100, language=lang
             )
             with contextlib.suppress(Exception):
                 await thread.update(job.message_id, done)
-        await self._post_link(thread, reply)
-        await self._attach(thread, job, url, reply)
+        try:
+            await self._post_link(thread, reply)
+        except BaseException:
+            # Still `posting`: the next claim looks in the thread first, then posts.
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(self.store.release_render(job.id, self.owner))
+            raise
+        # The post went out: recording it must survive a shutdown that cancels this task, or
+        # the next process would have to find the message in the thread (or post it twice).
+        record = asyncio.ensure_future(self.store.mark_posted(job.id, self.owner))
+        try:
+            posted = await asyncio.shield(record)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await record
+            raise
+        if not posted:
+            log.warning("a posted render was no longer leased", extra={"render": job.render_id})
+
+    async def _found(self, thread: ChatThread, job: RenderJob) -> bool:
+        """Whether a dead process's post of this link reached the thread. A thread that cannot
+        be read gets the link (a rare duplicate rather than a lost video)."""
+        try:
+            found = await thread.find_delivery(job.render_id)
+        except Exception as exc:
+            log.warning(
+                "could not look for an earlier delivery; posting: %s",
+                exc.__class__.__name__,
+                extra={"render": job.render_id},
+            )
+            return False
+        if found:
+            log.info(
+                "delivery found in the thread, not posted again", extra={"render": job.render_id}
+            )
+        return found
+
+    @contextlib.asynccontextmanager
+    async def _lease_kept(self, job: RenderJob) -> AsyncIterator[None]:
+        """Renew the job's lease while the body runs (a post retrying through 429s may outlast
+        it): a live poster is never taken over, a dead one is within a lease."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self._lease / 3)
+                if not await self.store.renew_render(job.id, self.owner, self._lease):
+                    return
+
+        keeper = asyncio.create_task(renew(), name=f"lease {job.render_id}")
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+
+    async def _poster(self, job: RenderJob) -> bytes | None:
+        """The video's poster: made once from the MP4 and kept with the job (a replica that
+        takes the delivery over reuses it)."""
+        stored = await self.store.get_poster(job.id)
+        if stored:
+            return base64.b64decode(stored)
+        if job.output_url is None:
+            return None
+        try:
+            poster = await make_poster(self.client.download(job.output_url))
+        except Exception:  # a poster is a nicety: the delivery goes on without one
+            log.warning("no poster for the video", extra={"render": job.render_id})
+            return None
+        if poster is not None:
+            await self.store.put_poster(job.id, base64.b64encode(poster).decode())
+        return poster
 
     async def _which_version(self, job: RenderJob) -> tuple[str, ...]:
         if job.version is None:
@@ -305,8 +396,8 @@ class Renders:
             )
 
     async def _post_link(self, thread: ChatThread, reply: Reply, attempts: int = 3) -> None:
-        """The job is already marked posted (so no other process posts it): a chat API failure
-        here would lose the link for good, so it is retried a few times before giving up."""
+        """The job is `posting` under this process's lease (so no other process posts it): a
+        chat API failure is retried a few times; past that the job is left for the next claim."""
         for attempt in range(1, attempts + 1):
             try:
                 await thread.post(reply)
@@ -322,6 +413,8 @@ class Renders:
         key = ctx.key
         stopped = False
         for job in await self.store.active_renders(key):
+            if job.status is RenderState.POSTING:
+                continue  # its link is on its way; cancelling now could hide that it arrived
             self.tasks.cancel(("render", job.id))
             with contextlib.suppress(NemoError):
                 creds = await self.identities.credentials(key)
@@ -343,7 +436,7 @@ class Renders:
         for job in await self.store.claim_renders(self.owner, self._lease):
             if not can_post(job.key.platform):
                 await self.store.release_render(job.id, self.owner)
-            elif job.status is RenderState.READY:
+            elif job.status in (RenderState.READY, RenderState.POSTING):
                 self.tasks.spawn(self.deliver(job.id), f"deliver {job.render_id}")
             else:
                 self.drive(job)

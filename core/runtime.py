@@ -20,8 +20,9 @@ from core import __version__
 from core.client import ClientTiming, NemoClient
 from core.engine import Engine, EngineConfig
 from core.metrics import Metrics
-from core.settings import Settings
+from core.settings import Settings, SettingsError
 from core.store import Store, open_store
+from core.store.cipher import SecretKeyError
 
 STREAM_POOLS = 64  # connection pools for API calls and turn streams (see NemoClient)
 
@@ -52,6 +53,18 @@ def engine_config(settings: Settings) -> EngineConfig:
     )
 
 
+async def _check_secrets(store: Store) -> None:
+    """A key that cannot open the stored secrets would fail every turn later, one by one: stop
+    at start instead, with one line naming the setting (exit 2)."""
+    try:
+        await store.seal_secrets()
+    except SecretKeyError as exc:
+        raise SettingsError(
+            f"JUPITER_SECRET_KEY does not open the stored secrets ({exc}); "
+            "list the old key after the new one to rotate"
+        ) from None
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -62,7 +75,9 @@ class Runtime:
     metrics: Metrics
 
     async def healthy(self) -> bool:
-        return await self.store.ping()
+        """The store answers and can write (a rate-limited probe): acknowledging messages a
+        store cannot keep would lose them, so an orchestrator must see this replica down."""
+        return await self.store.ping() and await self.store.writable()
 
     @classmethod
     @asynccontextmanager
@@ -91,6 +106,7 @@ class Runtime:
             secret = settings.secret_key.get_secret_value() if settings.secret_key else None
             store = await open_store(settings.database_url, secret_key=secret)
             try:
+                await _check_secrets(store)
                 metrics = Metrics()
                 client = NemoClient(
                     http,

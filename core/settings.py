@@ -89,6 +89,7 @@ class Settings(SettingsBase):
         30.0, gt=0, validation_alias=env("JUPITER_REQUEST_TIMEOUT_SECONDS")
     )
     http_port: int = Field(3000, ge=0, le=65535, validation_alias=env("JUPITER_HTTP_PORT"))
+    http_host: str = Field("0.0.0.0", min_length=1, validation_alias=env("JUPITER_HTTP_HOST"))
     job_lease_seconds: float = Field(60.0, gt=0, validation_alias=env("JUPITER_JOB_LEASE_SECONDS"))
     log_level: str = Field("INFO", validation_alias=env("JUPITER_LOG_LEVEL"))
     secret_key: SecretStr | None = Field(None, validation_alias=env("JUPITER_SECRET_KEY"))

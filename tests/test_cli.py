@@ -208,3 +208,20 @@ def test_the_console_words_its_hints_in_the_reply_language() -> None:
     assert render(Reply(ReplyKind.TEXT, "done", buttons)) == "done\n  (say: export / status)"
     chinese = render(Reply(ReplyKind.TEXT, "好了", buttons, language="zh-CN"))
     assert chinese == "好了\n  （可以说：导出 / 状态）"
+
+
+def test_a_secret_key_that_cannot_open_the_store_exits_2(tmp_path: Path) -> None:
+    import asyncio
+
+    from core.store import TenantRow, open_store
+
+    async def seed() -> None:
+        store = await open_store(f"sqlite:///{tmp_path / 'j.db'}", secret_key="right")
+        await store.put_tenant(TenantRow("console", "local", "client-abc", "tok"))
+        await store.close()
+
+    asyncio.run(seed())
+    done = _jupiter(tmp_path, "console", "--offline", JUPITER_SECRET_KEY="wrong", timeout=60)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if not line.startswith("{")]  # logs aside
+    assert len(lines) == 1 and "JUPITER_SECRET_KEY" in lines[0] and "Traceback" not in done.stderr

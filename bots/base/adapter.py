@@ -10,15 +10,18 @@ a subcommand, and starts it from `jupiter run` when its settings are present.
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from core.port import ChatThread, Incoming, ThreadKey, ThreadResolver
+from core.port import ChatThread, Incoming, Reply, ReplyKind, ThreadKey, ThreadResolver
 from core.settings import SettingsBase
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
+
+log = logging.getLogger("jupiter.adapter")
 
 
 class Engine(Protocol):
@@ -30,6 +33,19 @@ class Engine(Protocol):
     async def is_bot_thread(self, key: ThreadKey) -> bool: ...
 
     def register(self, platform: str, resolver: ThreadResolver) -> None: ...
+
+
+async def tell_not_stored(thread: ChatThread, incoming: Incoming) -> None:
+    """The message was acknowledged already but the store refused it (`NotStored`): the one
+    thing left is to say so in the thread, so the user sends it again. Never raises."""
+    from core.language import reply_language
+    from core.messages import Msg, say
+
+    text = say(Msg.ERR_NOT_STORED, reply_language(incoming.text, incoming.locale))
+    try:
+        await thread.post(Reply(ReplyKind.ERROR, text))
+    except Exception as exc:
+        log.warning("could not say a message was not stored: %s", exc.__class__.__name__)
 
 
 class AdapterSettings(SettingsBase):

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import discord
 
-from bots.base.adapter import Engine
+from bots.base.adapter import Engine, tell_not_stored
 from bots.discord.files import DiscordFiles
 from bots.discord.incoming import (
     PLATFORM,
@@ -42,7 +42,7 @@ from bots.discord.thread import (
 from bots.discord.words import DiscordWords
 from core.language import reply_language
 from core.messages import say
-from core.port import Action, Incoming, ThreadKey
+from core.port import Action, ChatThread, Incoming, NotStored, ThreadKey
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,14 @@ class DiscordAdapter:
         await self._handle(thread_key(route.guild_id, thread_id), route.incoming)
 
     async def _handle(self, key: ThreadKey, incoming: Incoming) -> None:
-        await self.engine.handle(self.thread(key), incoming)
+        await self._hand_over(self.thread(key), incoming)
+
+    async def _hand_over(self, thread: ChatThread, incoming: Incoming) -> None:
+        """Discord never redelivers a message: one the store refused is answered with an error."""
+        try:
+            await self.engine.handle(thread, incoming)
+        except NotStored:
+            await tell_not_stored(thread, incoming)
 
     async def _say(
         self,
@@ -272,7 +279,7 @@ class DiscordAdapter:
         tenant = tenant_of(interaction.guild_id, interaction.user.id)
         # Not a conversation: a key no message can map to, so no session grows from it.
         key = ThreadKey(PLATFORM, tenant, f"credits-{channel_id}", str(channel_id))
-        await self.engine.handle(
+        await self._hand_over(
             InteractionThread(key, interaction),
             self._incoming(interaction, "credits", Action.CREDITS),
         )

@@ -20,7 +20,7 @@ import discord
 
 from bots.base.downloads import AttachmentUnavailable
 from bots.base.uploads import UploadTooLarge, check_fits, within_limit
-from bots.discord.buttons import button_view
+from bots.discord.buttons import button_view, carries
 from bots.discord.endpoints import current_webhooks, webhooks_via
 from bots.discord.files import DiscordFiles
 from bots.discord.render import Outgoing, render
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()
 DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES  # 10 MiB
 TYPING_SECONDS = 8.0  # Discord shows "typing" for 10 s after each trigger
+DELIVERY_LOOKBACK = 100  # recent messages read looking for a delivery left mid-post
 
 
 class TypingIndicators:
@@ -95,10 +96,21 @@ class DiscordThread:
         """Send the reply (several messages when long); the id is the first one's."""
         await self._online.wait()
         first, *rest = render(reply)
-        message_id = str((await self._send(first)).id)
+        message_id = str((await self._send(first, reply.marker)).id)
         for outgoing in rest:
-            await self._send(outgoing)
+            await self._send(outgoing, reply.marker)
         return message_id
+
+    async def find_delivery(self, marker: str) -> bool:
+        """Reads the channel's recent messages (a delivery is among the newest) for a button
+        carrying the marker."""
+        await self._online.wait()
+        async for message in self._channel.history(limit=DELIVERY_LOOKBACK):
+            for row in message.components:
+                for item in getattr(row, "children", ()):
+                    if carries(getattr(item, "custom_id", None) or "", marker):
+                        return True
+        return False
 
     async def update(self, message_id: str, reply: Reply) -> None:
         """Edit in place; a reply too long for one message continues in new messages."""
@@ -106,7 +118,7 @@ class DiscordThread:
         first, *rest = render(reply)
         await self._channel.get_partial_message(int(message_id)).edit(
             content=first.content,
-            view=button_view(first.buttons, self._channel.id, first.language),
+            view=button_view(first.buttons, self._channel.id, language=first.language),
             allowed_mentions=NO_MENTIONS,
         )
         for outgoing in rest:
@@ -142,10 +154,12 @@ class DiscordThread:
     def open_attachment(self, attachment: Attachment, language: str = "en") -> AsyncIterator[bytes]:
         return self._files.stream(attachment.source, attachment.filename, language)
 
-    async def _send(self, outgoing: Outgoing) -> discord.Message:
+    async def _send(self, outgoing: Outgoing, marker: str | None = None) -> discord.Message:
         return await self._channel.send(
             content=outgoing.content,
-            view=button_view(outgoing.buttons, self._channel.id, outgoing.language),
+            view=button_view(
+                outgoing.buttons, self._channel.id, marker=marker, language=outgoing.language
+            ),
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -200,3 +214,6 @@ class InteractionThread:
         raise AttachmentUnavailable(
             say(DiscordWords.PRIVATE_NO_FILES, language, filename=repr(attachment.filename))
         )
+
+    async def find_delivery(self, marker: str) -> bool:
+        return False  # videos are never delivered as private answers

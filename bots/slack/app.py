@@ -1,8 +1,10 @@
 """Running the Slack app: Socket Mode, or HTTP with `/slack/events`, `/healthz` and `/metrics`.
 
 What must hold:
-- in HTTP mode nothing is processed unless Bolt's request verification accepts the signature
-  (`X-Slack-Signature` over `v0:{timestamp}:{body}`, timestamp within 5 minutes): 401 otherwise;
+- in HTTP mode nothing is processed unless the signature checks out (`X-Slack-Signature` over
+  `v0:{timestamp}:{body}`, timestamp within 5 minutes): 401 otherwise. It is checked on the raw
+  bytes *before* anything parses them, so an unsigned malformed body costs a 401 and a warning,
+  never a parser error; the body must arrive within `BODY_SECONDS` and fit `BODY_MAX_BYTES`;
 - missing credentials stop start-up with a `SettingsError` naming the variable, before any
   socket is opened;
 - `/healthz` and `/metrics` answer on `JUPITER_HTTP_PORT` in both modes, so an orchestrator can
@@ -22,9 +24,10 @@ from pydantic import SecretStr
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 
 from bots.base.adapter import Engine
-from bots.health import HealthRuntime, add_health_routes
+from bots.health import BODY_SECONDS, HealthRuntime, add_health_routes, web_app, web_runner
 from core.metrics import Metrics
 from core.port import ThreadResolver
 from core.redact import register_secret_patterns
@@ -73,17 +76,29 @@ def _require(value: SecretStr | None, name: str, why: str) -> str:
     return secret
 
 
-def build_web_app(rt: HealthRuntime, bolt_app: AsyncApp | None) -> web.Application:
+def build_web_app(
+    rt: HealthRuntime, bolt_app: AsyncApp | None, signing_secret: str = ""
+) -> web.Application:
     """`/healthz`, `/metrics`, and `/slack/events` when a Bolt app is given (HTTP mode)."""
-    web_app = web.Application()
-    add_health_routes(web_app, rt)
+    app = web_app()
+    add_health_routes(app, rt)
     if bolt_app is not None:
-        web_app.router.add_post(EVENTS_PATH, _events_handler(bolt_app))
-    return web_app
+        app.router.add_post(EVENTS_PATH, _events_handler(bolt_app, signing_secret))
+    return app
 
 
-def _events_handler(bolt_app: AsyncApp) -> Handler:
+def _events_handler(bolt_app: AsyncApp, signing_secret: str) -> Handler:
+    verifier = SignatureVerifier(signing_secret) if signing_secret else None
+
     async def slack_events(request: web.Request) -> web.StreamResponse:
+        try:
+            async with asyncio.timeout(BODY_SECONDS):
+                body = await request.read()
+        except TimeoutError:
+            return web.Response(status=408, text="request body too slow")
+        if verifier is not None and not verifier.is_valid_request(body, request.headers):
+            log.warning("rejected a request to %s: bad or stale Slack signature", EVENTS_PATH)
+            return web.Response(status=401, text="invalid signature")
         response = await bolt_app.async_dispatch(await to_bolt_request(request))
         if response.status == 401:
             log.warning("rejected a request to %s: bad or stale Slack signature", EVENTS_PATH)
@@ -132,10 +147,11 @@ async def serve(
         app_token = _require(settings.slack_app_token, "SLACK_APP_TOKEN", words.NEED_APP_TOKEN)
     bolt_app, _ = build(rt, settings, socket=socket)
 
-    runner = web.AppRunner(build_web_app(rt, None if socket else bolt_app), access_log=None)
+    secret = _secret(settings.slack_signing_secret) or ""
+    runner = web_runner(build_web_app(rt, None if socket else bolt_app, secret))
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host="0.0.0.0", port=rt.settings.http_port)
+        site = web.TCPSite(runner, host=rt.settings.http_host, port=rt.settings.http_port)
         await site.start()
         mode = "socket mode" if socket else f"HTTP at {EVENTS_PATH}"
         log.info("slack app running (%s), listening on %s", mode, runner.addresses)

@@ -2,9 +2,15 @@
 
 Why it is shaped this way:
 - Slack gives an app 3 seconds to acknowledge, then retries and eventually shows the user an
-  error. Bolt runs listeners on their own task (`process_before_response=False`) and answers as
-  soon as `ack()` is called, so every listener acks first and only then does IO; the engine's
-  `handle` returns quickly too, and the turn runs on the engine's tasks.
+  error. Never acknowledge what was not stored: Bolt answers after the listener returns
+  (`process_before_response=True`), and events and clicks are handed to the engine, whose
+  `handle` only stores the message (the turn runs on the engine's tasks), before that answer.
+  A store that refuses (`NotStored`) makes the answer a 500, so Slack redelivers the event
+  (in Socket Mode: no ack, the same). The users.info locale look-up on that path is bounded
+  (`LOCALE_SECONDS`) to keep inside the 3 s.
+- `/video` must be acked before its thread exists (the root message is posted first), so it is
+  acked at once and the rest runs on its own task (Bolt's lazy listeners would deep-copy the
+  request, client included); if the store refuses then, the thread says so.
 - Slack redelivers an event that was not acknowledged in time; the engine deduplicates by the
   `event_id` this adapter puts on every `Incoming`.
 - Files are handed to the engine as they are: it checks type and size (`core.files`) once,
@@ -28,13 +34,15 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bots.base.adapter import Engine
+from bots.base.adapter import Engine, tell_not_stored
 from core.files import ACCEPTED_TYPES
 from core.language import reply_language
 from core.messages import say
+from core.port import NotStored
 
 from .incoming import (
     OPEN_VIDEO_ACTION,
+    Command,
     Routed,
     from_action,
     from_command,
@@ -74,6 +82,7 @@ def not_postable(code: str, language: str = "en") -> str:
 USAGE = usage()
 
 _BUTTONS = re.compile(r"^jupiter_(export|status|credits)$")
+LOCALE_SECONDS = 1.0
 
 
 class UserLocales:
@@ -117,6 +126,7 @@ class Listeners:
         self._threads = threads
         self._client = threads.client
         self._locales = UserLocales(threads.client)
+        self._opening: set[asyncio.Task[None]] = set()  # /video threads being opened
 
     async def deliver(self, routed: Routed) -> None:
         if routed.needs_owner and not await self._engine.is_bot_thread(routed.key):
@@ -124,7 +134,11 @@ class Listeners:
         thread = self._threads(routed.key)
         incoming = routed.incoming
         if incoming.locale is None and incoming.user:
-            incoming = replace(incoming, locale=await self._locales.get(incoming.user))
+            locale = None
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(LOCALE_SECONDS):
+                    locale = await self._locales.get(incoming.user)
+            incoming = replace(incoming, locale=locale)
         await self._engine.handle(thread, incoming)
 
     async def _language(self, text: str, user: object) -> str:
@@ -145,6 +159,14 @@ class Listeners:
             await ack(text=usage(language), response_type="ephemeral")
             return
         await ack()
+        task = asyncio.create_task(
+            self._open_thread(request, respond, language), name="slack /video"
+        )
+        self._opening.add(task)
+        task.add_done_callback(self._opening.discard)
+
+    async def _open_thread(self, request: Command, respond: AsyncRespond, language: str) -> None:
+        """After the ack: the thread's root message, then the prompt handed over."""
         root = root_message(request.prompt, request.user, language)
         try:
             posted = await self._client.chat_postMessage(
@@ -158,7 +180,11 @@ class Listeners:
                 response_type="ephemeral",
             )
             return
-        await self.deliver(request.routed(str(posted["ts"])))
+        routed = request.routed(str(posted["ts"]))
+        try:
+            await self.deliver(routed)
+        except NotStored:
+            await tell_not_stored(self._threads(routed.key), routed.incoming)
 
     async def on_mention(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
         routed = from_mention(body, context.bot_user_id)
@@ -171,10 +197,16 @@ class Listeners:
             await self.deliver(routed)
 
     async def on_button(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
+        """Stored, then acked. Slack does not redeliver clicks: a refused store is said in
+        the thread, and the 500 shows the clicker an error too."""
         routed = from_action(body)
         if routed is not None:
-            await self.deliver(routed)
+            try:
+                await self.deliver(routed)
+            except NotStored:
+                await tell_not_stored(self._threads(routed.key), routed.incoming)
+                raise
+        await ack()
 
     async def on_open_video(self, ack: AsyncAck) -> None:
         await ack()  # a link button still sends a click; Slack shows an error unless it is acked
@@ -193,7 +225,7 @@ def build_app(
     app = AsyncApp(
         client=threads.client,
         signing_secret=secret,
-        process_before_response=False,
+        process_before_response=True,  # answered once the listener stored the message
         logger=logging.getLogger("jupiter.slack.bolt"),
         name="jupiter",
     )

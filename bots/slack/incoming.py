@@ -233,6 +233,8 @@ def from_action(payload: Payload) -> Routed | None:
         return None
     user = payload.get("user") or {}
     team = str((payload.get("team") or {}).get("id") or user.get("team_id") or "")
+    if not team:
+        return None  # whose thread it is cannot be told, and a button's value is not trusted
     channel = str(
         (payload.get("channel") or {}).get("id")
         or (payload.get("container") or {}).get("channel_id")

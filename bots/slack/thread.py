@@ -7,7 +7,10 @@ What must hold:
   hosts only, redirects re-checked), and the token never appears in an error message;
 - the finished MP4 is streamed to Slack's upload URL chunk by chunk, never held in memory; one
   over `JUPITER_SLACK_UPLOAD_MAX_BYTES` is refused (`UploadTooLarge`) and the link stands;
-- `post` returns the first message's `ts`, so `update` edits the head of a long reply.
+- `post` returns the first message's `ts`, so `update` edits the head of a long reply;
+- a delivery (`Reply.marker`) carries Slack message metadata (`event_type` `jupiter_delivery`,
+  `event_payload.render_id`) on its first message, invisible to readers, so `find_delivery`
+  can find it in the thread's replies (`include_all_metadata`) after a crash mid-post.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from .settings import SlackSettings
 
 log = logging.getLogger("jupiter.slack")
 
+DELIVERY_EVENT = "jupiter_delivery"  # message metadata event_type of a delivered video
+REPLIES_PAGES = 20  # conversations.replies pages (200 messages each) read looking for one
 STATUS_REFRESH_SECONDS = 90.0  # Slack clears an assistant status after 2 minutes
 STATUS_MAX_SECONDS = 1200.0  # the longest a status is kept alive: a turn plus a render, at most
 # setStatus answers these when the app cannot use it at all; anything else is about one thread.
@@ -97,6 +102,7 @@ class SlackThread:
     async def post(self, reply: Reply) -> str:
         first: str | None = None
         for message in render(reply, self.key):
+            marked = reply.marker is not None and first is None
             response = await self._client.chat_postMessage(
                 channel=self.key.channel,
                 thread_ts=self.key.thread,
@@ -104,10 +110,32 @@ class SlackThread:
                 blocks=message.blocks,
                 unfurl_links=False,
                 unfurl_media=False,
+                metadata=_delivery_metadata(reply.marker) if marked else None,
             )
             first = first or str(response["ts"])
         assert first is not None  # render always returns at least one message
         return first
+
+    async def find_delivery(self, marker: str) -> bool:
+        """Reads the thread's replies with their metadata (Slack leaves it out unless asked)."""
+        cursor: str | None = None
+        for _ in range(REPLIES_PAGES):
+            page = await self._client.conversations_replies(
+                channel=self.key.channel,
+                ts=self.key.thread,
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            )
+            for message in page.get("messages") or []:
+                meta = message.get("metadata") or {}
+                payload = meta.get("event_payload") or {}
+                if meta.get("event_type") == DELIVERY_EVENT and payload.get("render_id") == marker:
+                    return True
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not page.get("has_more") or cursor is None:
+                return False
+        return False
 
     async def update(self, message_id: str, reply: Reply) -> None:
         message = render(reply, self.key)[0]
@@ -199,6 +227,10 @@ class SlackThread:
 
     def open_attachment(self, attachment: Attachment, language: str = "en") -> AsyncIterator[bytes]:
         return self._files.stream(attachment.source, attachment.filename, language)
+
+
+def _delivery_metadata(marker: str | None) -> dict[str, Any]:
+    return {"event_type": DELIVERY_EVENT, "event_payload": {"render_id": marker}}
 
 
 class SlackThreads:

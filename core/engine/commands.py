@@ -86,9 +86,7 @@ class Commands:
         row = await self.store.get_thread(key)
         if row is None or not row.session_id:
             await ctx.thread.post(
-                Reply(
-                    ReplyKind.TIMELINE, summarize(Draft()), (Action.CREDITS,), language=ctx.language
-                )
+                ctx.reply(ReplyKind.TIMELINE, summarize(Draft()), (Action.CREDITS,))
             )
             return
         creds = await self.identities.credentials(key)
@@ -106,13 +104,7 @@ class Commands:
             details = (*details, ctx.say(Msg.TASK_LINK, link=link))
         buttons = (Action.EXPORT, Action.CREDITS) if draft.ready else (Action.CREDITS,)
         await ctx.thread.post(
-            Reply(
-                ReplyKind.TIMELINE,
-                summarize(draft),
-                buttons,
-                details=details,
-                language=ctx.language,
-            )
+            ctx.reply(ReplyKind.TIMELINE, summarize(draft), buttons, details=details)
         )
 
     async def stop(self, ctx: TurnContext) -> None:
@@ -149,14 +141,7 @@ class Commands:
             lines.extend(_uploaded_lines(result, attachment))
         if lines:
             await self.identities.fresh_draft(key, creds, session_id)
-            await ctx.thread.post(
-                Reply(
-                    ReplyKind.NOTICE,
-                    ctx.say(Msg.UPLOADED),
-                    details=tuple(lines),
-                    language=ctx.language,
-                )
-            )
+            await ctx.post(ReplyKind.NOTICE, Msg.UPLOADED, details=tuple(lines))
 
     async def _acceptable(self, ctx: TurnContext, attachment: Attachment) -> bool:
         try:

@@ -49,16 +49,29 @@ class TurnContext:
     def say(self, key: StrEnum, **values: Any) -> str:
         return say(key, self.language, **values)
 
+    def reply(
+        self,
+        kind: ReplyKind,
+        text: str,
+        buttons: tuple[Action, ...] = (),
+        *,
+        details: tuple[str, ...] = (),
+    ) -> Reply:
+        """A reply in this context's language (adapters label its buttons in it too)."""
+        return Reply(kind, text, buttons, details=details, language=self.language)
+
     async def post(
         self,
         kind: ReplyKind,
         key: StrEnum,
         buttons: tuple[Action, ...] = (),
+        *,
+        details: tuple[str, ...] = (),
         **values: Any,
     ) -> str:
         """Post one catalogue sentence; returns the message id (see `ChatThread.post`)."""
         return await self.thread.post(
-            Reply(kind, self.say(key, **values), buttons, language=self.language)
+            self.reply(kind, self.say(key, **values), buttons, details=details)
         )
 
 
@@ -78,7 +91,10 @@ class Contexts:
         cached = self._cache.get(slot)
         if cached is not None and time.monotonic() - cached[0] < DEFAULTS_FRESH_SECONDS:
             return cached[1]
-        value = await self.store.effective_defaults(key.platform, key.tenant, user)
+        try:
+            value = await self.store.effective_defaults(key.platform, key.tenant, user)
+        except Exception:  # defaults are a nicety: a store that cannot read them fails later
+            return cached[1] if cached is not None else Defaults()
         self._cache[slot] = (time.monotonic(), value)
         self._cache.move_to_end(slot)
         while len(self._cache) > DEFAULTS_CACHED:

@@ -8,7 +8,9 @@ lost, then runs in the thread's order (`TurnQueue`), dispatched by `execute`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from dataclasses import replace
+from typing import TypeVar
 
 from core.engine.agent import AgentTurn
 from core.engine.answers import Answers
@@ -23,10 +25,12 @@ from core.engine.workflow import Workflow
 from core.intents import Intent, classify, export_version
 from core.messages import Msg
 from core.metrics import Metrics
-from core.port import Action, ChatThread, Incoming, Reply, ReplyKind, ThreadKey
+from core.port import Action, ChatThread, Incoming, NotStored, ReplyKind, ThreadKey
 from core.store import Store, TurnRow
+from core.store.base import mend
 
 log = logging.getLogger("jupiter.engine")
+T = TypeVar("T")
 
 ACTION_INTENT = {
     Action.EXPORT: Intent.EXPORT,
@@ -89,15 +93,26 @@ class Intake:
         self._notices: dict[ThreadKey, str] = {}  # this burst's "queued" message per thread
 
     async def handle(self, thread: ChatThread, incoming: Incoming) -> None:
-        """Take one message. Returns quickly: the work runs on the engine's own tasks."""
-        incoming = storable(incoming)
+        """Take one message. Returns quickly: the work runs on the engine's own tasks.
+        Raises `NotStored` when the store refused it (then nothing will answer it)."""
+        try:
+            await self._take(thread, storable(incoming))
+        except _StoreFailed as failed:
+            log.error(
+                "a message could not be stored: %s",
+                failed.cause.__class__.__name__,
+                extra={"thread_key": str(thread.key)},
+            )
+            raise NotStored(str(thread.key)) from failed.cause
+
+    async def _take(self, thread: ChatThread, incoming: Incoming) -> None:
         key = thread.key
         self.directory.remember(thread)
         self.metrics.messages.labels(key.platform).inc()
         ctx = await self.contexts.of(thread, incoming)
         intent = intent_of(incoming)
         if intent in IMMEDIATE or incoming.answer is not None or intent is Intent.RETRY:
-            if incoming.event_id and not await self.store.first_seen(incoming.event_id):
+            if incoming.event_id and not await _stored(self.store.first_seen(incoming.event_id)):
                 return
             resend = incoming.answer is not None or intent is Intent.RETRY
             work = self._resend(ctx) if resend else self.immediate(ctx, intent)
@@ -119,16 +134,16 @@ class Intake:
         key = ctx.key
         if not self.queue.busy(key):
             self._notices.pop(key, None)  # a new burst begins
-            if await self.store.enqueue_turn(key, incoming) is None:
+            if await _stored(self.store.enqueue_turn(key, incoming)) is None:
                 log.info("duplicate delivery ignored", extra={"thread_key": str(key)})
                 return
             self.queue.start(key)
             return
-        waiting = await self.store.queued_count(key)
+        waiting = await _stored(self.store.queued_count(key))
         if waiting >= self.max_queued:
             await self._refuse_full(ctx)
             return
-        if await self.store.enqueue_turn(key, incoming) is None:
+        if await _stored(self.store.enqueue_turn(key, incoming)) is None:
             log.info("duplicate delivery ignored", extra={"thread_key": str(key)})
             return
         self.metrics.queued.inc()
@@ -137,7 +152,9 @@ class Intake:
 
     async def _refuse_full(self, ctx: TurnContext) -> None:
         """Past the thread's queue limit: not stored, not charged; a flood hears it once."""
-        if ctx.incoming.event_id and not await self.store.first_seen(ctx.incoming.event_id):
+        if ctx.incoming.event_id and not await _stored(
+            self.store.first_seen(ctx.incoming.event_id)
+        ):
             return
         self.metrics.refused.labels("queue").inc()
         if self.bursts.should_speak(ctx.key, "queue"):
@@ -155,11 +172,9 @@ class Intake:
             return
         text = ctx.say(Msg.QUEUED_WAITING, waiting=ahead, eta=eta)
         try:
-            await ctx.thread.update(notice, Reply(ReplyKind.NOTICE, text, language=ctx.language))
+            await ctx.thread.update(notice, ctx.reply(ReplyKind.NOTICE, text))
         except Exception:
-            self._notices[ctx.key] = await ctx.thread.post(
-                Reply(ReplyKind.NOTICE, text, language=ctx.language)
-            )
+            self._notices[ctx.key] = await ctx.thread.post(ctx.reply(ReplyKind.NOTICE, text))
 
     async def immediate(self, ctx: TurnContext, intent: Intent) -> None:
         handlers = {
@@ -199,23 +214,24 @@ class Intake:
             await self.agent.run(ctx, answer)
 
 
-def _unpaired(text: str) -> bool:
+class _StoreFailed(Exception):
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(cause.__class__.__name__)
+        self.cause = cause
+
+
+async def _stored(write: Awaitable[T]) -> T:
+    """The store write that decides whether a message is kept; its failure is `NotStored`."""
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def _mend(text: str) -> str:
-    """Lone UTF-16 surrogates (a JSON escape cut in half) can be neither stored nor sent on:
-    pairs are joined, strays become U+FFFD."""
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return await write
+    except Exception as exc:
+        raise _StoreFailed(exc) from exc
 
 
 def storable(incoming: Incoming) -> Incoming:
+    """The message with what no store keeps mended (see `core.store.base.mend`)."""
     names = [a.filename for a in incoming.attachments]
-    if not _unpaired(incoming.text) and not any(_unpaired(name) for name in names):
+    if mend(incoming.text) == incoming.text and all(mend(n) == n for n in names):
         return incoming
-    files = tuple(replace(a, filename=_mend(a.filename)) for a in incoming.attachments)
-    return replace(incoming, text=_mend(incoming.text), attachments=files)
+    files = tuple(replace(a, filename=mend(a.filename)) for a in incoming.attachments)
+    return replace(incoming, text=mend(incoming.text), attachments=files)

@@ -108,7 +108,7 @@ class Spending:
             left = max(self.daily_budget - await self.spent_today(ctx), 0)
             if cost > left:
                 text = ctx.say(Msg.LIMIT_DAILY, cost=cost, left=left, budget=self.daily_budget)
-                return Reply(ReplyKind.ERROR, text, language=ctx.language)
+                return ctx.reply(ReplyKind.ERROR, text)
         if generation:
             try:
                 balance = await self.client.balance(creds)
@@ -123,7 +123,7 @@ class Spending:
                     anonymous_user=anonymous,
                 )
                 text = ctx.say(Msg.LIMIT_CREDITS, cost=cost, left=int(balance.available))
-                return Reply(ReplyKind.ERROR, text, details=(why,), language=ctx.language)
+                return ctx.reply(ReplyKind.ERROR, text, details=(why,))
         return None
 
     async def record(self, ctx: TurnContext, cost: int) -> None:

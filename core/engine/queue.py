@@ -58,6 +58,7 @@ class TurnQueue:
         self.workers = TaskSet()
         self._running: dict[ThreadKey, asyncio.Task[None]] = {}
         self.typical_seconds = FIRST_ESTIMATE_SECONDS  # a moving average of turn durations
+        self.unfinished: set[int] = set()  # turns whose outcome the store has not taken yet
 
     def estimate(self, turns: int, language: str) -> str:
         """About how long `turns` turns take, in words, from the turns measured so far."""
@@ -138,8 +139,34 @@ class TurnQueue:
             self.metrics.turn_seconds.observe(took)
             self.typical_seconds = 0.8 * self.typical_seconds + 0.2 * took
         self.metrics.turns.labels(status.value).inc()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(self.store.finish_turn(turn.id, status, error))
+        await self._finish(key, turn, status, error)
+
+    async def _finish(
+        self, key: ThreadKey, turn: TurnRow, status: TurnStatus, error: str | None
+    ) -> None:
+        """Record the turn's outcome, retrying while the store refuses: a turn left `running`
+        would be reported as interrupted by the thread's next owner (untrue, and an invitation
+        to pay for it twice). The thread's lease is kept meanwhile, so no one else decides;
+        `unfinished` tracks the turns waiting (only a dead process leaves one behind)."""
+        wait = 0.05
+        while True:
+            try:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(self.store.finish_turn(turn.id, status, error))
+                self.unfinished.discard(turn.id)
+                return
+            except Exception as exc:
+                if turn.id not in self.unfinished:
+                    log.error(
+                        "could not record a finished turn, retrying: %s",
+                        exc.__class__.__name__,
+                        extra={"thread_key": str(key), "turn": turn.id},
+                    )
+                self.unfinished.add(turn.id)
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, max(self.lease / 3, 0.05))
+            with contextlib.suppress(Exception):
+                await self.store.claim_thread(key, self.owner, self.lease)
 
     async def _outcome(
         self, ctx: TurnContext, task: asyncio.Task[None]

@@ -18,7 +18,7 @@ from core.engine.context import Contexts, TurnContext
 from core.intents import setting_change
 from core.messages import Msg, supported
 from core.models import Draft
-from core.port import Action, Reply, ReplyKind
+from core.port import Action, ReplyKind
 from core.renders import draft_of
 from core.store import Store
 from core.store.base import Defaults, Version
@@ -104,13 +104,7 @@ class Workflow:
             lines.append(version_line(version, first))
         text = ctx.say(Msg.VERSIONS_HEAD)
         await ctx.thread.post(
-            Reply(
-                ReplyKind.TIMELINE,
-                text,
-                (Action.EXPORT,),
-                details=tuple(lines),
-                language=ctx.language,
-            )
+            ctx.reply(ReplyKind.TIMELINE, text, (Action.EXPORT,), details=tuple(lines))
         )
 
     async def videos(self, ctx: TurnContext) -> None:
@@ -122,14 +116,7 @@ class Workflow:
         for job in jobs:
             label = f"v{job.version}" if job.version else job.render_id
             lines.append(f"{label} · {_when(job.posted_at or job.created_at)} · {job.output_url}")
-        await ctx.thread.post(
-            Reply(
-                ReplyKind.NOTICE,
-                ctx.say(Msg.VIDEOS_HEAD),
-                details=tuple(lines),
-                language=ctx.language,
-            )
-        )
+        await ctx.post(ReplyKind.NOTICE, Msg.VIDEOS_HEAD, details=tuple(lines))
 
     async def new(self, ctx: TurnContext) -> None:
         await self.store.forget_session(ctx.key)
@@ -140,7 +127,7 @@ class Workflow:
         shown = describe_defaults(ctx.defaults)
         text = ctx.say(Msg.SETTINGS_SHOW, values=shown) if shown else ctx.say(Msg.SETTINGS_NONE)
         details = (ctx.say(Msg.SETTINGS_HINT),) if mine.empty or shown else ()
-        await ctx.thread.post(Reply(ReplyKind.NOTICE, text, details=details, language=ctx.language))
+        await ctx.thread.post(ctx.reply(ReplyKind.NOTICE, text, details=details))
 
     async def set(self, ctx: TurnContext) -> None:
         change = setting_change(ctx.incoming.text)

@@ -31,7 +31,8 @@ class TurnStatus(StrEnum):
 class RenderState(StrEnum):
     RENDERING = "rendering"  # started; polling the backend
     READY = "ready"  # finished with a link that is not posted yet
-    POSTED = "posted"
+    POSTING = "posting"  # a leased process is posting the link (it may be in the thread already)
+    POSTED = "posted"  # the post returned
     FAILED = "failed"
     CANCELLED = "cancelled"
 
@@ -162,6 +163,21 @@ class SQLTables:
     def __init__(self, db: Database, cipher: Cipher | None = None) -> None:
         self._db = db
         self._cipher = cipher or PlainCipher()
+
+
+def mend(text: str) -> str:
+    """Text every store keeps, as close to `text` as possible: lone UTF-16 surrogates (a JSON
+    escape cut in half) cannot be encoded, so pairs are joined and strays become U+FFFD; and
+    PostgreSQL refuses NUL in TEXT (SQLite takes it), so NUL becomes U+FFFD on both, alike."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text.replace("\x00", "\ufffd")
+
+
+def mend_or_none(text: str | None) -> str | None:
+    return None if text is None else mend(text)
 
 
 def key_params(key: ThreadKey) -> tuple[str, str, str, str]:

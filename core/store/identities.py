@@ -14,7 +14,8 @@ _INSERT_TENANT = """INSERT INTO tenants (platform, tenant, client_id, token, use
 
 
 class Identities(SQLTables):
-    """Tokens are encrypted by the cipher before they are written and decrypted when read."""
+    """Tokens and client ids (either mints a token) are encrypted by the cipher before they are
+    written and decrypted when read; plain rows from before the key still read."""
 
     async def get_tenant(self, platform: str, tenant: str) -> TenantRow | None:
         row = await self._db.fetchrow(
@@ -23,9 +24,8 @@ class Identities(SQLTables):
         if row is None:
             return None
         token = self._cipher.decrypt(row["token"]) if row["token"] else None
-        return TenantRow(
-            platform, tenant, row["client_id"], token, row["user_id"], row["expires_at"]
-        )
+        client_id = self._cipher.decrypt(row["client_id"])
+        return TenantRow(platform, tenant, client_id, token, row["user_id"], row["expires_at"])
 
     async def _insert_tenant(self, row: TenantRow, on_conflict: str) -> None:
         token = self._cipher.encrypt(row.token) if row.token else None
@@ -33,7 +33,7 @@ class Identities(SQLTables):
             _INSERT_TENANT + on_conflict,
             row.platform,
             row.tenant,
-            row.client_id,
+            self._cipher.encrypt(row.client_id),
             token,
             row.user_id,
             row.expires_at,
@@ -56,6 +56,30 @@ class Identities(SQLTables):
         stored = await self.get_tenant(row.platform, row.tenant)
         assert stored is not None
         return stored
+
+    async def seal_secrets(self) -> int:
+        """Start-up check and migration: every stored secret must open with the key (else
+        `SecretKeyError`, before any turn fails on it), and plain rows or rows under an older
+        key are rewritten under the first key. A row changed meanwhile by another replica is
+        left as that replica wrote it. Returns how many rows were rewritten."""
+        rows = await self._db.fetch("SELECT platform, tenant, client_id, token FROM tenants")
+        rewritten = 0
+        for row in rows:
+            client_id, token = row["client_id"], row["token"] or ""
+            plain = (self._cipher.decrypt(client_id), self._cipher.decrypt(token) if token else "")
+            if not any(self._cipher.stale(v) for v in (client_id, token) if v):
+                continue
+            rewritten += await self._db.execute(
+                """UPDATE tenants SET client_id = ?, token = ? WHERE platform = ? AND tenant = ?
+                     AND client_id = ? AND COALESCE(token, '') = ?""",
+                self._cipher.encrypt(plain[0]),
+                self._cipher.encrypt(plain[1]) if token else None,
+                row["platform"],
+                row["tenant"],
+                client_id,
+                token,
+            )
+        return rewritten
 
     async def get_thread(self, key: ThreadKey) -> ThreadRow | None:
         row = await self._db.fetchrow(f"SELECT * FROM threads WHERE {KEY_WHERE}", *key_params(key))

@@ -3,6 +3,10 @@
 A job is leased to the process polling it; every write after `add_render` names that owner and
 counts only while it still holds the lease (False: another process took the job over). A lapsed
 or released lease lets `claim_renders` hand the job to a live process.
+
+rendering -> ready -> posting -> posted: `posting` is held under the lease while the link is
+being posted, and becomes `posted` only after the post returned. A `posting` job whose lease
+lapsed was left mid-post; whoever claims it looks for the message in the thread before posting.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from core.store.base import (
     RenderState,
     SQLTables,
     key_params,
+    mend,
     render_from_row,
 )
 
-_UNFINISHED = (RenderState.RENDERING.value, RenderState.READY.value)
+_UNFINISHED = (RenderState.RENDERING.value, RenderState.READY.value, RenderState.POSTING.value)
 Finished = Literal[RenderState.FAILED, RenderState.CANCELLED]
 
 
@@ -121,9 +126,9 @@ class RenderJobs(SQLTables):
         return row["poster"] if row is not None else None
 
     async def active_renders(self, key: ThreadKey) -> list[RenderJob]:
-        """The thread's unfinished (rendering or ready) jobs, oldest first."""
+        """The thread's unfinished (rendering, ready or posting) jobs, oldest first."""
         rows = await self._db.fetch(
-            f"SELECT * FROM renders WHERE {KEY_WHERE} AND status IN (?, ?) ORDER BY id",
+            f"SELECT * FROM renders WHERE {KEY_WHERE} AND status IN (?, ?, ?) ORDER BY id",
             *key_params(key),
             *_UNFINISHED,
         )
@@ -138,7 +143,7 @@ class RenderJobs(SQLTables):
             rows = await tx.fetch(
                 f"""UPDATE renders SET lease_owner = ?, lease_until = ?
                     WHERE id IN (
-                      SELECT id FROM renders WHERE status IN (?, ?)
+                      SELECT id FROM renders WHERE status IN (?, ?, ?)
                         AND (lease_owner IS NULL OR lease_until < ?)
                       ORDER BY id LIMIT ? {self._db.dialect.skip_locked()})
                     RETURNING *""",
@@ -210,7 +215,7 @@ class RenderJobs(SQLTables):
         """The job ends without a link (failed or cancelled) and holds no lease any more."""
         fields: dict[str, object] = {"lease_until": time.time(), "status": state.value}
         if error is not None:
-            fields["error"] = error
+            fields["error"] = mend(error)  # the backend's words: NUL would fail PostgreSQL
         return await self._update(job_id, owner, fields)
 
     async def release_render(self, job_id: int, owner: str) -> bool:
@@ -218,15 +223,34 @@ class RenderJobs(SQLTables):
         stays unfinished for `claim_renders` elsewhere."""
         return await self._update(job_id, owner, {"lease_until": time.time()})
 
-    async def mark_posted(self, job_id: int) -> bool:
-        """ready -> posted, only once: the caller posts the link only when this returns True."""
+    async def begin_posting(self, job_id: int, owner: str, lease_seconds: float) -> bool:
+        """ready -> posting, renewing `owner`'s lease: only the process this returns True to
+        posts the link, and the job stays claimable (lease lapsed) if that process dies."""
         written = await self._db.execute(
-            """UPDATE renders SET status = ?, posted_at = ?
-               WHERE id = ? AND posted_at IS NULL AND status = ?""",
+            """UPDATE renders SET status = ?, lease_until = ?
+               WHERE id = ? AND status = ? AND lease_owner = ?""",
+            RenderState.POSTING.value,
+            time.time() + lease_seconds,
+            job_id,
+            RenderState.READY.value,
+            owner,
+        )
+        return written == 1
+
+    async def mark_posted(self, job_id: int, owner: str | None = None) -> bool:
+        """ready or posting -> posted, only once, after the post returned. With `owner`, only
+        while `owner` holds the lease (the posting path); the lease is given up."""
+        only_owner = "" if owner is None else "AND lease_owner = ?"
+        written = await self._db.execute(
+            f"""UPDATE renders SET status = ?, posted_at = ?, lease_until = ?
+               WHERE id = ? AND posted_at IS NULL AND status IN (?, ?) {only_owner}""",
             RenderState.POSTED.value,
+            time.time(),
             time.time(),
             job_id,
             RenderState.READY.value,
+            RenderState.POSTING.value,
+            *(() if owner is None else (owner,)),
         )
         return written == 1
 

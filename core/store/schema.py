@@ -66,8 +66,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE threads ADD COLUMN claim_token TEXT",
         "ALTER TABLE threads ADD COLUMN claim_expires_at DOUBLE PRECISION",
     ),
-    # 4 is the delivery branch's (exactly-once posting); until it merges this one runs 4th.
-    # RENUMBER AT MERGE: this entry is migration 5 and goes after that branch's migration 4.
+    # 4: a one-row table `/healthz` writes to (a store that reads but cannot write is down)
+    (
+        """CREATE TABLE health (
+            id INTEGER PRIMARY KEY, checked_at DOUBLE PRECISION NOT NULL)""",
+    ),
     # 5: the agent's pending questions (so a click survives a restart) and the message a lost
     # turn would re-send on "Try again"
     (

@@ -14,6 +14,8 @@ from core.store.base import (
     TurnStatus,
     attachments_to_json,
     key_params,
+    mend,
+    mend_or_none,
     thread_key_from_row,
     turn_from_row,
 )
@@ -86,7 +88,7 @@ class TurnQueue(SQLTables):
                      locale, action, status, event_id, created_at, updated_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
                 *key_params(key),
-                incoming.text,
+                mend(incoming.text),  # intake mended it already; a direct caller may not have
                 attachments_to_json(incoming.attachments),
                 incoming.user,
                 incoming.locale,
@@ -120,10 +122,11 @@ class TurnQueue(SQLTables):
         return written == 1
 
     async def finish_turn(self, turn_id: int, status: TurnStatus, error: str | None = None) -> None:
+        """`error` is the backend's text, mended (`mend`): NUL in it must not fail the write."""
         await self._db.execute(
             "UPDATE turns SET status = ?, error = ?, updated_at = ? WHERE id = ?",
             status.value,
-            error,
+            mend_or_none(error),
             time.time(),
             turn_id,
         )

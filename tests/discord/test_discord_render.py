@@ -161,7 +161,7 @@ def test_buttons_are_labelled_in_the_reply_language() -> None:
 
     (message,) = render(Reply(ReplyKind.TEXT, "好了", (Action.EXPORT,), language="zh-CN"))
     assert message.language == "zh-CN"
-    (chinese,) = button_view(message.buttons, 1, message.language).children
+    (chinese,) = button_view(message.buttons, 1, language=message.language).children
     (english,) = button_view((Action.EXPORT,), 1).children
     assert chinese.item.label == "导出"
     assert english.item.label == "Export"

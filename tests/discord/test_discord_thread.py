@@ -7,6 +7,7 @@ after a restart would get them.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -196,3 +197,18 @@ async def test_only_discord_cdn_hosts_and_the_api_host_are_allowed() -> None:
     assert not cdn.allows("http://127.0.0.1:9999/a.mp4")
     assert not cdn.allows("https://discord.com/api/v10/users/@me")
     assert not cdn.allows("file:///etc/passwd")
+
+
+async def test_a_delivery_is_found_in_the_channel_history(
+    fake: FakeDiscord, engine: RecordingEngine
+) -> None:
+    thread, thread_id = await video_thread(fake, engine)
+    assert not await thread.find_delivery("render_1")
+    await thread.post(Reply(ReplyKind.TEXT, "words", (Action.STATUS,)))
+    video = Reply(
+        ReplyKind.VIDEO, "done", (Action.STATUS, Action.CREDITS), video_url="https://v/1.mp4"
+    )
+    await thread.post(replace(video, marker="render_1"))
+    assert await thread.find_delivery("render_1")
+    assert not await thread.find_delivery("render_2")
+    assert fake.find("GET", f"/channels/{thread_id}/messages")

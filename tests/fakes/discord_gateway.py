@@ -658,6 +658,8 @@ class FakeDiscord:
                 return 204, None
             case "POST", ["channels", channel_id, "messages"]:
                 return 200, await self._create_message(int(channel_id), body, call.files)
+            case "GET", ["channels", channel_id, "messages"]:
+                return 200, self._channel_messages(int(channel_id), call.query)
             case "PATCH", ["channels", channel_id, "messages", message_id]:
                 return 200, self._edit_message(int(channel_id), int(message_id), body, call.files)
             case "POST", ["channels", channel_id, "messages", message_id, "threads"]:
@@ -728,6 +730,26 @@ class FakeDiscord:
         echo = {k: v for k, v in message.items() if k != "allowed_mentions"}
         await self.dispatch("MESSAGE_CREATE", echo)
         return echo
+
+    def _channel_messages(self, channel_id: int, query: dict[str, str]) -> list[dict[str, Any]]:
+        """As Discord answers GET /channels/{id}/messages: newest first, `limit` (1..100,
+        default 50) of them, before the `before` id when given."""
+        self._channel(channel_id)
+        limit = min(max(int(query.get("limit", 50)), 1), 100)
+        before = int(query["before"]) if query.get("before") else None
+        found = sorted(
+            (
+                m
+                for mid, m in self.messages.items()
+                if m["channel_id"] == str(channel_id) and (before is None or mid < before)
+            ),
+            key=lambda m: int(m["id"]),
+            reverse=True,
+        )
+        return [
+            {k: v for k, v in m.items() if k not in ("allowed_mentions", "edits")}
+            for m in found[:limit]
+        ]
 
     def _edit_message(
         self, channel_id: int, message_id: int, body: dict[str, Any], files: list[UploadedPart]

@@ -53,6 +53,7 @@ class Message:
     blocks: list[dict[str, Any]]
     thread_ts: str | None
     edits: int = 0
+    metadata: dict[str, Any] | None = None
 
     @property
     def all_text(self) -> str:
@@ -349,12 +350,46 @@ class FakeSlack:
         thread_ts = args.get("thread_ts") or None
         blocks = _blocks(args)
         message = Message(channel, ts, str(args.get("text") or ""), blocks, thread_ts)
+        metadata = args.get("metadata")
+        message.metadata = json.loads(metadata) if isinstance(metadata, str) else metadata
         self._state.messages[(channel, ts)] = message
         return {
             "ok": True,
             "channel": channel,
             "ts": ts,
             "message": {"type": "message", "text": message.text, "ts": ts, "bot_id": self.bot_id},
+        }
+
+    def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """As Slack answers it: the parent and its replies, oldest first, paged by `limit` and
+        `cursor`; message metadata only with `include_all_metadata` true."""
+        channel, ts = str(args.get("channel") or ""), str(args.get("ts") or "")
+        replies = sorted(
+            (
+                m
+                for m in self._state.messages.values()
+                if m.channel == channel and (m.ts == ts or m.thread_ts == ts)
+            ),
+            key=lambda m: float(m.ts),
+        )
+        start = int(args.get("cursor") or 0)
+        limit = int(args.get("limit") or 100)
+        page = replies[start : start + limit]
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in {"1", "true"}
+        messages = []
+        for m in page:
+            item: dict[str, Any] = {"type": "message", "ts": m.ts, "text": m.text}
+            if m.thread_ts:
+                item["thread_ts"] = m.thread_ts
+            if with_metadata and m.metadata:
+                item["metadata"] = m.metadata
+            messages.append(item)
+        more = start + limit < len(replies)
+        return {
+            "ok": True,
+            "messages": messages,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
         }
 
     def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -71,6 +71,11 @@ class FakeThread:
     async def set_busy(self, text: str | None) -> None:
         self.busy.append(text)
 
+    async def find_delivery(self, marker: str) -> bool:
+        return any(
+            s.op == "post" and s.reply is not None and s.reply.marker == marker for s in self.log
+        )
+
     async def open_attachment(
         self, attachment: Attachment, language: str = "en"
     ) -> AsyncIterator[bytes]:

@@ -43,11 +43,20 @@ def key_for(name: str) -> ThreadKey:
 
 
 class PrintedThread:
-    """A ChatThread whose every message is one JSON line on stdout."""
+    """A ChatThread whose every message is one JSON line on stdout.
+
+    `BOT_CHAT_LOG` names a file standing for the chat service's own record: the marker of every
+    delivered post is appended to it, and `find_delivery` reads it (as a takeover reads Slack's
+    replies). `BOT_HANG_VIDEO` opens the crash window for a kill test: `before` never lets a
+    delivery's post go out (a post retrying through 429s), `after` hangs once it went out,
+    before the store hears of it.
+    """
 
     def __init__(self, key: ThreadKey) -> None:
         self.key = key
         self._ids = 0
+        self._chat_log = os.environ.get("BOT_CHAT_LOG")
+        self._hang = os.environ.get("BOT_HANG_VIDEO")
 
     @property
     def upload_limit(self) -> int:
@@ -68,8 +77,22 @@ class PrintedThread:
     async def post(self, reply: Reply) -> str:
         self._ids += 1
         message_id = f"{os.getpid()}-{self.key.thread}-{self._ids}"
+        if reply.marker and self._hang == "before":
+            self._emit("stuck", message_id, reply)
+            await asyncio.Event().wait()
         self._emit("post", message_id, reply)
+        if reply.marker and self._chat_log:
+            await asyncio.to_thread(_append, Path(self._chat_log), reply.marker)
+        if reply.marker and self._hang == "after":
+            self._emit("stuck", message_id, reply)
+            await asyncio.Event().wait()
         return message_id
+
+    async def find_delivery(self, marker: str) -> bool:
+        path = Path(self._chat_log or "")
+        if not self._chat_log or not await asyncio.to_thread(path.exists):
+            return False
+        return marker in (await asyncio.to_thread(path.read_text, "utf-8")).split()
 
     async def update(self, message_id: str, reply: Reply) -> None:
         self._emit("update", message_id, reply)
@@ -87,6 +110,11 @@ class PrintedThread:
     ) -> AsyncIterator[bytes]:
         raise RuntimeError("no attachments in the bot process")
         yield b""  # pragma: no cover
+
+
+def _append(path: Path, line: str) -> None:
+    with path.open("a", encoding="utf-8") as log:
+        log.write(line + "\n")
 
 
 def emit(record: dict[str, Any]) -> None:

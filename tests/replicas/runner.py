@@ -79,6 +79,9 @@ class StdoutThread:
     def open_attachment(self, attachment: Attachment, language: str = "en") -> AsyncIterator[bytes]:
         raise RuntimeError("no attachments in the replica runner")
 
+    async def find_delivery(self, marker: str) -> bool:
+        return False  # stdout keeps no record a replica could read
+
 
 class Threads:
     """The resolver: one StdoutThread per key, for messages and for resumed work alike."""

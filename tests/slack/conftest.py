@@ -23,6 +23,7 @@ import httpx
 import pytest
 from aiohttp import web
 
+from bots.health import web_runner
 from bots.slack.app import build, build_web_app
 from bots.slack.settings import SlackSettings
 from bots.slack.thread import SlackThreads
@@ -181,7 +182,8 @@ class SlackHttp:
 async def running(rt: Any) -> AsyncIterator[SlackHttp]:
     """Build the app exactly as `serve` does (HTTP mode) and run it on 127.0.0.1:0."""
     bolt_app, threads = build(rt, rt.settings, socket=False)
-    runner = web.AppRunner(build_web_app(rt, bolt_app), access_log=None)
+    secret = rt.settings.slack_signing_secret.get_secret_value()
+    runner = web_runner(build_web_app(rt, bolt_app, secret))
     await runner.setup()
     try:
         site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -214,3 +214,32 @@ def test_token_hosts() -> None:
     assert not hosts.allows("https://evilslack.com/x")
     assert not hosts.allows("http://127.0.0.1:9999/x")
     assert not hosts.allows("ftp://files.slack.com/x")
+
+
+async def test_a_delivery_is_found_by_its_metadata_only_when_asked_for(
+    slack: FakeSlack, threads: SlackThreads
+) -> None:
+    thread = threads(KEY)
+    assert not await thread.find_delivery("render_1")
+    await thread.post(Reply(ReplyKind.TEXT, "words"))
+    await thread.post(
+        Reply(ReplyKind.VIDEO, "done", video_url="https://cdn.example/v.mp4", marker="render_1")
+    )
+    (posted,) = [c for c in slack.calls("chat.postMessage") if c.args.get("metadata")]
+    assert posted.args["metadata"]["event_payload"] == {"render_id": "render_1"}
+    assert await thread.find_delivery("render_1")
+    assert not await thread.find_delivery("render_2")
+    (replies, *_) = slack.calls("conversations.replies")
+    assert replies.args["include_all_metadata"] in {"1", "true"}
+
+
+async def test_the_fake_echoes_metadata_only_with_include_all_metadata(
+    slack: FakeSlack, threads: SlackThreads
+) -> None:
+    await threads(KEY).post(Reply(ReplyKind.VIDEO, "done", marker="render_9"))
+    plain = await threads.client.conversations_replies(channel=KEY.channel, ts=KEY.thread)
+    assert all("metadata" not in m for m in plain["messages"])
+    full = await threads.client.conversations_replies(
+        channel=KEY.channel, ts=KEY.thread, include_all_metadata=True
+    )
+    assert [m["metadata"]["event_type"] for m in full["messages"]] == ["jupiter_delivery"]
