@@ -3,6 +3,9 @@ a plan refuses (402), lost streams watched and never re-sent, and what a turn su
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import httpx
 
 from core.engine.lost import recovery_waits
@@ -79,16 +82,26 @@ async def test_an_export_the_plan_refuses_says_so_with_the_link_and_an_operator_
         assert not videos(thread)
 
 
+@asynccontextmanager
+async def lost_turn(
+    runtime: RuntimeFactory, sim: LocalBackend, fault: str
+) -> AsyncIterator[tuple[FakeThread, Chat]]:
+    """A first turn whose stream the local backend loses (`lose_stream_after`: the agent goes
+    on and commits) or cuts (`drop_stream_after`: nothing is made); sent once, told so."""
+    sim.set_faults({fault: 2, "turn_seconds": 0.3})
+    async with runtime() as rt:
+        thread = FakeThread(key())
+        chat = Chat(rt.engine, thread)
+        await chat.say("a koi pond")
+        assert "connection to the video service dropped" in thread.transcript()
+        assert await sent_texts(sim) == ["a koi pond"]
+        yield thread, chat
+
+
 async def test_a_lost_stream_is_watched_and_the_change_reported_without_re_sending(
     runtime: RuntimeFactory, sim: LocalBackend
 ) -> None:
-    sim.set_faults({"lose_stream_after": 2, "turn_seconds": 0.3})
-    async with runtime() as rt:
-        thread = FakeThread(key())
-        await Chat(rt.engine, thread).say("a koi pond")
-        assert len(await sent_texts(sim)) == 1
-        transcript = thread.transcript()
-        assert "connection to the video service dropped" in transcript
+    async with lost_turn(runtime, sim, "lose_stream_after") as (thread, _):
         final = thread.log[-1]
         assert final.reply is not None and final.reply.kind is ReplyKind.TIMELINE
         assert "Here's what changed" in final.text and "Timeline (" in final.text
@@ -97,15 +110,12 @@ async def test_a_lost_stream_is_watched_and_the_change_reported_without_re_sendi
 async def test_an_unchanged_lost_turn_fails_with_try_again_which_re_sends_once(
     runtime: RuntimeFactory, sim: LocalBackend
 ) -> None:
-    sim.set_faults({"drop_stream_after": 2, "turn_seconds": 0.3})
-    async with runtime() as rt:
-        thread = FakeThread(key())
-        chat = Chat(rt.engine, thread)
-        await chat.say("a koi pond")
+    async with lost_turn(runtime, sim, "drop_stream_after") as (thread, chat):
         final = thread.log[-1]
         assert final.reply is not None and final.reply.kind is ReplyKind.ERROR
         assert final.reply.buttons == (Action.RETRY,) and "step failed" in final.text
         await chat.say("status")
+        assert thread.log[-1].text.startswith("Timeline (")
         assert await sent_texts(sim) == ["a koi pond"]  # nothing re-sent without the click
         sim.set_faults({"drop_stream_after": 0})
         await chat.click(Action.RETRY)
