@@ -224,7 +224,8 @@ _EN: dict[StrEnum, str] = {
     Msg.NEXT_EXPORT: "export",
     Msg.STAGE_EXTRAS: "🎵 The video is made; adding music and a title...",
     Msg.LOST_CHECKING: "⚠️ The connection to the video service dropped mid-turn. I won't re-send it (that would charge twice); checking what the agent made...",
-    Msg.LOST_FAILED: '⚠️ That step failed: the connection dropped and the timeline did not change. Nothing was re-sent. Click "Try again" (or say "retry") to send it once more.',
+    Msg.LOST_FAILED: "⚠️ That step failed: the connection to the video service dropped and the timeline did not change. "
+    'I didn\'t re-send it (that would charge twice). Click "Try again" (or say "retry") to send it once more.',
     Msg.NOTHING_TO_RETRY: "There is nothing to try again.",
 }
 
@@ -328,7 +329,7 @@ _ZH: dict[StrEnum, str] = {
     Msg.NEXT_EXPORT: "导出",
     Msg.STAGE_EXTRAS: "🎵 视频已生成，正在添加音乐和标题...",
     Msg.LOST_CHECKING: "⚠️ 与视频服务的连接中断。我不会重新发送（那会重复扣费），正在查看代理做了什么...",
-    Msg.LOST_FAILED: "⚠️ 这一步失败了：连接中断，时间线没有变化。没有重新发送。点击“再试一次”（或发送“重试”）再发送一次。",
+    Msg.LOST_FAILED: "⚠️ 这一步失败了：与视频服务的连接中断，时间线没有变化。我没有重新发送（那会重复扣费）。点击“再试一次”（或发送“重试”）再发送一次。",
     Msg.NOTHING_TO_RETRY: "没有可以重试的内容。",
 }
 

@@ -61,7 +61,7 @@ class Heard:
     original: str  # the user's message as they wrote it: what "Try again" re-sends
     actions: Actions = field(default_factory=list)
     questions: list[QuestionEvent] = field(default_factory=list)
-    staged: bool = False  # the "adding music and a title" line was shown
+    stage: str | None = None  # what the status message says the turn is at, with its beats
 
 
 class AgentTurn:
@@ -122,17 +122,17 @@ class AgentTurn:
         cost: int,
     ) -> None:
         """Stream the turn (a lost stream is watched, never re-sent), then say what happened."""
-        beat = asyncio.create_task(self._heartbeat(ctx, status_id, time.monotonic()))
+        beat = asyncio.create_task(self._heartbeat(ctx, status_id, time.monotonic(), heard))
         lost, recovered = False, None
         try:
             with contextlib.suppress(Exception):
                 await ctx.thread.set_busy(ctx.say(Msg.BUSY))
             await self.spending.record(ctx, cost)
             try:
-                await self._talk(ctx, creds, text, heard)
+                await self._talk(ctx, creds, status_id, text, heard)
             except StreamInterrupted:
                 lost = True
-                recovered = await self._recover(ctx, creds, heard)
+                recovered = await self._recover(ctx, creds, status_id, heard)
         finally:
             beat.cancel()
             with contextlib.suppress(Exception):
@@ -154,19 +154,22 @@ class AgentTurn:
             return  # the turn awaits an answer: nothing the agent said to do is followed
         await self._follow_gui(ctx, heard.actions)
 
-    async def _talk(self, ctx: TurnContext, creds: Credentials, text: str, heard: Heard) -> None:
+    async def _talk(
+        self, ctx: TurnContext, creds: Credentials, status_id: str, text: str, heard: Heard
+    ) -> None:
         try:
-            await self._stream(ctx, creds, text, heard)
+            await self._stream(ctx, creds, status_id, text, heard)
         except SessionNotFound:
             heard.session_id = await self.identities.new_session(ctx.key, creds, ctx.incoming)
             heard.before = Draft()
             await ctx.post(ReplyKind.NOTICE, Msg.SESSION_RESTARTED)
-            await self._stream(ctx, creds, text, heard)
+            await self._stream(ctx, creds, status_id, text, heard)
 
-    async def _recover(self, ctx: TurnContext, creds: Credentials, heard: Heard) -> Draft | None:
+    async def _recover(
+        self, ctx: TurnContext, creds: Credentials, status_id: str, heard: Heard
+    ) -> Draft | None:
         await heard.relay.flush()
-        with contextlib.suppress(Exception):
-            await ctx.post(ReplyKind.STATUS, Msg.LOST_CHECKING)
+        await self._set_stage(ctx, status_id, heard, Msg.LOST_CHECKING)
         return await watch_lost_turn(
             self.identities,
             ctx.key,
@@ -227,7 +230,9 @@ class AgentTurn:
             log.warning("edit failed, posting instead", extra={"thread_key": str(ctx.key)})
             return await ctx.thread.post(reply)
 
-    async def _stream(self, ctx: TurnContext, creds: Credentials, text: str, heard: Heard) -> None:
+    async def _stream(
+        self, ctx: TurnContext, creds: Credentials, status_id: str, text: str, heard: Heard
+    ) -> None:
         """Relay one turn's words; GUI talk becomes `heard.actions`, a question
         `heard.questions`. Words that came before a failure are shown before the failure is."""
         relay = heard.relay
@@ -242,26 +247,38 @@ class AgentTurn:
                     heard.questions.append(event)
                 elif isinstance(event, ToolCallEvent | ToolResultEvent):
                     log.debug("tool event", extra={"tool": event.name, "thread_key": str(ctx.key)})
-                    await self._stage(ctx, heard, event)
+                    await self._stage(ctx, status_id, heard, event)
                 await relay.tick()
         except NemoError:
             await relay.flush()
             raise
 
     async def _stage(
-        self, ctx: TurnContext, heard: Heard, event: ToolCallEvent | ToolResultEvent
+        self,
+        ctx: TurnContext,
+        status_id: str,
+        heard: Heard,
+        event: ToolCallEvent | ToolResultEvent,
     ) -> None:
         """The two stages of a generation: once the agent's first words announced the video
         and the raw video is made, the backend adds music, a title and effects on its own."""
-        if heard.staged or heard.before.ready or not heard.relay.texts:
+        if heard.stage or heard.before.ready or not heard.relay.texts:
             return
         if isinstance(event, ToolResultEvent):
-            heard.staged = True
             await heard.relay.flush()
-            with contextlib.suppress(Exception):
-                await ctx.post(ReplyKind.STATUS, Msg.STAGE_EXTRAS)
+            await self._set_stage(ctx, status_id, heard, Msg.STAGE_EXTRAS)
 
-    async def _heartbeat(self, ctx: TurnContext, status_id: str, started: float) -> None:
+    async def _set_stage(self, ctx: TurnContext, status_id: str, heard: Heard, key: Msg) -> None:
+        """The status message says where the turn is (and keeps saying it with each beat)."""
+        heard.stage = ctx.say(key)
+        with contextlib.suppress(Exception):
+            await ctx.thread.update(
+                status_id, Reply(ReplyKind.STATUS, heard.stage, language=ctx.language)
+            )
+
+    async def _heartbeat(
+        self, ctx: TurnContext, status_id: str, started: float, heard: Heard
+    ) -> None:
         # A fixed cadence from the start of the turn: a slow chat API call or a busy loop delays
         # one heartbeat, not every one after it.
         interval = self.heartbeat_seconds
@@ -270,6 +287,7 @@ class AgentTurn:
             await asyncio.sleep(max(due - time.monotonic(), 0))
             due = max(due + interval, time.monotonic() + interval / 2)
             text = ctx.say(Msg.WORKING, elapsed=elapsed_words(time.monotonic() - started))
+            text = f"{heard.stage}\n{text}" if heard.stage else text
             try:
                 await ctx.thread.update(
                     status_id, Reply(ReplyKind.STATUS, text, language=ctx.language)
