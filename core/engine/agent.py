@@ -142,7 +142,10 @@ class AgentTurn:
             failed = Reply(
                 ReplyKind.ERROR, ctx.say(Msg.LOST_FAILED), (Action.RETRY,), language=ctx.language
             )
-            await self._replace(ctx, status_id, failed)
+            if heard.relay.texts:  # below the agent's words, where the reader is
+                await ctx.thread.post(failed)
+            else:
+                await self._replace(ctx, status_id, failed)
             return
         outcome = await self._outcome(ctx, creds, heard, recovered)
         if outcome.question is not None and outcome.question_id is not None:
