@@ -8,6 +8,8 @@ What must hold:
 - the finished MP4 is streamed to Slack's upload URL chunk by chunk, never held in memory; one
   over `JUPITER_SLACK_UPLOAD_MAX_BYTES` is refused (`UploadTooLarge`) and the link stands;
 - `post` returns the first message's `ts`, so `update` edits the head of a long reply;
+- during a turn the status message is Slack's stream and the session status Slack's agent
+  session where the workspace allows them (`agent.py`), else post-and-update as before;
 - a delivery (`Reply.marker`) carries Slack message metadata (`event_type` `jupiter_delivery`,
   `event_payload.render_id`) on its first message, invisible to readers, so `find_delivery`
   can find it in the thread's replies (`include_all_metadata`) after a crash mid-post.
@@ -25,8 +27,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.base.uploads import check_fits, within_limit
+from core.messages import Msg, say
 from core.port import Attachment, Reply, ReplyKind, ThreadKey
 
+from .agent import AgentSession, Support, TurnStream
 from .files import SlackFiles
 from .render import render
 from .settings import SlackSettings
@@ -76,8 +80,14 @@ class SlackThread:
         status: StatusSupport | None = None,
         status_refresh_seconds: float = STATUS_REFRESH_SECONDS,
         status_max_seconds: float = STATUS_MAX_SECONDS,
+        support: Support | None = None,
+        user: str = "",
+        prompt: str = "",
     ) -> None:
         self.key = key
+        support = support or Support()
+        self._session = AgentSession(client, key, support, user, prompt)
+        self._stream = TurnStream(client, key, support, user)
         self._client = client
         self._http = http
         self._settings = settings
@@ -100,6 +110,32 @@ class SlackThread:
     # -- messages ----------------------------------------------------------------------------
 
     async def post(self, reply: Reply) -> str:
+        if self._stream.open:
+            if reply.kind is ReplyKind.TEXT:
+                self._stream.hold(reply.text)  # rides on the next heartbeat or the answer
+                assert self._stream.ts is not None
+                return self._stream.ts
+            await self._close_stream(None, done=False)  # an error or a stop: words first
+        elif reply.kind is ReplyKind.STATUS and reply.text == say(Msg.CONNECTING, reply.language):
+            started = await self._stream.start(reply.text)
+            if started is not None:
+                return started
+        return await self._post(reply)
+
+    async def _close_stream(self, reply: Reply | None, *, done: bool = True) -> None:
+        messages = render(reply, self.key) if reply is not None else []
+        await self._stream.stop(messages[0].blocks if messages else None, done=done)
+        for message in messages[1:]:  # a very long answer continues below the stream
+            await self._client.chat_postMessage(
+                channel=self.key.channel,
+                thread_ts=self.key.thread,
+                text=message.text,
+                blocks=message.blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+
+    async def _post(self, reply: Reply) -> str:
         first: str | None = None
         for message in render(reply, self.key):
             marked = reply.marker is not None and first is None
@@ -138,6 +174,12 @@ class SlackThread:
         return False
 
     async def update(self, message_id: str, reply: Reply) -> None:
+        if self._stream.open and message_id == self._stream.ts:
+            if reply.kind is ReplyKind.STATUS:
+                await self._stream.beat(reply.text)
+            else:
+                await self._close_stream(reply)
+            return
         message = render(reply, self.key)[0]
         await self._client.chat_update(
             channel=self.key.channel, ts=message_id, text=message.text, blocks=message.blocks
@@ -146,6 +188,12 @@ class SlackThread:
     # -- busy indicator ----------------------------------------------------------------------
 
     async def set_busy(self, text: str | None) -> None:
+        """The agent session where the workspace has one, else the assistant status."""
+        if await self._session.set("processing" if text is not None else "active"):
+            return
+        await self._assistant_status(text)
+
+    async def _assistant_status(self, text: str | None) -> None:
         if (
             text is not None
             and self._status_shown
@@ -249,12 +297,18 @@ class SlackThreads:
         self._http = http
         self._settings = settings
         self._status = StatusSupport()
+        self.support = Support()
         self._status_refresh = status_refresh_seconds
         self._status_max = status_max_seconds
 
-    def __call__(self, key: ThreadKey) -> SlackThread:
+    def __call__(self, key: ThreadKey, *, user: str = "", prompt: str = "") -> SlackThread:
+        """`user` and `prompt` (the message that starts a turn) name the agent session and
+        the stream's recipient; without them (resumed work) the thread posts and updates."""
         return SlackThread(
             key,
+            support=self.support,
+            user=user,
+            prompt=prompt,
             client=self.client,
             http=self._http,
             settings=self._settings,
