@@ -44,6 +44,7 @@ class TenantRow:
     token: str | None = None
     user_id: str | None = None
     expires_at: str | None = None
+    fixed_token: str | None = None  # the workspace's own backend token, set by its admins
 
 
 @dataclass(frozen=True, slots=True)

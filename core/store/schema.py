@@ -71,6 +71,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE health (
             id INTEGER PRIMARY KEY, checked_at DOUBLE PRECISION NOT NULL)""",
     ),
+    # 5 is the questions branch's; until it merges this one runs 5th.
+    # 6: a workspace's own backend token (set by its admins, encrypted), chat-platform app
+    # installations (one per workspace or organisation, their secrets encrypted) and the
+    # one-time states of install flows
+    (
+        "ALTER TABLE tenants ADD COLUMN fixed_token TEXT",
+        """CREATE TABLE installations (
+            platform TEXT NOT NULL, tenant TEXT NOT NULL, data TEXT NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (platform, tenant))""",
+        """CREATE TABLE install_states (
+            state TEXT PRIMARY KEY, expires_at DOUBLE PRECISION NOT NULL)""",
+    ),
 )
 
 
