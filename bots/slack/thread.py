@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -292,8 +292,10 @@ class SlackThreads:
         settings: SlackSettings,
         status_refresh_seconds: float = STATUS_REFRESH_SECONDS,
         status_max_seconds: float = STATUS_MAX_SECONDS,
+        team_clients: Callable[[str], AsyncWebClient] | None = None,
     ) -> None:
         self.client = client
+        self._team_clients = team_clients
         self._http = http
         self._settings = settings
         self._status = StatusSupport()
@@ -306,16 +308,20 @@ class SlackThreads:
         the stream's recipient; without them (resumed work) the thread posts and updates."""
         return SlackThread(
             key,
+            client=self.client_for(key.tenant),
             support=self.support,
             user=user,
             prompt=prompt,
-            client=self.client,
             http=self._http,
             settings=self._settings,
             status=self._status,
             status_refresh_seconds=self._status_refresh,
             status_max_seconds=self._status_max,
         )
+
+    def client_for(self, tenant: str) -> AsyncWebClient:
+        """The tenant's own client (OAuth installs: its bot token), else the one client."""
+        return self._team_clients(tenant) if self._team_clients is not None else self.client
 
     @property
     def status_available(self) -> bool:
