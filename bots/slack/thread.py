@@ -193,6 +193,12 @@ class SlackThread:
             return
         await self._assistant_status(text)
 
+    async def end_session(self) -> None:
+        """Away from `processing` whatever this object saw (a native stop button may come
+        from another request than the turn's); best effort."""
+        self._session.processing = True
+        await self._session.set("active")
+
     async def _assistant_status(self, text: str | None) -> None:
         if (
             text is not None
