@@ -38,6 +38,7 @@ from .client import build_client
 from .handlers import build_app
 from .oauth import TeamClients, add_oauth_routes, oauth_flow
 from .settings import SlackSettings
+from .startup import check_bot_token, connect_socket
 from .thread import SlackThreads
 
 log = logging.getLogger("jupiter.slack")
@@ -169,7 +170,8 @@ async def serve(
         socket = app_token is not None
     if socket:
         app_token = _require(settings.slack_app_token, "SLACK_APP_TOKEN", words.NEED_APP_TOKEN)
-    bolt_app, _ = build(rt, settings, socket=socket)
+    bolt_app, threads = build(rt, settings, socket=socket)
+    await check_bot_token(threads.client, settings.slack_api_url)
 
     secret = _secret(settings.slack_signing_secret) or ""
     runner = web_runner(build_web_app(rt, None if socket else bolt_app, secret))
@@ -182,8 +184,7 @@ async def serve(
         if socket:
             handler = AsyncSocketModeHandler(bolt_app, app_token)
             try:
-                await handler.connect_async()  # type: ignore[no-untyped-call]
-                await asyncio.Event().wait()
+                await connect_socket(handler.client, handler.connect_async)
             finally:
                 await handler.close_async()  # type: ignore[no-untyped-call]
         else:
