@@ -135,7 +135,12 @@ def submission(user: str, token: str) -> str:
         "team": {"id": TEAM},
         "user": {"id": user, "team_id": TEAM},
         "api_app_id": "A0JUPITER",
-        "view": {"id": "V1", "callback_id": "jupiter_settings_view", "state": {"values": values}},
+        "view": {
+            "id": "V1",
+            "type": "modal",
+            "callback_id": "jupiter_settings_view",
+            "state": {"values": values},
+        },
     }
     return urlencode({"payload": json.dumps(body)})
 
