@@ -74,11 +74,6 @@ async def test_an_older_workspace_falls_back_once_and_remembers(
         assert w.finished_turns(key)
 
 
-@pytest.mark.xfail(
-    reason="the stop reaches the engine and the session goes active, but the "
-    "running turn is not cancelled yet: under investigation",
-    strict=False,
-)
 async def test_the_native_stop_button_stops_the_turn(w: World) -> None:
     w.sim.set_faults({"turn_seconds": 30})
     key = await w.mention("a 5-second video of a long river")
@@ -98,6 +93,9 @@ async def test_the_native_stop_button_stops_the_turn(w: World) -> None:
     assert time.monotonic() - started < 10  # not the 30 s turn
     assert "Stopped" in w.said(key)
     assert w.slack.sessions[(CHANNEL, key.thread)] == "active"
+    beats = len(w.slack.calls("chat.appendStream"))
+    await w.rt.engine.idle(WAIT)
+    assert len(w.slack.calls("chat.appendStream")) == beats  # no heartbeat after the stop
 
 
 async def home_opened(w: World, user: str, tab: str = "home") -> None:
