@@ -18,6 +18,7 @@ so a test can prove the bot token never went there.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import itertools
 import json
@@ -140,6 +141,7 @@ class FakeSlack:
         self.views: list[dict[str, Any]] = []  # views.publish / views.open, in order
         self.other_tokens: dict[str, str] = {}  # more installed teams: token -> team id
         self.oauth_codes: dict[str, dict[str, Any]] = {}  # code -> oauth.v2.access answer
+        self._caller: str | None = None
         self.users_error: str | None = None
         self.user_locales: dict[str, str] = {}
         self.post_errors: dict[str, str] = {}  # channel -> error for chat.postMessage
@@ -322,10 +324,12 @@ class FakeSlack:
                 body = {"ok": False, "error": "ratelimited" if fault.status == 429 else "fatal"}
                 return web.json_response(body, status=fault.status, headers=headers)
             expected = self.app_token if method == "apps.connections.open" else self.bot_token
-            if method == "oauth.v2.access":
-                expected = call.token = None  # client credentials, not a bearer token
+            if method == "oauth.v2.access":  # client credentials (HTTP Basic), no bearer token
+                expected = call.token
+                call.args.update(_basic_auth(call.headers.get("Authorization", "")))
             if call.token != expected and call.token not in self.other_tokens:
                 return _error("not_authed" if call.token is None else "invalid_auth")
+            self._caller = call.token
             handler = getattr(self, "_m_" + method.replace(".", "_"), None)
             if handler is None:
                 return _error("unknown_method")
@@ -335,6 +339,9 @@ class FakeSlack:
             await self._touch()
 
     def _m_auth_test(self, _: dict[str, Any]) -> dict[str, Any]:
+        team = self.other_tokens.get(self._caller or "")
+        if team is not None:  # an installed team's token: that team's bot
+            return {"ok": True, "team_id": team, "user_id": f"U0BOT{team}", "bot_id": f"B{team}"}
         return {
             "ok": True,
             "url": "https://jupiter-test.slack.com/",
@@ -351,7 +358,8 @@ class FakeSlack:
         answer = self.oauth_codes.pop(str(args.get("code") or ""), None)
         if answer is None or not args.get("client_id") or not args.get("client_secret"):
             return {"ok": False, "error": "invalid_code"}
-        self.other_tokens[answer["access_token"]] = (answer.get("team") or {}).get("id") or ""
+        owner = (answer.get("team") or {}).get("id") or (answer.get("enterprise") or {}).get("id")
+        self.other_tokens[answer["access_token"]] = owner or ""
         return {"ok": True, "token_type": "bot", "app_id": "A0JUPITER", **answer}
 
     def _agent_only(self) -> dict[str, Any] | None:
@@ -640,6 +648,14 @@ def _append_chunks(message: Message, args: dict[str, Any]) -> None:
             message.text += str(chunk.get("text") or "")
         elif chunk.get("type") == "task_update" and chunk.get("title"):
             message.task = str(chunk["title"])
+
+
+def _basic_auth(header: str) -> dict[str, str]:
+    """`client_id` / `client_secret` from `Authorization: Basic ...`, as Slack reads them."""
+    if not header.startswith("Basic "):
+        return {}
+    user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    return {"client_id": user, "client_secret": password}
 
 
 def _error(code: str) -> web.Response:
