@@ -26,6 +26,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from core.port import ThreadKey
 
+from .render import escape
+
 log = logging.getLogger("jupiter.slack")
 
 TITLE_LIMIT = 200
@@ -113,6 +115,7 @@ class TurnStream:
         self._client, self._key, self._support, self._user = client, key, support, user
         self.ts: str | None = None
         self._held: list[str] = []
+        self._title = ""  # the task line's title: the last heartbeat's words
 
     @property
     def usable(self) -> bool:
@@ -128,6 +131,7 @@ class TurnStream:
         """Open the stream showing `text`; None when Slack refused (then post as before)."""
         if not self.usable:
             return None
+        self._title = text
         args: dict[str, Any] = {
             "channel": self._key.channel,
             "thread_ts": self._key.thread,
@@ -154,22 +158,40 @@ class TurnStream:
 
     def _words(self) -> list[dict[str, Any]]:
         held, self._held = self._held, []
-        return [{"type": "markdown_text", "text": text + "\n\n"} for text in held]
+        # Escaped like every text the bot shows: `<!channel>` arrives as characters.
+        return [{"type": "markdown_text", "text": escape(text) + "\n\n"} for text in held]
 
     async def beat(self, text: str) -> None:
         """A heartbeat: the held words and the task line's new title, in one call."""
         assert self.ts is not None
+        held = list(self._held)
+        self._title = text
         chunks = [*self._words(), _task(text, "in_progress")]
-        await self._client.chat_appendStream(channel=self._key.channel, ts=self.ts, chunks=chunks)
+        try:
+            await self._client.chat_appendStream(
+                channel=self._key.channel, ts=self.ts, chunks=chunks
+            )
+        except Exception:
+            self._held = held + self._held  # the words wait for the next call
+            raise
 
     async def stop(self, blocks: list[dict[str, Any]] | None, done: bool = True) -> None:
         """Finish the message: the held words, the task closed, the answer's blocks below."""
         ts, self.ts = self.ts, None
         assert ts is not None
-        chunks = [*self._words(), _task("", "complete" if done else "error")]
-        await self._client.chat_stopStream(
-            channel=self._key.channel, ts=ts, chunks=chunks, blocks=blocks or None
-        )
+        held = list(self._held)
+        chunks = [*self._words(), _task(self._title, "complete" if done else "error")]
+        try:
+            await self._client.chat_stopStream(
+                channel=self._key.channel, ts=ts, chunks=chunks, blocks=blocks or None
+            )
+        except Exception:
+            self._held = held  # `take_held`: the caller posts them instead
+            raise
+
+    def take_held(self) -> list[str]:
+        held, self._held = self._held, []
+        return held
 
 
 def _task(title: str, status: str) -> dict[str, Any]:

@@ -123,8 +123,20 @@ class SlackThread:
         return await self._post(reply)
 
     async def _close_stream(self, reply: Reply | None, *, done: bool = True) -> None:
+        """End the stream with `reply` below the held words. Where Slack refuses (the stream
+        timed out, a method error), the held words are posted as messages of their own and the
+        failure raised, so the engine posts the answer instead: no word is lost."""
         messages = render(reply, self.key) if reply is not None else []
-        await self._stream.stop(messages[0].blocks if messages else None, done=done)
+        try:
+            await self._stream.stop(messages[0].blocks if messages else None, done=done)
+        except SlackApiError as exc:
+            log.info("stream not stopped, posting instead: %s", slack_error(exc))
+            language = reply.language if reply is not None else "en"
+            for words in self._stream.take_held():
+                await self._post(Reply(ReplyKind.TEXT, words, language=language))
+            if reply is not None:
+                raise
+            return
         for message in messages[1:]:  # a very long answer continues below the stream
             await self._client.chat_postMessage(
                 channel=self.key.channel,
