@@ -136,6 +136,7 @@ async def _suggest(client: Any, channel: str, thread_ts: str | None) -> None:
 
 def add_surfaces(app: AsyncApp, engine: Engine, threads: SlackThreads) -> SurfaceListeners:
     listeners = SurfaceListeners(engine, threads)
+    threads.on_delivered = listeners.publish_home
     app.event("agent_session_stopped")(listeners.on_session_stopped)
     app.event("app_home_opened")(listeners.on_home_opened)
     app.event("assistant_thread_started")(listeners.on_thread_started)

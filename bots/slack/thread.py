@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -83,8 +83,11 @@ class SlackThread:
         support: Support | None = None,
         user: str = "",
         prompt: str = "",
+        delivered: Callable[[str, str], None] | None = None,
     ) -> None:
         self.key = key
+        self._user = user
+        self._delivered = delivered
         support = support or Support()
         self._session = AgentSession(client, key, support, user, prompt)
         self._stream = TurnStream(client, key, support, user)
@@ -162,6 +165,8 @@ class SlackThread:
             )
             first = first or str(response["ts"])
         assert first is not None  # render always returns at least one message
+        if reply.marker is not None and self._user and self._delivered is not None:
+            self._delivered(self.key.tenant, self._user)  # the Home lists the new video
         return first
 
     async def find_delivery(self, marker: str) -> bool:
@@ -318,6 +323,9 @@ class SlackThreads:
         self._settings = settings
         self._status = StatusSupport()
         self.support = Support()
+        # Set by the Home: refresh a user's Home after a delivery (tenant, user), best effort.
+        self.on_delivered: Callable[[str, str], Coroutine[Any, Any, None]] | None = None
+        self._refreshing: set[asyncio.Task[None]] = set()
         self._status_refresh = status_refresh_seconds
         self._status_max = status_max_seconds
 
@@ -330,12 +338,20 @@ class SlackThreads:
             support=self.support,
             user=user,
             prompt=prompt,
+            delivered=self._refresh_home,
             http=self._http,
             settings=self._settings,
             status=self._status,
             status_refresh_seconds=self._status_refresh,
             status_max_seconds=self._status_max,
         )
+
+    def _refresh_home(self, tenant: str, user: str) -> None:
+        if self.on_delivered is None:
+            return
+        task = asyncio.create_task(self.on_delivered(tenant, user), name="slack home refresh")
+        self._refreshing.add(task)
+        task.add_done_callback(self._refreshing.discard)
 
     def client_for(self, tenant: str) -> AsyncWebClient:
         """The tenant's own client (OAuth installs: its bot token), else the one client."""

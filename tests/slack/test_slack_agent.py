@@ -159,3 +159,13 @@ async def test_settings_modal_saves_for_admins_and_refuses_others(w: World) -> N
     creds = await w.rt.engine.credentials(ThreadKey("slack", TEAM, CHANNEL, "1"))
     assert creds.fixed and creds.token == "nemo-secret-1"
     await eventually(lambda: w.slack.views)  # the Home refreshed after saving
+
+
+async def test_the_home_is_refreshed_after_a_delivery_and_lists_the_video(w: World) -> None:
+    key = await w.mention("a 3-second video of a sunset")
+    await w.settled(key)
+    assert (await w.app.click("export", key)).status_code == 200
+    await w.slack.wait_for(lambda: w.slack.calls("files.completeUploadExternal"), WAIT)
+    await w.rt.engine.idle(WAIT)
+    home = await w.slack.wait_for(lambda: w.slack.views, WAIT)
+    assert home[-1]["user_id"] == "U0ALICE" and "Open the video" in json.dumps(home[-1])
