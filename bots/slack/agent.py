@@ -60,7 +60,13 @@ class Support:
     sessions: dict[str, bool] = field(default_factory=dict)
     streams: dict[str, bool] = field(default_factory=dict)
 
-    def refuse(self, table: dict[str, bool], tenant: str, code: str, what: str) -> None:
+    def note(self, exc: SlackApiError, table: dict[str, bool], tenant: str, what: str) -> None:
+        """A refusal: remembered for the workspace when it is about the app or the workspace
+        (`UNAVAILABLE`), else only this thread falls back (the caller's answer)."""
+        code = slack_code(exc)
+        if code not in UNAVAILABLE:
+            log.debug("%s refused in one thread: %s", what, code)
+            return
         if table.get(tenant, True):
             log.info("%s unavailable in this workspace, falling back: %s", what, code)
         table[tenant] = False
@@ -98,11 +104,7 @@ class AgentSession:
         try:
             await self._client.agents_sessions_setStatus(**args)
         except SlackApiError as exc:
-            code = slack_code(exc)
-            if code in UNAVAILABLE:
-                self._support.refuse(self._support.sessions, self._key.tenant, code, "sessions")
-            else:
-                log.debug("agent session status not set in this thread: %s", code)
+            self._support.note(exc, self._support.sessions, self._key.tenant, "agent sessions")
             return False
         self.processing = status == "processing"
         return True
@@ -144,11 +146,7 @@ class TurnStream:
         try:
             answer = await self._client.chat_startStream(**args)
         except SlackApiError as exc:
-            code = slack_code(exc)
-            if code in UNAVAILABLE:
-                self._support.refuse(self._support.streams, self._key.tenant, code, "streaming")
-            else:
-                log.debug("stream not started in this thread: %s", code)
+            self._support.note(exc, self._support.streams, self._key.tenant, "streaming")
             return None
         self.ts = str(answer["ts"])
         return self.ts

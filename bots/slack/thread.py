@@ -32,7 +32,7 @@ from core.port import Attachment, Reply, ReplyKind, ThreadKey
 
 from .agent import AgentSession, Support, TurnStream
 from .files import SlackFiles
-from .render import render
+from .render import SlackMessage, render
 from .settings import SlackSettings
 
 log = logging.getLogger("jupiter.slack")
@@ -141,29 +141,25 @@ class SlackThread:
                 raise
             return
         for message in messages[1:]:  # a very long answer continues below the stream
-            await self._client.chat_postMessage(
-                channel=self.key.channel,
-                thread_ts=self.key.thread,
-                text=message.text,
-                blocks=message.blocks,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
+            await self._post_message(message, None)
+
+    async def _post_message(self, message: SlackMessage, marker: str | None) -> str:
+        response = await self._client.chat_postMessage(
+            channel=self.key.channel,
+            thread_ts=self.key.thread,
+            text=message.text,
+            blocks=message.blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+            metadata=_delivery_metadata(marker) if marker is not None else None,
+        )
+        return str(response["ts"])
 
     async def _post(self, reply: Reply) -> str:
         first: str | None = None
         for message in render(reply, self.key):
-            marked = reply.marker is not None and first is None
-            response = await self._client.chat_postMessage(
-                channel=self.key.channel,
-                thread_ts=self.key.thread,
-                text=message.text,
-                blocks=message.blocks,
-                unfurl_links=False,
-                unfurl_media=False,
-                metadata=_delivery_metadata(reply.marker) if marked else None,
-            )
-            first = first or str(response["ts"])
+            ts = await self._post_message(message, reply.marker if first is None else None)
+            first = first or ts
         assert first is not None  # render always returns at least one message
         if reply.marker is not None and self._user and self._delivered is not None:
             self._delivered(self.key.tenant, self._user)  # the Home lists the new video

@@ -73,6 +73,10 @@ async def mention(
 ) -> None:
     event = payload("app_mention")["event"]
     event.update(text=f"<@U0BOT> {text}", ts=ts, event_ts=ts, channel=channel, team=team)
+    await send_event(w, team, event, **body)
+
+
+async def send_event(w: World, team: str, event: dict[str, Any], **body: Any) -> None:
     envelope = {
         "team_id": team,
         "api_app_id": "A0JUPITER",
@@ -127,16 +131,7 @@ async def test_revoked_and_uninstalled_teams_are_forgotten(w: World) -> None:
         ("T0AAA", {"type": "tokens_revoked", "tokens": {"bot": ["U0BOTT0AAA"]}}),
         ("T0BBB", {"type": "app_uninstalled"}),
     ):
-        envelope = {
-            "team_id": team,
-            "api_app_id": "A0JUPITER",
-            "event": event,
-            "type": "event_callback",
-            "event_id": w.app.next_id("Ev"),
-            "event_time": int(time.time()),
-        }
-        response = await w.app.send(json.dumps(envelope), "application/json")
-        assert response.status_code == 200
+        await send_event(w, team, event)
         assert await w.rt.store.get_install(PLATFORM, team) is None
 
 
