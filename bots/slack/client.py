@@ -118,9 +118,12 @@ class TeamClient(AsyncWebClient):
         self._tenant = tenant
         self._lookup = lookup
 
-    async def api_call(self, api_method: str, **kwargs: Any) -> Any:
-        if not self.token and "token" not in (kwargs.get("params") or {}):
+    async def ensure_token(self) -> None:
+        if not self.token:
             self.token = await self._lookup(self._tenant)
+
+    async def api_call(self, api_method: str, **kwargs: Any) -> Any:
+        await self.ensure_token()
         return await super().api_call(api_method, **kwargs)
 
     def forget(self) -> None:

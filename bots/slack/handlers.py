@@ -96,7 +96,8 @@ class UserLocales:
         self._known: OrderedDict[str, str | None] = OrderedDict()
         self._available = True
 
-    async def get(self, user: str) -> str | None:
+    async def get(self, user: str, client: AsyncWebClient | None = None) -> str | None:
+        """`client`: the user's team's (OAuth installs), else the app's one client."""
         if not user or not self._available:
             return None
         if user in self._known:
@@ -104,7 +105,7 @@ class UserLocales:
             return self._known[user]
         locale: str | None = None
         try:
-            answer = await self._client.users_info(user=user, include_locale=True)
+            answer = await (client or self._client).users_info(user=user, include_locale=True)
             found = (answer.get("user") or {}).get("locale")
             locale = str(found) if found else None
         except SlackApiError as exc:
@@ -139,7 +140,8 @@ class Listeners:
             locale = None
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(LOCALE_SECONDS):
-                    locale = await self._locales.get(incoming.user)
+                    client = self._threads.client_for(routed.key.tenant)
+                    locale = await self._locales.get(incoming.user, client)
             incoming = replace(incoming, locale=locale)
         await self._engine.handle(thread, incoming)
 

@@ -31,6 +31,7 @@ from core.messages import Msg, say
 from core.port import Attachment, Reply, ReplyKind, ThreadKey
 
 from .agent import AgentSession, Support, TurnStream
+from .client import TeamClient
 from .files import SlackFiles
 from .render import SlackMessage, render
 from .settings import SlackSettings
@@ -101,7 +102,6 @@ class SlackThread:
         self._status_shown = False
         self._status_text = ""
         self._refresher: asyncio.Task[None] | None = None
-        self._files = SlackFiles(http, settings.slack_api_url, client.token or "")
 
     def __repr__(self) -> str:  # the client holds the token; show the key only
         return f"SlackThread({self.key})"
@@ -293,7 +293,15 @@ class SlackThread:
         )
 
     def open_attachment(self, attachment: Attachment, language: str = "en") -> AsyncIterator[bytes]:
-        return self._files.stream(attachment.source, attachment.filename, language)
+        return self._download(attachment, language)
+
+    async def _download(self, attachment: Attachment, language: str) -> AsyncIterator[bytes]:
+        """Through `SlackFiles` with this team's token (an installed team's is read first)."""
+        if isinstance(self._client, TeamClient):
+            await self._client.ensure_token()
+        files = SlackFiles(self._http, self._settings.slack_api_url, self._client.token or "")
+        async for chunk in files.stream(attachment.source, attachment.filename, language):
+            yield chunk
 
 
 def _delivery_metadata(marker: str | None) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bots.slack.incoming import PLATFORM
+from core.port import ThreadKey
 from core.sim import LocalBackend
 from tests.fakes.slack_api import FakeSlack
 from tests.slack.conftest import payload
@@ -150,10 +151,36 @@ async def test_an_enterprise_org_wide_install_is_one_tenant(w: World) -> None:
     await w.slack.wait_for(lambda: tokens_in(w, "C0CCC"), WAIT)
     await w.rt.engine.idle(WAIT)
     assert tokens_in(w, "C0CCC") == {"xoxb-org-not-real"}
-    assert await w.rt.store.get_thread(_key("E0ORG", "C0CCC", "1700000003.000100")) is not None
+    assert (
+        await w.rt.store.get_thread(ThreadKey(PLATFORM, "E0ORG", "C0CCC", "1700000003.000100"))
+        is not None
+    )
 
 
-def _key(tenant: str, channel: str, ts: str) -> Any:
-    from core.port import ThreadKey
+async def test_an_installed_teams_files_are_fetched_with_its_own_token(
+    slack: FakeSlack, tmp_path: Path
+) -> None:
+    import httpx
 
-    return ThreadKey(PLATFORM, tenant, channel, ts)
+    from bots.slack.client import build_client
+    from bots.slack.thread import SlackThreads
+    from core.metrics import Metrics
+    from core.port import Attachment
+    from tests.slack.conftest import BOT_TOKEN, slack_settings
+
+    async def lookup(tenant: str) -> str | None:
+        return BOT_TOKEN if tenant == "T0AAA" else None
+
+    settings = slack_settings(slack, tmp_path)
+    url = slack.add_file("F1", "clip.mp4", b"\x00" * 1000)
+    async with httpx.AsyncClient() as http:
+        threads = SlackThreads(
+            client=build_client(settings, Metrics(), 0.01),
+            http=http,
+            settings=settings,
+            team_clients=lambda t: build_client(settings, Metrics(), 0.01, tenant=t, lookup=lookup),
+        )
+        thread = threads(ThreadKey(PLATFORM, "T0AAA", "C0AAA", "1.1"))
+        got = b"".join([c async for c in thread.open_attachment(Attachment("clip.mp4", 1000, url))])
+    assert got == b"\x00" * 1000
+    assert slack.file_requests[-1].headers["Authorization"] == f"Bearer {BOT_TOKEN}"
