@@ -36,6 +36,23 @@ class Installs(SQLTables):
             "DELETE FROM installations WHERE platform = ? AND tenant = ?", platform, tenant
         )
 
+    async def seal_installs(self) -> int:
+        """Like `Identities.seal_secrets`, for installations: each must open with the key
+        (else `SecretKeyError`); plain ones or ones under an older key are rewritten."""
+        rewritten = 0
+        for row in await self._db.fetch("SELECT platform, tenant, data FROM installations"):
+            plain = self._cipher.decrypt(row["data"])
+            if self._cipher.stale(row["data"]):
+                rewritten += await self._db.execute(
+                    """UPDATE installations SET data = ?
+                        WHERE platform = ? AND tenant = ? AND data = ?""",
+                    self._cipher.encrypt(plain),
+                    row["platform"],
+                    row["tenant"],
+                    row["data"],
+                )
+        return rewritten
+
     async def issue_state(self, state: str, ttl_seconds: float) -> None:
         await self._db.execute(
             "INSERT INTO install_states (state, expires_at) VALUES (?, ?)",

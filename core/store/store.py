@@ -49,6 +49,11 @@ class Store(Identities, TurnQueue, RenderJobs, Deliveries, Versions, Preferences
             raise
         return cls(db, cipher)
 
+    async def seal_secrets(self) -> int:
+        """Every secret the store keeps, checked and re-sealed at start: tenants' tokens and
+        client ids, and app installations."""
+        return await Identities.seal_secrets(self) + await self.seal_installs()
+
     async def ping(self) -> bool:
         return await self._db.ping()
 
