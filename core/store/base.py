@@ -137,6 +137,28 @@ class SQLTables:
         self._db = db
         self._cipher = cipher or PlainCipher()
 
+    async def _reseal(self, table: str, column: str) -> int:
+        """Start-up check of one secret column keyed by (platform, tenant): every value must
+        open with the key (else `SecretKeyError`); plain ones or ones under an older key are
+        rewritten under the first, unless another replica changed the row meanwhile."""
+        rewritten = 0
+        rows = await self._db.fetch(
+            f"SELECT platform, tenant, {column} FROM {table} WHERE {column} IS NOT NULL"
+        )
+        for row in rows:
+            stored = row[column]
+            plain = self._cipher.decrypt(stored)
+            if self._cipher.stale(stored):
+                rewritten += await self._db.execute(
+                    f"""UPDATE {table} SET {column} = ?
+                        WHERE platform = ? AND tenant = ? AND {column} = ?""",
+                    self._cipher.encrypt(plain),
+                    row["platform"],
+                    row["tenant"],
+                    stored,
+                )
+        return rewritten
+
 
 def mend(text: str) -> str:
     """Text every store keeps, as close to `text` as possible: lone UTF-16 surrogates (a JSON

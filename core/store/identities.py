@@ -96,25 +96,7 @@ class Identities(SQLTables):
                 client_id,
                 token,
             )
-        return rewritten + await self._seal_fixed_tokens()
-
-    async def _seal_fixed_tokens(self) -> int:
-        rewritten = 0
-        rows = await self._db.fetch(
-            "SELECT platform, tenant, fixed_token FROM tenants WHERE fixed_token IS NOT NULL"
-        )
-        for row in rows:
-            plain = self._cipher.decrypt(row["fixed_token"])
-            if self._cipher.stale(row["fixed_token"]):
-                rewritten += await self._db.execute(
-                    """UPDATE tenants SET fixed_token = ?
-                        WHERE platform = ? AND tenant = ? AND fixed_token = ?""",
-                    self._cipher.encrypt(plain),
-                    row["platform"],
-                    row["tenant"],
-                    row["fixed_token"],
-                )
-        return rewritten
+        return rewritten + await self._reseal("tenants", "fixed_token")
 
     async def get_thread(self, key: ThreadKey) -> ThreadRow | None:
         row = await self._db.fetchrow(f"SELECT * FROM threads WHERE {KEY_WHERE}", *key_params(key))

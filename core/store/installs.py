@@ -39,19 +39,7 @@ class Installs(SQLTables):
     async def seal_installs(self) -> int:
         """Like `Identities.seal_secrets`, for installations: each must open with the key
         (else `SecretKeyError`); plain ones or ones under an older key are rewritten."""
-        rewritten = 0
-        for row in await self._db.fetch("SELECT platform, tenant, data FROM installations"):
-            plain = self._cipher.decrypt(row["data"])
-            if self._cipher.stale(row["data"]):
-                rewritten += await self._db.execute(
-                    """UPDATE installations SET data = ?
-                        WHERE platform = ? AND tenant = ? AND data = ?""",
-                    self._cipher.encrypt(plain),
-                    row["platform"],
-                    row["tenant"],
-                    row["data"],
-                )
-        return rewritten
+        return await self._reseal("installations", "data")
 
     async def issue_state(self, state: str, ttl_seconds: float) -> None:
         await self._db.execute(
