@@ -55,17 +55,19 @@ async def _spool(chunks: AsyncIterator[bytes], path: Path, limit: int) -> bool:
 
 def poster_of(path: Path) -> bytes | None:
     """Decode the frame nearest `POSTER_AT_SECONDS` (or the last one of a shorter clip)."""
-    frame_image: Image.Image | None = None
+    chosen: av.VideoFrame | None = None
     with av.open(str(path)) as container:
         if not container.streams.video:
             return None
         stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
         for frame in container.decode(stream):
-            frame_image = frame.to_image()  # type: ignore[no-untyped-call]
+            chosen = frame  # only the chosen frame is converted to a picture
             if frame.time is not None and frame.time >= POSTER_AT_SECONDS:
                 break
-    if frame_image is None:
-        return None
+        if chosen is None:
+            return None
+        frame_image: Image.Image = chosen.to_image()  # type: ignore[no-untyped-call]
     frame_image.thumbnail((POSTER_LONG_SIDE, POSTER_LONG_SIDE))
     out = io.BytesIO()
     frame_image.convert("RGB").save(out, "JPEG", quality=82)
