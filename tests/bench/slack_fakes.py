@@ -31,7 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
-from core.sim import Faults, LocalBackend
+from core.sim import Faults, LocalBackend, agent
 from tests.bench.common import raise_open_files
 from tests.fakes.slack_api import Call, FakeSlack
 
@@ -98,6 +98,10 @@ async def serve(args: argparse.Namespace) -> None:
         anonymous_render=True,
         address_token_limit=100000,
     )
+    # The agent's talk of its web GUI ("click Export") makes the bot export on its own: a render,
+    # a poster and an upload in ~1 conversation of 6. Off by default, so every conversation is
+    # the same plain turn; `--gui-talk-share 0.35` (the backend's own share) puts it back.
+    agent.GUI_TALK_SHARE = args.gui_talk_share
     backend = LocalBackend(seed=7, faults=faults)
 
     async def summary(_: web.Request) -> web.Response:
@@ -136,6 +140,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.slack_fakes")
     parser.add_argument("--turn-seconds", type=float, default=5.0)
     parser.add_argument("--heartbeat-seconds", type=float, default=0.5)
+    parser.add_argument("--gui-talk-share", type=float, default=0.0)
     parser.add_argument("--max-seconds", type=float, default=3600.0)
     asyncio.run(serve(parser.parse_args()))
 

@@ -261,8 +261,9 @@ class LoadResult:
     fakes_cpu_share: float = 0.0
     peak_rss_mb: float = 0.0
     rss_at_start_mb: float = 0.0
-    healthz_p99_ms: float = 0.0
-    healthz_max_ms: float = 0.0
+    metrics_p99_ms: float = 0.0  # GET /metrics: the loop's lag plus a little work, no store
+    metrics_max_ms: float = 0.0
+    healthz_p99_ms: float = 0.0  # GET /healthz: a store ping and write probe, so the store queue
     calls_per_turn_p50: float = 0.0
     calls_budget_worst: float = 0.0  # turn calls / (4 + heartbeat intervals), worst turn
     calls_worst_note: str = ""
@@ -286,23 +287,23 @@ class LoadResult:
         busy = self.bot_cpu_share * self.replicas + self.fakes_cpu_share
         if busy >= 1.6:
             return f"the machine's 2 cores ({busy:.0%} of one core in bot + fakes)"
-        if self.healthz_p99_ms > 250:
-            return f"the bot's event loop (healthz p99 {self.healthz_p99_ms:.0f} ms)"
-        return (
-            f"queueing before the turn starts (first reply p50 {self.first_reply_p50:.1f} s;"
-            " store/engine workers)"
-        )
+        if self.metrics_p99_ms > 250:
+            return f"the bot's event loop (/metrics p99 {self.metrics_p99_ms:.0f} ms)"
+        if self.healthz_p99_ms > 1000:
+            return f"the store (/healthz, a store probe, p99 {self.healthz_p99_ms:.0f} ms)"
+        return f"queueing before the turn starts (first reply p50 {self.first_reply_p50:.1f} s)"
 
 
-async def _probe(url: str, times: list[float], stop: asyncio.Event) -> None:
+async def _probe(url: str, times: list[float], stop: asyncio.Event, period: float = 0.1) -> None:
+    """GETs `url` every `period` seconds and records how long each took to answer."""
     async with httpx.AsyncClient() as http:
         while not stop.is_set():
             started = time.monotonic()
             with contextlib.suppress(httpx.HTTPError):
-                await http.get(f"{url}/healthz", timeout=30)
+                await http.get(url, timeout=30)
                 times.append(time.monotonic() - started)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.1)
+                await asyncio.wait_for(stop.wait(), period)
 
 
 async def _rss_sampler(pids: list[int], peak: list[float], stop: asyncio.Event) -> None:
@@ -357,6 +358,7 @@ async def _drive(
     result.rss_at_start_mb = max(status_mb(pid, "VmRSS") for pid in pids)
     peak = [0.0] * len(pids)
     probe_times: list[float] = []
+    health_times: list[float] = []
     stop = asyncio.Event()
     response_url = urls["slack"].replace("/api/", "/respond/") + "bench"
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
@@ -365,7 +367,8 @@ async def _drive(
         fakes_cpu0 = summary["cpu"]
         cpu0 = [cpu_seconds(pid) for pid in pids]
         sampler = asyncio.create_task(_rss_sampler(pids, peak, stop))
-        probe = asyncio.create_task(_probe(bots[0][1], probe_times, stop))
+        probe = asyncio.create_task(_probe(f"{bots[0][1]}/metrics", probe_times, stop))
+        health = asyncio.create_task(_probe(f"{bots[0][1]}/healthz", health_times, stop, 0.5))
         profiler = None
         if profile:
             profiler = await asyncio.create_subprocess_shell(
@@ -415,6 +418,7 @@ async def _drive(
         stop.set()
         await sampler
         await probe
+        await health
     wall = done_at - started
     result.wall_seconds = wall
     result.acks_failed = failed
@@ -428,8 +432,9 @@ async def _drive(
         max(status_mb(pid, "VmHWM") for pid in pids),
         max(peak),
     )
-    result.healthz_p99_ms = percentile(probe_times, 0.99) * 1000
-    result.healthz_max_ms = max(probe_times, default=0) * 1000
+    result.metrics_p99_ms = percentile(probe_times, 0.99) * 1000
+    result.metrics_max_ms = max(probe_times, default=0) * 1000
+    result.healthz_p99_ms = percentile(health_times, 0.99) * 1000
     _per_conversation(result, rows, posted)
 
 
@@ -541,12 +546,13 @@ def rows(r: LoadResult) -> list[Row]:
         ),
         Row(
             bench,
-            "bot /healthz response p99 (loop-lag proxy)",
-            r.healthz_p99_ms,
+            "bot /metrics response p99 (loop-lag proxy)",
+            r.metrics_p99_ms,
             None,
             "ms",
             "",
-            f"(max {r.healthz_max_ms:.0f} ms)",
+            f"(max {r.metrics_max_ms:.0f} ms; /healthz, which pings the store, p99"
+            f" {r.healthz_p99_ms:.0f} ms)",
         ),
     ]
 
