@@ -8,6 +8,7 @@ for the knee), and this process only sends the signed slash-command POSTs and re
 fake Slack saw. Each conversation is its own channel and user (`C0000042`, `U0000042`), so
 per-user turn limits do not queue them behind each other.
 
+Before anything is measured, one instant conversation per replica warms it up (see `_warm_up`).
 Per conversation: the time from its POST to the first Web API call carrying the turn's answer
 (the `chat.update`/`chat.postMessage` with the reply buttons), and its Web API calls by method.
 For the bot: CPU from /proc/<pid>/stat (utime+stime) from before the first POST until every
@@ -345,6 +346,33 @@ async def load(
     return result
 
 
+WARM_UP = 9_000_000  # conversation numbers of the warm-up ones, left out of every figure
+
+
+async def _warm_up(
+    http: httpx.AsyncClient, urls: dict[str, str], bots: list[tuple[Child, str]], turn: float
+) -> None:
+    """One instant conversation per replica, one replica after the other, before anything is
+    measured: the workspace's backend token is fetched once and stored (replicas started
+    together would race for it: the loser's 429 waits JUPITER_RETRY_AFTER_SECONDS, 30 s, a
+    cold-start stall this benchmark reports but does not measure), connections are opened,
+    code paths warmed. The backend's turns are instant meanwhile (`/_sim/faults`)."""
+    faults = f"{urls['backend']}/_sim/faults"
+    (await http.post(faults, json={"turn_seconds": 0})).raise_for_status()
+    response_url = urls["slack"].replace("/api/", "/respond/") + "warm-up"
+    for r, (_, url) in enumerate(bots):
+        body = command_body(WARM_UP + r, response_url)
+        await http.post(f"{url}/slack/events", content=body.encode(), headers=signed(body))
+        for _ in range(900):  # 90 s at most
+            if (await http.get(f"{urls['control']}/summary")).json()["answered"] > r:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise RuntimeError(f"the warm-up conversation of replica {r} was not answered")
+    await asyncio.sleep(HEARTBEAT)  # its trailing calls (status off)
+    (await http.post(faults, json={"turn_seconds": turn})).raise_for_status()
+
+
 async def _drive(
     n: int,
     result: LoadResult,
@@ -363,8 +391,9 @@ async def _drive(
     response_url = urls["slack"].replace("/api/", "/respond/") + "bench"
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
     async with httpx.AsyncClient(limits=limits, timeout=60) as http:
+        await _warm_up(http, urls, bots, result.turn_seconds)
         summary = (await http.get(f"{urls['control']}/summary")).json()
-        fakes_cpu0 = summary["cpu"]
+        fakes_cpu0, answered0 = summary["cpu"], summary["answered"]
         cpu0 = [cpu_seconds(pid) for pid in pids]
         sampler = asyncio.create_task(_rss_sampler(pids, peak, stop))
         probe = asyncio.create_task(_probe(f"{bots[0][1]}/metrics", probe_times, stop))
@@ -401,7 +430,7 @@ async def _drive(
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             summary = (await http.get(f"{urls['control']}/summary")).json()
-            if summary["answered"] >= n:
+            if summary["answered"] - answered0 >= n:
                 break
             await asyncio.sleep(0.25)
         done_at = time.time()
