@@ -52,7 +52,7 @@ def _show(r: LoadResult) -> str:
         f"N={r.n} {_label(r.store, r.replicas)}: median {r.answer_p50:.2f} s"
         f" ({r.ratio_p50:.2f}x), p99 {r.answer_p99:.2f} s, answered {r.answered},"
         f" CPU {r.bot_cpu_ms_per_conversation:.1f} ms/conv ({r.bot_cpu_share:.0%} of a core),"
-        f" fakes {r.fakes_cpu_share:.0%}, RSS {r.peak_rss_mb:.0f} MB,"
+        f" fakes {r.fakes_cpu_share:.0%}, machine {r.machine_busy:.0%} busy, RSS {r.peak_rss_mb:.0f} MB,"
         f" /metrics p99 {r.metrics_p99_ms:.0f} ms, /healthz p99 {r.healthz_p99_ms:.0f} ms;"
         f" load {r.load}"
     )
