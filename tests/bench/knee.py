@@ -75,11 +75,24 @@ async def sweep(
     """Results, the knee (largest N that passed, 0 if none) and the limit that set it."""
     results: list[LoadResult] = []
     best, missed = 0, None
-    for n in steps:
-        if time.monotonic() > deadline - n * 0.15:
-            print(f"{_label(store, replicas)}: N={n} skipped, out of time", flush=True)
-            break
+    pace = [0.15]  # seconds of wall time per conversation, from the last run (starts a guess)
+
+    def fits(n: int) -> bool:
+        if time.monotonic() + 20 + n * pace[0] <= deadline:
+            return True
+        print(f"{_label(store, replicas)}: N={n} skipped, out of time", flush=True)
+        return False
+
+    async def one(n: int) -> LoadResult:
+        began = time.monotonic()
         result = await _one(n, store, replicas, server)
+        pace[0] = max(pace[0], (time.monotonic() - began - 20) / n)
+        return result
+
+    for n in steps:
+        if not fits(n):
+            break
+        result = await one(n)
         results.append(result)
         if passes(result):
             if missed is None:
@@ -92,9 +105,9 @@ async def sweep(
         low, high = best, missed.n
         for _ in range(2):
             middle = round(math.sqrt(low * high))
-            if middle in (low, high) or time.monotonic() > deadline - middle * 0.15:
+            if middle in (low, high) or not fits(middle):
                 break
-            result = await _one(middle, store, replicas, server)
+            result = await one(middle)
             results.append(result)
             if passes(result):
                 low = best = middle
