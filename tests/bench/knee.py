@@ -209,7 +209,19 @@ def main() -> None:
     parser.add_argument("--steps", default=",".join(map(str, STEPS)))
     parser.add_argument("--budget", type=float, default=1500, help="seconds for every sweep")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--add",
+        type=Path,
+        default=None,
+        help="no runs: add a `slack_load --raw` result to sweep.json (SQLite, 1 replica) and replot",
+    )
     args = parser.parse_args()
+    if args.add is not None:
+        saved = json.loads((HERE / "sweep.json").read_text())
+        saved.setdefault(_label("SQLite", 1), []).append(json.loads(args.add.read_text()))
+        (HERE / "sweep.json").write_text(json.dumps(saved, indent=1) + "\n")
+        plot({k: [LoadResult(**r) for r in v] for k, v in saved.items()})
+        return
     steps = tuple(sorted(int(s) for s in args.steps.split(",") if s))
     started = time.monotonic()
     rows = asyncio.run(run(steps, args.budget))
