@@ -157,6 +157,7 @@ def plot(points: dict[str, list[LoadResult]]) -> list[Path]:
         if name == "answer_time.png":
             ax.axhline(TURN * GOAL, color="grey", linewidth=0.8, label="goal: median ≤ 1.5x turn")
             ax.axhline(TURN, color="grey", linewidth=0.8, linestyle=":", label="the turn (5 s)")
+            ax.set_yscale("log")
         if name == "cpu_per_conversation.png":
             ax.axhline(7, color="grey", linewidth=0.8, label="goal ≤ 7 ms")
         if name == "rss.png":
