@@ -38,7 +38,7 @@ SCRIPT = ("a 2-second sunset over mountains", "make it 3 seconds", "status", "ex
 KINDS = ("prompt", "edit", "status", "export")
 SIM_FLAGS = (
     *("--turn-seconds", "0", "--heartbeat-seconds", "0.05", "--no-text-ratio", "0"),
-    *("--render-seconds", "0", "--credits", "100000000"),
+    *("--render-seconds", "0", "--credits", "100000000", "--anonymous-render"),
 )
 
 

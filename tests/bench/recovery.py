@@ -43,7 +43,7 @@ async def run() -> list[Row]:
     killed_at = 0.0
     flags = ("--turn-seconds", "0", "--render-seconds", RENDER_SECONDS, "--no-text-ratio", "0")
     with tempfile.TemporaryDirectory() as tmp:
-        async with SimProcess(*flags, "--credits", "1000000000") as sim:
+        async with SimProcess(*flags, "--credits", "1000000000", "--anonymous-render") as sim:
             env = bot_env(
                 sim.url,
                 f"sqlite:///{Path(tmp) / 'jupiter.db'}",
