@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
@@ -79,6 +80,7 @@ class TeamClients:
             backoff,
         )
         self._clients: dict[str, AsyncWebClient] = {}
+        self.session: aiohttp.ClientSession | None = None  # shared by every team's client
 
     async def _token(self, tenant: str) -> str | None:
         raw = await self._store.get_install(PLATFORM, tenant)
@@ -91,6 +93,7 @@ class TeamClients:
             client = build_client(
                 self._settings, self._metrics, self._backoff, tenant=tenant, lookup=self._token
             )
+            client.session = self.session
             self._clients[tenant] = client
         return client
 

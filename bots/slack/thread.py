@@ -333,6 +333,10 @@ class SlackThreads:
         self._status_refresh = status_refresh_seconds
         self._status_max = status_max_seconds
 
+    @property
+    def team_clients(self) -> Callable[[str], AsyncWebClient] | None:
+        return self._team_clients
+
     def __call__(self, key: ThreadKey, *, user: str = "", prompt: str = "") -> SlackThread:
         """`user` and `prompt` (the message that starts a turn) name the agent session and
         the stream's recipient; without them (resumed work) the thread posts and updates."""
