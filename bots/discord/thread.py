@@ -21,12 +21,13 @@ import discord
 from bots.base.downloads import AttachmentUnavailable
 from bots.base.uploads import UploadTooLarge, check_fits, within_limit
 from bots.discord.buttons import button_view, carries
+from bots.discord.card import custom_ids, video_card
 from bots.discord.endpoints import current_webhooks, webhooks_via
 from bots.discord.files import DiscordFiles
 from bots.discord.render import Outgoing, render
 from bots.discord.words import DiscordWords
 from core.messages import say
-from core.port import Attachment, Reply, ThreadKey
+from core.port import Attachment, Reply, ReplyKind, ThreadKey
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,12 @@ NO_MENTIONS = discord.AllowedMentions.none()
 DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES  # 10 MiB
 TYPING_SECONDS = 8.0  # Discord shows "typing" for 10 s after each trigger
 DELIVERY_LOOKBACK = 100  # recent messages read looking for a delivery left mid-post
+TOO_LARGE_CODE = 40005  # "Request entity too large" (HTTP 413)
+
+
+def too_large(exc: discord.HTTPException) -> bool:
+    """Discord refused the file for its size: the link in the card stands alone."""
+    return exc.status == 413 or exc.code == TOO_LARGE_CODE
 
 
 class TypingIndicators:
@@ -87,6 +94,7 @@ class DiscordThread:
         self._typing = typing
         self._files = files
         self._online = online
+        self._cards: dict[str, int] = {}  # video URL -> the card that shows it, for `upload`
 
     @property
     def upload_limit(self) -> int:
@@ -95,6 +103,8 @@ class DiscordThread:
     async def post(self, reply: Reply) -> str:
         """Send the reply (several messages when long); the id is the first one's."""
         await self._online.wait()
+        if reply.kind is ReplyKind.VIDEO and reply.video_url:
+            return str(await self._post_card(reply))
         first, *rest = render(reply)
         message_id = str((await self._send(first, reply.marker)).id)
         for outgoing in rest:
@@ -106,10 +116,8 @@ class DiscordThread:
         carrying the marker."""
         await self._online.wait()
         async for message in self._channel.history(limit=DELIVERY_LOOKBACK):
-            for row in message.components:
-                for item in getattr(row, "children", ()):
-                    if carries(getattr(item, "custom_id", None) or "", marker):
-                        return True
+            if any(carries(found, marker) for found in custom_ids(message.components)):
+                return True
         return False
 
     async def update(self, message_id: str, reply: Reply) -> None:
@@ -139,11 +147,43 @@ class DiscordThread:
             async for chunk in within_limit(chunks, filename, self._upload_limit, reply.language):
                 await asyncio.to_thread(spool.write, chunk)
             await asyncio.to_thread(spool.seek, 0)
-            await self._channel.send(
-                file=discord.File(spool, filename=filename), allowed_mentions=NO_MENTIONS
-            )
+            file = discord.File(spool, filename=filename)
+            card = self._cards.get(reply.video_url or "")
+            if card is not None:
+                await self._attach_to_card(card, file, reply)
+            else:
+                await self._send_file(file, reply)
         finally:
             await asyncio.to_thread(spool.close)
+
+    async def _post_card(self, reply: Reply) -> int:
+        """The video card, playing from the URL until `upload` attaches the file."""
+        sent = await self._channel.send(
+            view=video_card(reply, self._channel.id), allowed_mentions=NO_MENTIONS
+        )
+        self._cards[reply.video_url or ""] = sent.id
+        return sent.id
+
+    async def _attach_to_card(self, card: int, file: discord.File, reply: Reply) -> None:
+        """The file goes into the card's gallery in place: the card is still the one message
+        with the link, whether Discord takes the file or refuses it (413, code 40005)."""
+        view = video_card(reply, self._channel.id, media=f"attachment://{file.filename}")
+        try:
+            await self._channel.get_partial_message(card).edit(
+                view=view, attachments=[file], allowed_mentions=NO_MENTIONS
+            )
+        except discord.HTTPException as exc:
+            if too_large(exc):
+                raise UploadTooLarge(exc.text) from None
+            raise
+
+    async def _send_file(self, file: discord.File, reply: Reply) -> None:
+        try:
+            await self._channel.send(file=file, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as exc:
+            if too_large(exc):
+                raise UploadTooLarge(exc.text) from None
+            raise
 
     async def set_busy(self, text: str | None) -> None:
         if text is None:

@@ -21,7 +21,7 @@ import httpx
 from core.runtime import Runtime
 from core.sim import LocalBackend
 from tests.discord.conftest import WAIT, discord_settings, running
-from tests.fakes.discord_gateway import FakeDiscord
+from tests.fakes.discord_gateway import IS_COMPONENTS_V2, FakeDiscord, buttons_of, shown_text
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPT = "make a 5-second video of a sunset over the mountains"
@@ -37,7 +37,7 @@ class World:
         return self.fake.sent_messages(channel_id)
 
     def text(self, channel_id: int | str) -> str:
-        return "\n".join(m["content"] for m in self.said(channel_id))
+        return "\n".join(shown_text(m) for m in self.said(channel_id))
 
     def shown(self, channel_id: int | str) -> list[str]:
         """Everything the bot's messages ever showed there, edits included, in order."""
@@ -48,7 +48,7 @@ class World:
         ]
 
     def buttons(self, message: dict[str, Any]) -> list[str]:
-        return [b["custom_id"] for row in message["components"] for b in row["components"]]
+        return [b["custom_id"] for b in buttons_of(message)]
 
     async def settled(self, channel_id: int | str, until: str | None = None) -> None:
         """The bot said something (containing `until`) there, and the engine has finished."""
@@ -98,14 +98,20 @@ async def test_mention_thread_heartbeats_reply_export_and_the_mp4(
 
         assert export["id"]
         assert any("Rendering" in h for h in w.shown(thread_id))
-        ready = next(m for m in w.said(thread_id) if "Your video is ready" in m["content"])
-        assert "http" in ready["content"]
+        (ready,) = [m for m in w.said(thread_id) if "Your video is ready" in shown_text(m)]
+        assert ready["flags"] & IS_COMPONENTS_V2 and not ready["content"]
+        assert "http" in shown_text(ready)
+        assert any(":status:" in b for b in w.buttons(ready))
         (upload,) = [c for c in w.fake.calls if c.files]
         (part,) = upload.files
-        assert upload.path == f"/channels/{thread_id}/messages"
+        # The MP4 goes into the card itself: its gallery plays the attachment.
+        assert upload.method == "PATCH"
+        assert upload.path == f"/channels/{thread_id}/messages/{ready['id']}"
         assert part.filename and part.filename.endswith(".mp4")
         assert 0 < part.size <= fake.filesize_limit
         assert upload.json["allowed_mentions"] == {"parse": []}
+        assert f"attachment://{part.filename}" in str(ready["components"])
+        assert [a["filename"] for a in ready["attachments"]] == [part.filename]
 
 
 async def test_slash_video_runs_the_turn_in_a_new_thread(
@@ -143,7 +149,7 @@ async def test_buttons_keep_working_after_a_restart(
         await w.rt.engine.idle(WAIT)
 
         assert interaction.responses == [{"type": 6}]
-        assert "Timeline (" in w.said(thread_id)[-1]["content"]
+        assert "Timeline (" in shown_text(w.said(thread_id)[-1])
 
 
 async def test_everyone_in_the_backends_text_never_pings(
@@ -253,7 +259,9 @@ async def test_jupiter_discord_runs_against_the_fake(fake: FakeDiscord, tmp_path
         await fake.wait_ready(timeout=30)
         message = await fake.post_message(PROMPT, mention_bot=True)
         await fake.wait_for(
-            lambda: "Timeline" in " ".join(m["content"] for m in fake.sent_messages(message["id"])),
+            lambda: (
+                "Timeline" in " ".join(shown_text(m) for m in fake.sent_messages(message["id"]))
+            ),
             30,
         )
     finally:

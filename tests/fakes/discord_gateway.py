@@ -49,6 +49,22 @@ PREMIUM_FILE_LIMITS = {
     3: 100 * 1024 * 1024,
 }
 MESSAGE_CONTENT_INTENT = 1 << 15
+IS_COMPONENTS_V2 = 1 << 15
+# Components V2 (Discord's "Component reference"): what may sit where.
+ACTION_ROW, BUTTON, SECTION, TEXT_DISPLAY, THUMBNAIL, MEDIA_GALLERY, FILE, SEPARATOR = (
+    1,
+    2,
+    9,
+    10,
+    11,
+    12,
+    13,
+    14,
+)
+CONTAINER = 17
+V2_TOP = {ACTION_ROW, SECTION, TEXT_DISPLAY, MEDIA_GALLERY, FILE, SEPARATOR, CONTAINER}
+V2_IN_CONTAINER = V2_TOP - {CONTAINER}
+V2_TEXT_LIMIT = 4000
 PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | MESSAGE_CONTENT_INTENT
 EPHEMERAL = 1 << 6
 
@@ -158,6 +174,9 @@ class FakeDiscord:
         self.calls: list[Call] = []
         self.identifies: list[dict[str, Any]] = []
         self.cdn_files: dict[str, bytes] = {}
+        # Discord's real ceiling when it is lower than what the guild reports (an upload it
+        # refuses with 413 / code 40005 although the size looked fine).
+        self.upload_refusal_limit: int | None = None
         self._sessions: list[_Session] = []
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -696,10 +715,41 @@ class FakeDiscord:
             )
         if not content and not files and not body.get("embeds") and not body.get("components"):
             raise _Refused(400, 50006, "Cannot send an empty message")
+        check_components(body, [f.filename or "" for f in files])
+        attachments = self._stored_files(channel, files)
+        message = self._message(
+            channel_id,
+            self.bot,
+            content,
+            attachments=attachments,
+            components=body.get("components") or [],
+            flags=body.get("flags", 0),
+        )
+        message["embeds"] = body.get("embeds") or []
+        message["mention_everyone"] = False  # allowed mentions decide; the bot's never ping
+        message["allowed_mentions"] = body.get("allowed_mentions")
+        if "message_reference" in body:
+            message["message_reference"] = body["message_reference"]
+        self.messages[int(message["id"])] = message
+        self.history[int(message["id"])] = [shown_text(message)]
+        if channel["type"] in (10, 11, 12):
+            channel["message_count"] = channel.get("message_count", 0) + 1
+        channel["last_message_id"] = message["id"]
+        echo = {k: v for k, v in message.items() if k != "allowed_mentions"}
+        await self.dispatch("MESSAGE_CREATE", echo)
+        return echo
+
+    def _stored_files(
+        self, channel: dict[str, Any], files: list[UploadedPart]
+    ) -> list[dict[str, Any]]:
+        """Attachments as Discord stores them; files over the limit are refused (413, 40005)."""
         limit = self.filesize_limit if "guild_id" in channel else DEFAULT_FILE_LIMIT
+        if self.upload_refusal_limit is not None:
+            limit = min(limit, self.upload_refusal_limit)
         if sum(f.size for f in files) > limit:
             raise _Refused(413, 40005, "Request entity too large")
-        attachments = [
+        channel_id = channel["id"]
+        return [
             {
                 "id": str(self.snowflake()),
                 "filename": f.filename or "file",
@@ -710,26 +760,6 @@ class FakeDiscord:
             }
             for f in files
         ]
-        message = self._message(
-            channel_id,
-            self.bot,
-            content,
-            attachments=attachments,
-            components=body.get("components") or [],
-        )
-        message["embeds"] = body.get("embeds") or []
-        message["mention_everyone"] = False  # allowed mentions decide; the bot's never ping
-        message["allowed_mentions"] = body.get("allowed_mentions")
-        if "message_reference" in body:
-            message["message_reference"] = body["message_reference"]
-        self.messages[int(message["id"])] = message
-        self.history[int(message["id"])] = [content]
-        if channel["type"] in (10, 11, 12):
-            channel["message_count"] = channel.get("message_count", 0) + 1
-        channel["last_message_id"] = message["id"]
-        echo = {k: v for k, v in message.items() if k != "allowed_mentions"}
-        await self.dispatch("MESSAGE_CREATE", echo)
-        return echo
 
     def _channel_messages(self, channel_id: int, query: dict[str, str]) -> list[dict[str, Any]]:
         """As Discord answers GET /channels/{id}/messages: newest first, `limit` (1..100,
@@ -759,16 +789,26 @@ class FakeDiscord:
             raise _Refused(404, 10008, "Unknown Message")
         if message["author"]["id"] != self.bot["id"]:
             raise _Refused(403, 50005, "Cannot edit a message authored by another user")
+        merged = {"flags": message.get("flags", 0), **body}
+        check_components(merged, [f.filename or "" for f in files], message["attachments"])
+        if files or "attachments" in body:
+            kept = {str(a.get("id")) for a in body.get("attachments") or [] if "id" in a}
+            old = [a for a in message["attachments"] if a["id"] in kept]
+            channel = self._channel(channel_id)
+            message["attachments"] = old + self._stored_files(channel, files)
         if "content" in body:
             if body["content"] and len(body["content"]) > 2000:
                 raise _Refused(
                     400, 50035, "Invalid Form Body: content: Must be 2000 or fewer in length."
                 )
             message["content"] = body["content"] or ""
-            self.history.setdefault(message_id, []).append(message["content"])
-        for key in ("embeds", "components", "allowed_mentions", "flags"):
+        for key in ("embeds", "components", "allowed_mentions"):
             if key in body:
                 message[key] = body[key]
+        if "content" in body or "components" in body:
+            self.history.setdefault(message_id, []).append(shown_text(message))
+        if "flags" in body:  # IS_COMPONENTS_V2 cannot be taken off once set
+            message["flags"] = body["flags"] | (message.get("flags", 0) & IS_COMPONENTS_V2)
         message["edited_timestamp"] = iso()
         message.setdefault("edits", 0)
         message["edits"] += 1
@@ -903,6 +943,110 @@ class FakeDiscord:
         )
         await self._changed_now()
         raise web.HTTPFound(request.query["to"])
+
+
+def shown_text(message: dict[str, Any]) -> str:
+    """What a reader sees as text: the content, or a V2 message's text displays in order."""
+    texts: list[str] = [message.get("content") or ""] if message.get("content") else []
+
+    def walk(components: list[dict[str, Any]]) -> None:
+        for component in components:
+            if component.get("type") == TEXT_DISPLAY:
+                texts.append(component.get("content", ""))
+            walk(component.get("components") or [])
+
+    if message.get("flags", 0) & IS_COMPONENTS_V2:
+        walk(message.get("components") or [])
+    return "\n".join(texts)
+
+
+def buttons_of(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every button on a message, in order: in action rows, containers or beside sections."""
+    found: list[dict[str, Any]] = []
+
+    def walk(components: list[dict[str, Any]]) -> None:
+        for component in components:
+            if component.get("type") == BUTTON:
+                found.append(component)
+            walk(component.get("components") or [])
+            if component.get("accessory"):
+                walk([component["accessory"]])
+
+    walk(message.get("components") or [])
+    return found
+
+
+def check_components(
+    body: dict[str, Any], uploaded: list[str], existing: list[dict[str, Any]] | None = None
+) -> None:
+    """Refuse what Discord refuses (400, 50035): a Components V2 message (flag 1 << 15) has
+    no `content` or embeds, only V2 types in their places, at most 4,000 characters of text,
+    and `attachment://` media naming a file it carries; without the flag only action rows."""
+    components = body.get("components") or []
+    if not body.get("flags", 0) & IS_COMPONENTS_V2:
+        if any(c.get("type") != ACTION_ROW for c in components):
+            raise _Refused(400, 50035, "Invalid Form Body: components: V2 needs the flag")
+        for row in components:
+            _check_row(row)
+        return
+    if body.get("content") or body.get("embeds"):
+        raise _Refused(
+            400, 50035, "Invalid Form Body: content and embeds cannot be used with V2 components"
+        )
+    names = set(uploaded) | {a.get("filename", "") for a in existing or []}
+    texts: list[str] = []
+    for component in components:
+        if component.get("type") not in V2_TOP:
+            raise _Refused(400, 50035, f"Invalid Form Body: component type {component.get('type')}")
+        _check_v2(component, names, texts)
+    if sum(len(t) for t in texts) > V2_TEXT_LIMIT:
+        raise _Refused(400, 50035, "Invalid Form Body: text displays over 4000 characters")
+
+
+def _check_row(row: dict[str, Any]) -> None:
+    children = row.get("components") or []
+    if not 1 <= len(children) <= 5 or any(b.get("type") != BUTTON for b in children):
+        raise _Refused(400, 50035, "Invalid Form Body: an action row holds 1 to 5 buttons")
+    for button in children:
+        if len(button.get("label") or "") > 80 or len(button.get("custom_id") or "") > 100:
+            raise _Refused(400, 50035, "Invalid Form Body: button label or custom_id too long")
+
+
+def _check_v2(component: dict[str, Any], names: set[str], texts: list[str]) -> None:
+    kind = component.get("type")
+    if kind == ACTION_ROW:
+        _check_row(component)
+    elif kind == TEXT_DISPLAY:
+        if not component.get("content"):
+            raise _Refused(400, 50035, "Invalid Form Body: a text display needs content")
+        texts.append(component["content"])
+    elif kind == SECTION:
+        inner = component.get("components") or []
+        if not 1 <= len(inner) <= 3 or any(c.get("type") != TEXT_DISPLAY for c in inner):
+            raise _Refused(400, 50035, "Invalid Form Body: a section holds 1 to 3 text displays")
+        accessory = component.get("accessory") or {}
+        if accessory.get("type") not in (BUTTON, THUMBNAIL):
+            raise _Refused(400, 50035, "Invalid Form Body: a section needs a button or thumbnail")
+        for child in [*inner, accessory]:
+            _check_v2(child, names, texts)
+    elif kind in (THUMBNAIL, MEDIA_GALLERY):
+        items = component.get("items") or [] if kind == MEDIA_GALLERY else [component]
+        if not 1 <= len(items) <= 10:
+            raise _Refused(400, 50035, "Invalid Form Body: a gallery holds 1 to 10 items")
+        for item in items:
+            url = (item.get("media") or {}).get("url", "")
+            if url.startswith("attachment://"):
+                if url.removeprefix("attachment://") not in names:
+                    raise _Refused(400, 50035, f"Invalid Form Body: no attachment for {url}")
+            elif not url.startswith(("http://", "https://")):
+                raise _Refused(400, 50035, f"Invalid Form Body: media url {url!r}")
+    elif kind == CONTAINER:
+        for child in component.get("components") or []:
+            if child.get("type") not in V2_IN_CONTAINER:
+                raise _Refused(400, 50035, "Invalid Form Body: not allowed in a container")
+            _check_v2(child, names, texts)
+    elif kind == BUTTON:
+        pass
 
 
 class _Refused(Exception):
