@@ -33,9 +33,12 @@ def _cut(text: str, limit: int) -> str:
 def card_texts(reply: Reply) -> tuple[str, str]:
     """The card's head (the ready line, with the link) and its detail lines, within limits."""
     head = to_discord(reply.text.strip()) or "\u200b"
-    if reply.video_url and reply.video_url not in head:
-        head = f"{head}\n{reply.video_url}"
-    head = _cut(head, _HEAD_LIMIT)
+    url = reply.video_url
+    if url and url not in head:
+        head = f"{_cut(head, _HEAD_LIMIT - len(url) - 1)}\n{url}"
+    elif len(head) > _HEAD_LIMIT:  # the link is in the text: keep it whole, cut around it
+        head = _cut(head.replace(url or "\0", ""), _HEAD_LIMIT - len(url or "") - 1)
+        head = f"{head}\n{url}" if url else head
     details = "\n".join(f"• {to_discord(d.strip())}" for d in reply.details if d.strip())
     return head, _cut(details, CARD_TEXT_LIMIT - len(head))
 
