@@ -24,6 +24,7 @@ from bots.discord.buttons import button_view, carries
 from bots.discord.card import custom_ids, video_card
 from bots.discord.endpoints import current_webhooks, webhooks_via
 from bots.discord.files import DiscordFiles
+from bots.discord.forum import ForumTags, PostState
 from bots.discord.render import Outgoing, render
 from bots.discord.words import DiscordWords
 from core.messages import say
@@ -87,8 +88,10 @@ class DiscordThread:
         typing: TypingIndicators,
         files: DiscordFiles,
         online: asyncio.Event,
+        tags: ForumTags | None = None,
     ) -> None:
         self.key = key
+        self._tags = tags
         self._channel = channel
         self._upload_limit = upload_limit
         self._typing = typing
@@ -104,7 +107,10 @@ class DiscordThread:
         """Send the reply (several messages when long); the id is the first one's."""
         await self._online.wait()
         if reply.kind is ReplyKind.VIDEO and reply.video_url:
-            return str(await self._post_card(reply))
+            card = await self._post_card(reply)
+            if self._tags is not None:  # a forum post shows it is ready
+                await self._tags.mark(self._channel.id, PostState.READY)
+            return str(card)
         first, *rest = render(reply)
         message_id = str((await self._send(first, reply.marker)).id)
         for outgoing in rest:

@@ -65,9 +65,26 @@ async def test_handshake_intents_commands_and_heartbeats(tmp_path: Path) -> None
         assert identify["intents"] & MESSAGE_CONTENT_INTENT
         assert "shard" not in identify  # a plain Client: no /gateway/bot either
         assert not fake.find("GET", "/gateway/bot")
-        assert sorted(c["name"] for c in fake.commands) == ["credits", "export", "status", "video"]
+        assert sorted(c["name"] for c in fake.commands) == [
+            "credits",
+            "export",
+            "new",
+            "settings",
+            "status",
+            "versions",
+            "video",
+            "videos",
+        ]
         (video,) = [c for c in fake.commands if c["name"] == "video"]
         assert video["options"][0]["name"] == "prompt" and video["options"][0]["required"]
+        # Guild and user installs; servers, the bot's DM, and other DMs / group DMs.
+        assert all(sorted(c["integration_types"]) == [0, 1] for c in fake.commands)
+        assert all(sorted(c["contexts"]) == [0, 1, 2] for c in fake.commands)
+        (export,) = [c for c in fake.commands if c["name"] == "export"]
+        (version,) = export["options"]
+        assert version["name"] == "version" and version["type"] == 4 and not version["required"]
+        (settings,) = [c for c in fake.commands if c["name"] == "settings"]
+        assert [ch["value"] for ch in settings["options"][0]["choices"]] == ["me", "server"]
         assert all(c.authorized for c in fake.calls)
     # Put back for whoever runs next in this process.
     assert Route.BASE == "https://discord.com/api/v10"

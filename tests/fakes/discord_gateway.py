@@ -30,6 +30,7 @@ import fnmatch
 import functools
 import itertools
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -658,6 +659,7 @@ class FakeDiscord:
             case "GET", ["gateway"]:
                 return 200, {"url": self.gateway_url}
             case "PUT", ["applications", _, "commands"]:
+                check_commands(body)
                 self.commands = [
                     {
                         **c,
@@ -943,6 +945,18 @@ class FakeDiscord:
         )
         await self._changed_now()
         raise web.HTTPFound(request.query["to"])
+
+
+def check_commands(commands: list[dict[str, Any]]) -> None:
+    """Refuse what Discord refuses in a bulk overwrite: unknown install types (0 guild, 1 user)
+    or contexts (0 guild, 1 bot DM, 2 private channel), names outside `^[-_a-z0-9]{1,32}$`."""
+    for command in commands:
+        if not re.fullmatch(r"[-_a-z0-9]{1,32}", command.get("name", "")):
+            raise _Refused(400, 50035, "Invalid Form Body: name")
+        if not set(command.get("integration_types") or [0]) <= {0, 1}:
+            raise _Refused(400, 50035, "Invalid Form Body: integration_types")
+        if not set(command.get("contexts") or []) <= {0, 1, 2}:
+            raise _Refused(400, 50035, "Invalid Form Body: contexts")
 
 
 def shown_text(message: dict[str, Any]) -> str:
