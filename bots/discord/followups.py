@@ -14,6 +14,7 @@ server token is spent. The resolver rebuilds it after a restart, then DM-only.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -28,7 +29,7 @@ from bots.discord.render import render
 from bots.discord.thread import DEFAULT_UPLOAD_LIMIT, NO_MENTIONS, DiscordThread
 from bots.discord.words import DiscordWords
 from core.messages import say
-from core.port import Attachment, Reply, ReplyKind, ThreadKey
+from core.port import Action, Attachment, Reply, ReplyKind, ThreadKey
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class FollowUpThread:
             except discord.HTTPException as exc:  # the token died early: 401/404
                 log.info("followup refused (HTTP %s); writing by DM", exc.status)
                 self._interaction = None
-        return DM_PREFIX + await (await self._direct.thread()).post(reply)
+        return DM_PREFIX + await (await self._direct.thread()).post(_for_dm(reply))
 
     async def _follow(self, reply: Reply) -> str:
         assert self._interaction is not None and self._webhooks is not None
@@ -146,7 +147,7 @@ class FollowUpThread:
     async def upload(
         self, filename: str, size: int, chunks: AsyncIterator[bytes], reply: Reply
     ) -> None:
-        await (await self._direct.thread()).upload(filename, size, chunks, reply)
+        await (await self._direct.thread()).upload(filename, size, chunks, _for_dm(reply))
 
     async def set_busy(self, text: str | None) -> None:
         return None
@@ -158,3 +159,11 @@ class FollowUpThread:
 
     async def find_delivery(self, marker: str) -> bool:
         return await (await self._direct.thread()).find_delivery(marker)
+
+
+def _for_dm(reply: Reply) -> Reply:
+    """The DM is another conversation: a video card there keeps only the button that means the
+    same in it (credits: the same tenant), and with it the marker `find_delivery` reads."""
+    if reply.kind is not ReplyKind.VIDEO:
+        return reply
+    return dataclasses.replace(reply, buttons=(Action.CREDITS,))

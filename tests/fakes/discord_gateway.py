@@ -63,6 +63,10 @@ ACTION_ROW, BUTTON, SECTION, TEXT_DISPLAY, THUMBNAIL, MEDIA_GALLERY, FILE, SEPAR
     14,
 )
 CONTAINER = 17
+FORUM = 15
+# What a user-installed app may do where it has no bot member: answer through interactions
+# (embed links, attach files, use external emojis), never post as a bot user.
+INTERACTION_ONLY_PERMISSIONS = (1 << 14) | (1 << 15) | (1 << 18)
 V2_TOP = {ACTION_ROW, SECTION, TEXT_DISPLAY, MEDIA_GALLERY, FILE, SEPARATOR, CONTAINER}
 V2_IN_CONTAINER = V2_TOP - {CONTAINER}
 V2_TEXT_LIMIT = 4000
@@ -178,6 +182,8 @@ class FakeDiscord:
         # Discord's real ceiling when it is lower than what the guild reports (an upload it
         # refuses with 413 / code 40005 although the size looked fine).
         self.upload_refusal_limit: int | None = None
+        self.closed_dms: set[str] = set()  # users who accept no DMs from the bot (50007)
+        self.bot_manages_threads = True  # Manage Threads: tags on other people's posts
         self._sessions: list[_Session] = []
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -396,13 +402,15 @@ class FakeDiscord:
     async def slash(
         self,
         name: str,
-        options: dict[str, str] | None = None,
+        options: dict[str, str | int] | None = None,
         *,
         channel_id: int | None = None,
         user: dict[str, Any] | None = None,
         locale: str = "en-US",
+        **where: Any,
     ) -> Interaction:
-        """A user runs a slash command: INTERACTION_CREATE type 2."""
+        """A user runs a slash command: INTERACTION_CREATE type 2. `where` as for `_interact`
+        (`user_install=True`, `context=2`, `app_permissions=...`, `permissions=...`)."""
         command = next((c for c in self.commands if c["name"] == name), None)
         data: dict[str, Any] = {
             "id": command["id"] if command else str(self.snowflake()),
@@ -410,8 +418,32 @@ class FakeDiscord:
             "type": 1,
         }
         if options:
-            data["options"] = [{"name": k, "type": 3, "value": v} for k, v in options.items()]
-        return await self._interact(2, data, channel_id, user, locale)
+            data["options"] = [
+                {"name": k, "type": 4 if isinstance(v, int) else 3, "value": v}
+                for k, v in options.items()
+            ]
+        return await self._interact(2, data, channel_id, user, locale, **where)
+
+    async def submit(self, opened: Interaction, values: dict[str, str]) -> Interaction:
+        """The user fills in the modal `opened` was answered with (callback type 9) and
+        submits it: INTERACTION_CREATE type 5, values keyed by the text inputs' labels."""
+        (modal,) = [r["data"] for r in opened.responses if r.get("type") == 9]
+        rows = []
+        for row in modal["components"]:
+            inputs = row["components"] if row["type"] == ACTION_ROW else [row["component"]]
+            answered = [
+                {
+                    "type": 4,
+                    "custom_id": i["custom_id"],
+                    "value": values.get(i["label"], i.get("value") or ""),
+                }
+                for i in inputs
+            ]
+            rows.append({"type": ACTION_ROW, "components": answered})
+        data = {"custom_id": modal["custom_id"], "components": rows}
+        channel_id = int(opened.payload["channel_id"])
+        user = opened.payload.get("user") or opened.payload["member"]["user"]
+        return await self._interact(5, data, channel_id, user, opened.payload["locale"])
 
     async def click(
         self,
@@ -436,7 +468,13 @@ class FakeDiscord:
         locale: str,
         *,
         message: dict[str, Any] | None = None,
+        user_install: bool = False,
+        context: int | None = None,
+        app_permissions: str | None = None,
+        permissions: str | None = None,
     ) -> Interaction:
+        """A user install (`user_install`) in a server authorizes the user alone (owners
+        `{"1": user}`), and the app there has only what interactions give (no Send Messages)."""
         channel_id = channel_id or self.channel_id
         channel = self.channels[channel_id]
         user = user or self.user
@@ -453,20 +491,31 @@ class FakeDiscord:
             locale=locale,
             attachment_size_limit=self.filesize_limit,
         )
+        member_permissions = permissions or "2248473465835073"
         if "guild_id" in channel:
             interaction["guild_id"] = channel["guild_id"]
-            interaction["member"] = {**self._member(user), "permissions": "2248473465835073"}
+            interaction["member"] = {**self._member(user), "permissions": member_permissions}
             interaction["authorizing_integration_owners"] = {"0": channel["guild_id"]}
+            interaction["context"] = 0
+            if user_install:
+                interaction["authorizing_integration_owners"] = {"1": user["id"]}
+                interaction["app_permissions"] = str(INTERACTION_ONLY_PERMISSIONS)
         else:
             for key in ("guild_id", "guild_locale", "member"):
                 del interaction[key]
             interaction["user"] = user
             interaction["authorizing_integration_owners"] = {"1": user["id"]}
             interaction["context"] = 1
+        if context is not None:
+            interaction["context"] = context
+        if app_permissions is not None:
+            interaction["app_permissions"] = app_permissions
         if message is not None:
             interaction["message"] = message
         else:
             interaction.pop("message", None)
+        if kind == 5:
+            interaction["type"] = 5
         record = Interaction(interaction_id, token, interaction)
         self.interactions[interaction_id] = record
         await self.dispatch("INTERACTION_CREATE", interaction)
@@ -674,6 +723,15 @@ class FakeDiscord:
                 return 200, self.commands
             case "GET", ["channels", channel_id] if not self.minimal:
                 return 200, self._channel(int(channel_id))
+            case "PATCH", ["channels", channel_id]:
+                return 200, await self._edit_channel(int(channel_id), body)
+            case "POST", ["channels", channel_id, "threads"]:
+                return 201, await self._create_forum_post(int(channel_id), body)
+            case "POST", ["users", "@me", "channels"]:
+                user = next(
+                    u for u in (self.user, self.other_user) if u["id"] == str(body["recipient_id"])
+                )
+                return 200, self.dm_channel(user)
             case "POST", ["channels", channel_id, "typing"]:
                 self._channel(int(channel_id))
                 return 204, None
@@ -707,9 +765,16 @@ class FakeDiscord:
         return channel
 
     async def _create_message(
-        self, channel_id: int, body: dict[str, Any], files: list[UploadedPart]
+        self,
+        channel_id: int,
+        body: dict[str, Any],
+        files: list[UploadedPart],
+        *,
+        message_id: int | None = None,
     ) -> dict[str, Any]:
         channel = self._channel(channel_id)
+        if channel["type"] == 1 and channel["recipients"][0]["id"] in self.closed_dms:
+            raise _Refused(403, 50007, "Cannot send messages to this user")
         content = body.get("content") or ""
         if len(content) > 2000:
             raise _Refused(
@@ -723,6 +788,7 @@ class FakeDiscord:
             channel_id,
             self.bot,
             content,
+            message_id=message_id,
             attachments=attachments,
             components=body.get("components") or [],
             flags=body.get("flags", 0),
@@ -850,6 +916,107 @@ class FakeDiscord:
         self.messages[message_id]["thread"] = thread
         await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
         return thread
+
+    def _thread_payload(
+        self, thread_id: int, parent: dict[str, Any], name: str, owner: dict[str, Any]
+    ) -> dict[str, Any]:
+        thread = payload("thread_create")
+        del thread["newly_created"]
+        now = iso()
+        thread.update(
+            id=str(thread_id),
+            guild_id=parent["guild_id"],
+            parent_id=parent["id"],
+            owner_id=owner["id"],
+            name=name,
+            applied_tags=[],
+        )
+        thread["thread_metadata"].update(archive_timestamp=now, create_timestamp=now)
+        return thread
+
+    async def _create_forum_post(self, channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        """`POST /channels/{forum}/threads` with a starter `message`: the post and its first
+        message, whose id is the post's (as Discord numbers them)."""
+        forum = self._channel(channel_id)
+        if forum["type"] != FORUM:
+            raise _Refused(400, 50024, "Cannot execute action on this channel type")
+        if self.forbid_threads:
+            raise _Refused(403, 50013, "Missing Permissions")
+        name, message = body.get("name", ""), body.get("message") or {}
+        if not 1 <= len(name) <= 100:
+            raise _Refused(400, 50035, "Invalid Form Body: name")
+        if not message.get("content") and not message.get("components"):
+            raise _Refused(400, 50006, "Cannot send an empty message")
+        check_components(message, [])
+        tags = [str(t) for t in body.get("applied_tags") or []]
+        known = {t["id"] for t in forum.get("available_tags", [])}
+        if not set(tags) <= known or len(tags) > 5:
+            raise _Refused(400, 50035, "Invalid Form Body: applied_tags")
+        post_id = self.snowflake()
+        thread = self._thread_payload(post_id, forum, name, self.bot)
+        thread["applied_tags"] = tags
+        self.channels[post_id] = thread
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        starter = await self._create_message(post_id, message, [], message_id=post_id)
+        return {**thread, "message": starter}
+
+    async def _edit_channel(self, channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        """`PATCH /channels/{thread}`: a post's tags (its owner, or Manage Threads)."""
+        thread = self._channel(channel_id)
+        if "applied_tags" in body:
+            if thread["owner_id"] != self.bot["id"] and not self.bot_manages_threads:
+                raise _Refused(403, 50013, "Missing Permissions")
+            forum = self._channel(int(thread["parent_id"]))
+            known = {t["id"] for t in forum.get("available_tags", [])}
+            tags = [str(t) for t in body["applied_tags"]]
+            if not set(tags) <= known or len(tags) > 5:
+                raise _Refused(400, 50035, "Invalid Form Body: applied_tags")
+            thread["applied_tags"] = tags
+        await self.dispatch("THREAD_UPDATE", thread)
+        return thread
+
+    async def add_forum(self, tags: tuple[str, ...] = ("working", "ready")) -> dict[str, Any]:
+        """A forum channel (type 15) in the guild with these tags; CHANNEL_CREATE to the bot."""
+        forum_id = self.snowflake()
+        forum = {
+            **self.channels[self.channel_id],
+            "id": str(forum_id),
+            "type": FORUM,
+            "name": "videos",
+            "available_tags": [
+                {
+                    "id": str(self.snowflake()),
+                    "name": name,
+                    "moderated": False,
+                    "emoji_id": None,
+                    "emoji_name": None,
+                }
+                for name in tags
+            ],
+            "default_reaction_emoji": None,
+            "default_sort_order": None,
+            "default_forum_layout": 0,
+            "flags": 0,
+        }
+        self.channels[forum_id] = forum
+        await self.dispatch("CHANNEL_CREATE", forum)
+        return forum
+
+    def tag_id(self, forum: dict[str, Any], name: str) -> str:
+        return next(t["id"] for t in forum["available_tags"] if t["name"] == name)
+
+    async def user_post(
+        self, forum: dict[str, Any], content: str, *, mention_bot: bool = False
+    ) -> dict[str, Any]:
+        """A user opens a forum post: THREAD_CREATE (owned by the user), then its starter
+        message, whose id is the post's."""
+        post_id = self.snowflake()
+        thread = self._thread_payload(post_id, forum, content[:90] or "post", self.user)
+        self.channels[post_id] = thread
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        return await self.post_message(
+            content, channel_id=post_id, mention_bot=mention_bot, message_id=post_id
+        )
 
     def _interaction_by_token(self, token: str) -> Interaction:
         for interaction in self.interactions.values():
