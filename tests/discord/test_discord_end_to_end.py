@@ -289,3 +289,26 @@ async def test_jupiter_discord_without_a_token_exits_2_naming_it(tmp_path: Path)
     assert process.returncode == 2
     lines = [line for line in stderr.decode().splitlines() if not line.startswith("{")]
     assert len(lines) == 1 and "DISCORD_TOKEN" in lines[0]
+
+
+async def test_a_message_sent_during_a_turn_hears_its_place_and_an_estimate(
+    fake: FakeDiscord, sim: LocalBackend, tmp_path: Path
+) -> None:
+    async with world(fake, sim, tmp_path) as w:
+        w.sim.set_faults({"turn_seconds": 0.6})
+        first = await w.fake.post_message(PROMPT, mention_bot=True)
+        thread_id = first["id"]
+        await w.fake.wait_for(lambda: w.said(thread_id), WAIT)
+        await w.fake.post_message('change the title to "First Light"', channel_id=int(thread_id))
+
+        queued = await w.fake.wait_for(
+            lambda: [m for m in w.said(thread_id) if "Got it" in shown_text(m)], WAIT
+        )
+        await w.rt.engine.idle(WAIT)
+
+        (notice,) = queued
+        assert "1 ahead of you" in notice["content"] and "about" in notice["content"]
+        status = w.said(thread_id)[0]
+        beats = [h for h in w.fake.history[int(status["id"])] if "Still working" in h]
+        assert beats  # the heartbeat is one message edited in place, never a new post
+        assert not any("Still working" in m["content"] for m in w.said(thread_id)[1:])
