@@ -11,8 +11,10 @@ import contextlib
 import functools
 import importlib
 import logging
+import os
 import signal
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,11 @@ from core.settings import Settings, SettingsError, load, load_settings
 
 log = logging.getLogger("jupiter")
 OFFLINE_CREDITS = 1000
+OFFLINE_PACE = {"render_poll_seconds": 0.5, "heartbeat_seconds": 1.0}
+"""--offline: the local backend renders in about 2 s, so it is polled at its own pace (the real
+service's 30 s poll would make every demo export wait half a minute); a value the user set wins."""
+LOG_FILE = "jupiter.log"
+INTERRUPT_GRACE_SECONDS = 1.5  # Ctrl-C: clean-up that takes longer is cut short (like a kill)
 
 ADAPTERS: dict[str, str] = {
     "slack": "bots.slack",
@@ -64,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     console = commands.add_parser("console", help="chat in the terminal")
     console.add_argument("--offline", action="store_true", help="use the built-in local backend")
     console.add_argument("--out", default="videos", help="where finished videos are saved")
+    for chat in (run, console):
+        chat.add_argument(
+            "--verbose", action="store_true", help=f"console: logs on stderr, not in ./{LOG_FILE}"
+        )
     for adapter in adapters():
         sub = commands.add_parser(adapter.name, help=adapter.summary)
         if adapter.arguments is not None:
@@ -107,7 +118,8 @@ async def _console(settings: Settings, args: argparse.Namespace) -> int:
     from bots.console import chat
 
     out = Path(args.out)
-    return await _with_runtime(settings, args.offline, lambda rt: chat(rt, out))
+    log_file: Path | None = getattr(args, "log_file", None)
+    return await _with_runtime(settings, args.offline, lambda rt: chat(rt, out, log_file=log_file))
 
 
 Configured = list[tuple[Adapter, AdapterSettings]]
@@ -144,20 +156,70 @@ async def _sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exit_now(status: int) -> None:
+    """Cut clean-up short, as a kill would: what a restart resumes is already in the store."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(status)
+
+
 async def _until_terminated(work: Coroutine[Any, Any, int]) -> int:
-    """SIGTERM (containers, systemd) shuts down like Ctrl-C: work is cancelled, resources close
-    in order, leases are released for the next process."""
+    """SIGTERM (containers, systemd) and Ctrl-C shut down the same way: work is cancelled,
+    resources close in order, leases are released for the next process. Ctrl-C exits 130 and
+    within `INTERRUPT_GRACE_SECONDS` (a second Ctrl-C at once): a person is waiting."""
     task = asyncio.ensure_future(work)
     loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    received: list[int] = []
+
+    def stop(signum: int) -> None:
+        if received:
+            _exit_now(128 + signum)
+        received.append(signum)
+        task.cancel()
+        if signum == signal.SIGINT:
+            loop.call_later(INTERRUPT_GRACE_SECONDS, _exit_now, 130)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop, signum)
     try:
         return await task
     except asyncio.CancelledError:
         if task.cancelled():
             log.info("terminated")
-            return 0
+            return 130 if received == [signal.SIGINT] else 0
         raise
+
+
+def offline_pace(settings: Settings) -> Settings:
+    """`OFFLINE_PACE` for what the user left at its default."""
+    pace = {k: v for k, v in OFFLINE_PACE.items() if k not in settings.model_fields_set}
+    return settings.model_copy(update=pace)
+
+
+def _log_file(args: argparse.Namespace, every: Configured) -> Path | None:
+    """A console on a terminal logs to a file, so no log line lands among the chat lines;
+    piped, or with --verbose, logs stay on stderr."""
+    chatting = args.command == "console" or (
+        args.command == "run" and not any(config.configured for _, config in every)
+    )
+    if not chatting or args.verbose or not sys.stdin.isatty():
+        return None
+    return Path(LOG_FILE).resolve()
+
+
+def _start_checks(settings: Settings, args: argparse.Namespace, every: Configured) -> None:
+    """Unknown setting names and a surprising database path, said once; logged, and on the
+    screen too when the logs go to a file."""
+    from bots.startup import check_database, known_names, unknown_settings
+
+    said = check_database(settings.database_url)
+    said += unknown_settings(known_names([Settings, *(type(config) for _, config in every)]))
+    for line in said:
+        log.warning(line)
+        if args.log_file is not None:
+            print(f"jupiter: {line}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,7 +233,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from core.logs import setup_logging
 
-    setup_logging(settings.log_level, [name for a in adapters() for name in a.settings.loggers])
+    args.log_file = _log_file(args, every)
+    quiet = [name for a in adapters() for name in a.settings.loggers]
+    try:
+        setup_logging(settings.log_level, quiet, path=args.log_file)
+    except OSError:  # a read-only working directory: the logs go to the temp folder instead
+        args.log_file = Path(tempfile.gettempdir()) / LOG_FILE
+        setup_logging(settings.log_level, quiet, path=args.log_file)
+    try:
+        _start_checks(settings, args, every)
+    except SettingsError as exc:
+        print(f"jupiter: {exc}", file=sys.stderr)
+        return 2
+    if getattr(args, "offline", False):
+        settings = offline_pace(settings)
     commands: dict[str, Callable[[], Coroutine[Any, Any, int]]] = {
         "console": lambda: _console(settings, args),
         "run": lambda: _run(settings, args, every),

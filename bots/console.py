@@ -2,65 +2,78 @@
 
 Piped input runs one line at a time and waits for its work (turns, renders) before reading the
 next, so `printf 'prompt\\nexport\\n' | jupiter console --offline` reads like a transcript and
-exits 0 when everything is done. Interactively, lines are taken as they come, like a chat.
-Files: `upload PATH [PATH...] [text]` attaches local files.
+exits 0 when everything is done. Interactively, lines are taken as they come, like a chat, and
+the `you>` prompt comes back when the engine has nothing left to do (see `console_screen`).
+Files: `upload PATH [PATH...] [text]` attaches local files; a path that is missing or a folder
+is answered here, before anything is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import os
 import re
 import shlex
+import stat
 import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TextIO
 
 from bots.base.words import LABELS
+from bots.console_screen import Screen, terminal_keys
 from bots.console_words import ConsoleWords
 from core.language import reply_language
 from core.messages import say
 from core.port import Attachment, Incoming, Reply, ReplyKind, ThreadKey
 from core.runtime import Runtime
 
-_UPLOAD = re.compile(r"^\s*(?:/?upload|上传)\s+(.+)$", re.I | re.S)
+_UPLOAD = re.compile(r"^\s*(?:/?upload|上传)(?:\s+(.*))?$", re.I | re.S)
 CHUNK = 256 * 1024
+LINE_LIMIT = 1 << 20  # a pasted script is one line; StreamReader's 64 KiB default is too short
 
 
 class ConsoleThread:
-    """ChatThread for a terminal: replies are printed; videos are saved under `out_dir`."""
+    """ChatThread for a terminal: replies are printed; videos are saved under `out_dir`.
+
+    Status replies ("Connecting...", heartbeats, render progress) are the screen's live line;
+    the reply that replaces one is printed as a chat line."""
 
     def __init__(
-        self, key: ThreadKey, out_dir: Path, stream: TextIO | None = None, spinner: bool = False
+        self, key: ThreadKey, out_dir: Path, screen: Screen | None = None, language: str = "en"
     ) -> None:
         self.key = key
+        self.language = language  # the user's last line's language, for the console's words
         self._out_dir = out_dir
-        self._stream = stream or sys.stdout
+        self._screen = screen or Screen()
         self._next_id = 0
-        self._spinner_on = spinner
-        self._spinner: asyncio.Task[None] | None = None
+        self._live: str | None = None  # the message id shown as the live status
         self.saved: list[Path] = []
 
     @property
     def upload_limit(self) -> int:
         return 1 << 40
 
-    def _print(self, text: str) -> None:
-        if self._spinner is not None:
-            sys.stderr.write("\r\033[K")
-        print(text, file=self._stream, flush=True)
+    def _show(self, message_id: str, reply: Reply) -> None:
+        if reply.kind is ReplyKind.STATUS:
+            self._live = message_id
+            self._screen.status(reply.text)
+            return
+        if self._live == message_id:
+            self._live = None
+            self._screen.status(None)
+        self._screen.line(render(reply))
 
     async def post(self, reply: Reply) -> str:
         """A reply is one printed block, so its id is its first (and only) message's."""
         self._next_id += 1
-        self._print(render(reply))
+        self._show(str(self._next_id), reply)
         return str(self._next_id)
 
     async def update(self, message_id: str, reply: Reply) -> None:
-        self._print(render(reply))
+        self._show(message_id, reply)
 
     async def upload(
         self, filename: str, size: int, chunks: AsyncIterator[bytes], reply: Reply
@@ -74,29 +87,13 @@ class ConsoleThread:
         finally:
             await asyncio.to_thread(handle.close)
         self.saved.append(path)
-        self._print(say(ConsoleWords.SAVED, reply.language, path=path))
+        self._screen.line(say(ConsoleWords.SAVED, reply.language, path=path))
+        if reply.poster:  # the poster beside the video, for file browsers and previews
+            await asyncio.to_thread(path.with_suffix(".jpg").write_bytes, reply.poster)
 
     async def set_busy(self, text: str | None) -> None:
-        """A spinner on the terminal (interactive only) while a turn runs."""
-        if not self._spinner_on:
-            return
-        if text is None:
-            if self._spinner is not None:
-                self._spinner.cancel()
-                self._spinner = None
-                sys.stderr.write("\r\033[K")
-                sys.stderr.flush()
-        elif self._spinner is None:
-            self._spinner = asyncio.create_task(self._spin(text))
-
-    async def _spin(self, text: str) -> None:
-        frames = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
-        started = time.monotonic()
-        for index in range(1 << 30):
-            elapsed = int(time.monotonic() - started)
-            sys.stderr.write(f"\r{frames[index % len(frames)]} {text} {elapsed}s")
-            sys.stderr.flush()
-            await asyncio.sleep(0.1)
+        """A spinner in front of the live line while a turn runs (terminal only)."""
+        self._screen.busy(text)
 
     async def find_delivery(self, marker: str) -> bool:
         """The terminal keeps no record but the saved file (`jupiter-<render id>.mp4`)."""
@@ -123,64 +120,129 @@ def render(reply: Reply) -> str:
     return "\n".join(lines)
 
 
-def parse_line(line: str) -> Incoming:
-    """A console line as an Incoming; `upload PATH...` attaches local files."""
+def parse_line(line: str, language: str = "en") -> tuple[Incoming | None, list[str]]:
+    """A console line as an Incoming, and what to tell the user at once: `upload PATH...`
+    attaches local files; a path that is not there (or not a file) is said, not sent, and
+    `upload` alone gives its usage. None: nothing is left to send."""
+    user = getpass.getuser()
     match = _UPLOAD.match(line)
     if not match:
-        return Incoming(line.strip(), user=getpass.getuser())
+        return Incoming(line.strip(), user=user), []
+    if not (match.group(1) or "").strip():
+        return None, [say(ConsoleWords.UPLOAD_USAGE, language)]
     try:
         words = shlex.split(match.group(1))
     except ValueError:
         words = match.group(1).split()
     files: list[Attachment] = []
     rest: list[str] = []
+    problems: list[str] = []
     for word in words:
         path = Path(word).expanduser()
-        if path.is_file():
-            files.append(Attachment(path.name, path.stat().st_size, str(path.resolve())))
-        elif not files and ("/" in word or "." in word):
-            files.append(Attachment(path.name, None, str(path)))  # reported as unreadable
-        else:
-            rest.append(word)
-    return Incoming(" ".join(rest), tuple(files), user=getpass.getuser())
-
-
-async def _read_lines(interactive: bool) -> AsyncIterator[str]:
-    while True:
         try:
-            line = (
-                await asyncio.to_thread(input, "you> ")
-                if interactive
-                else await asyncio.to_thread(sys.stdin.readline)
-            )
-        except EOFError:
-            return
-        if not interactive and line == "":
-            return
-        yield line.rstrip("\n")
+            if path.is_file():
+                files.append(Attachment(path.name, path.stat().st_size, str(path.resolve())))
+            elif path.is_dir():
+                problems.append(say(ConsoleWords.NOT_A_FILE, language, path=word))
+            elif not files and ("/" in word or "." in word):
+                problems.append(say(ConsoleWords.NOT_FOUND, language, path=word))
+            else:
+                rest.append(word)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            problems.append(say(ConsoleWords.UNREADABLE, language, path=word, reason=reason))
+    if not files:
+        return None, problems or [say(ConsoleWords.UPLOAD_USAGE, language)]
+    return Incoming(" ".join(rest), tuple(files), user=user), problems
 
 
-async def chat(rt: Runtime, out_dir: Path, *, interactive: bool | None = None) -> int:
+def _pollable(fd: int) -> bool:
+    """A pipe, socket or terminal can wait in the event loop; a file (or /dev/null) cannot."""
+    mode = os.fstat(fd).st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(fd)
+
+
+async def _stdin_lines() -> AsyncIterator[str | None]:
+    """Lines of stdin without a reading thread (a thread would hold up Ctrl-C); a file, which
+    never blocks, is read directly."""
+    if not _pollable(sys.stdin.fileno()):
+        while line := await asyncio.to_thread(sys.stdin.readline):
+            yield line.rstrip("\r\n")
+        return
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=LINE_LIMIT)
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), sys.stdin
+    )
+    try:
+        while raw := await reader.readline():
+            yield raw.decode("utf-8", "replace").rstrip("\r\n")
+    finally:
+        transport.close()
+
+
+async def _keyboard_lines(screen: Screen) -> AsyncIterator[str | None]:
+    """Keys are read from the moment the prompt shows: the terminal is in cbreak mode first."""
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+    with terminal_keys(screen, lines):
+        screen.ask()
+        while (line := await lines.get()) is not None:
+            yield line
+
+
+async def _spin(screen: Screen) -> None:
+    while True:
+        await asyncio.sleep(0.1)
+        screen.tick()
+
+
+async def _prompt_when_idle(rt: Runtime, screen: Screen) -> None:
+    await rt.engine.idle()
+    screen.ask()
+
+
+async def chat(
+    rt: Runtime, out_dir: Path, *, interactive: bool | None = None, log_file: Path | None = None
+) -> int:
     """Run the console until stdin ends; returns the exit status."""
     if interactive is None:
         interactive = sys.stdin.isatty()
-    if interactive:
-        try:
-            import readline  # noqa: F401  (line editing and history for input())
-        except ImportError:
-            pass
+    screen = Screen(live=interactive and sys.stdout.isatty())
+    locale = os.environ.get("LANG")
     user = getpass.getuser()
     key = ThreadKey("console", user, "terminal", f"{int(time.time() * 1000)}-{os.getpid()}")
-    spinner = interactive and sys.stderr.isatty()
-    thread = ConsoleThread(key, out_dir, spinner=spinner)
-    rt.engine.register("console", lambda k: ConsoleThread(k, out_dir))
+    thread = ConsoleThread(key, out_dir, screen, reply_language("", locale))
+    rt.engine.register("console", lambda k: ConsoleThread(k, out_dir, screen))
     if interactive:
-        print(say(ConsoleWords.WELCOME, reply_language("", os.environ.get("LANG"))))
-    async for line in _read_lines(interactive):
-        if not line.strip():
-            continue
-        await rt.engine.handle(thread, parse_line(line))
-        if not interactive:
-            await rt.engine.idle()
-    await rt.engine.idle()
+        screen.line(say(ConsoleWords.WELCOME, thread.language))
+        if log_file is not None:
+            screen.line(say(ConsoleWords.LOGS, thread.language, path=log_file))
+    background: list[asyncio.Task[None]] = []
+    if screen.live:
+        background.append(asyncio.create_task(_spin(screen)))
+    source = _keyboard_lines(screen) if screen.live else _stdin_lines()
+    try:
+        async for line in source:
+            if line is None or not line.strip():
+                screen.ask()
+                continue
+            thread.language = reply_language(line, locale)
+            incoming, said = parse_line(line, thread.language)
+            for text in said:
+                screen.line(text)
+            if incoming is None:
+                screen.ask()
+                continue
+            await rt.engine.handle(thread, incoming)
+            if interactive:
+                background = [task for task in background if not task.done()]
+                background.append(asyncio.create_task(_prompt_when_idle(rt, screen)))
+            else:
+                await rt.engine.idle()
+        await rt.engine.idle()
+    finally:
+        for task in background:
+            task.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.gather(*background, return_exceptions=True)
     return 0

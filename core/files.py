@@ -35,8 +35,10 @@ def check_upload(filename: str, size: int | None) -> FileKind:
     """Raise before any download or upload when the backend would refuse the file."""
     kind = kind_of(filename)
     if kind is None:
-        shown = extension(filename) or "no extension"
-        raise UnsupportedFileType(f"{filename!r} ({shown}) is not a type NemoVideo accepts")
+        # The message is the file's name as a reader knows it; the sentence around it is the
+        # catalogue's (Msg.ERR_TYPE), so it reads right in every language.
+        ext = extension(filename)
+        raise UnsupportedFileType(f"{filename} (.{ext})" if ext else filename)
     if size is not None and size > MAX_UPLOAD_BYTES:
-        raise FileTooLarge(f"{filename!r} is {size / 1024 / 1024:.0f} MB, over the 500 MB limit")
+        raise FileTooLarge(f"{filename}: {size / 1024 / 1024:.0f} MB > 500 MB")
     return kind

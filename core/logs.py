@@ -11,6 +11,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from core.redact import mask_secrets
@@ -41,10 +42,13 @@ QUIET = ("httpx", "httpcore", "aiohttp.access", "asyncio")
 DRIVERS = ("aiosqlite", "asyncpg")
 
 
-def setup_logging(level: str = "INFO", quiet: Iterable[str] = ()) -> None:
-    """JSON lines on stderr; the libraries in `QUIET` and `quiet` (adapters add their SDKs'
-    loggers) speak only from WARNING up, so their request chatter never reaches the logs."""
-    handler = logging.StreamHandler(sys.stderr)
+def setup_logging(level: str = "INFO", quiet: Iterable[str] = (), path: Path | None = None) -> None:
+    """JSON lines on stderr, or appended to `path` (a terminal chat keeps its screen for the
+    chat); the libraries in `QUIET` and `quiet` (adapters add their SDKs' loggers) speak only
+    from WARNING up, so their request chatter never reaches the logs."""
+    handler: logging.Handler = (
+        logging.FileHandler(path, encoding="utf-8") if path else logging.StreamHandler(sys.stderr)
+    )
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -127,7 +127,7 @@ _EN: dict[StrEnum, str] = {
     Msg.INTERRUPTED: '⚠️ I restarted while working on "{text}". I didn\'t re-send it, since that could charge '
     'twice. Send it again if you still want it, or say "status" to see the timeline.',
     Msg.GUI_SHOW: "Here's your timeline:",
-    Msg.GUI_EXPORT: "Exporting it for you now.",
+    Msg.GUI_EXPORT: "🎬 Exporting it now, as the agent suggested.",
     Msg.GUI_EDIT: '↪️ Applying for you: "{text}"',
     Msg.HELP: "I turn descriptions into videos. Try:\n"
     '• a prompt, e.g. "a 30-second cinematic sunset over mountains, 1080p"\n'
@@ -140,8 +140,10 @@ _EN: dict[StrEnum, str] = {
     Msg.ERR_CREDITS_ANON: "⚠️ You're out of NemoVideo credits. Register (free) to get more and keep this work: "
     "https://nemovideo.com/register?bind={user_id}",
     Msg.ERR_CREDITS: "⚠️ You're out of NemoVideo credits. Top up at https://nemovideo.com to continue.",
-    Msg.ERR_TYPE: "⚠️ I can't use {detail}. Accepted types: " + ACCEPTED_TYPES + ".",
-    Msg.ERR_SIZE: "⚠️ {detail}. Try compressing or trimming it (the limit is 500 MB).",
+    Msg.ERR_TYPE: "⚠️ I can't use {detail}: NemoVideo doesn't accept that type of file. Accepted types: "
+    + ACCEPTED_TYPES
+    + ".",
+    Msg.ERR_SIZE: "⚠️ That file is too large ({detail}). Try compressing or trimming it.",
     Msg.ERR_EXPORT_PLAN: "⚠️ Exporting is blocked by the NemoVideo plan tier (this is about the plan, not credits). "
     "Upgrade at https://nemovideo.com to download videos.",
     Msg.ERR_RATE: "⚠️ NemoVideo is rate-limiting us right now. Please try again in a minute.",
@@ -215,7 +217,7 @@ _ZH: dict[StrEnum, str] = {
     Msg.UPLOADED: "📎 已上传：",
     Msg.INTERRUPTED: "⚠️ 处理“{text}”时我重启了。为避免重复扣费，我没有重新发送。如仍需要请再发一次，或发送“状态”查看时间线。",
     Msg.GUI_SHOW: "这是你的时间线：",
-    Msg.GUI_EXPORT: "正在为你导出。",
+    Msg.GUI_EXPORT: "🎬 按代理的建议，正在为你导出。",
     Msg.GUI_EDIT: "↪️ 正在为你执行：“{text}”",
     Msg.HELP: "我可以把文字描述变成视频。试试：\n"
     "• 描述，例如“30 秒的山间日落电影感短片，1080p”\n"
@@ -227,8 +229,10 @@ _ZH: dict[StrEnum, str] = {
     Msg.ERR_TOKEN_FIXED: "⚠️ NemoVideo 拒绝了本工作区的 API 令牌，需要管理员更新 NEMO_TOKEN。",
     Msg.ERR_CREDITS_ANON: "⚠️ NemoVideo 积分不足。免费注册即可获得更多积分并保留当前作品：https://nemovideo.com/register?bind={user_id}",
     Msg.ERR_CREDITS: "⚠️ NemoVideo 积分不足，请到 https://nemovideo.com 充值后继续。",
-    Msg.ERR_TYPE: "⚠️ 无法使用 {detail}。支持的类型：" + ACCEPTED_TYPES + "。",
-    Msg.ERR_SIZE: "⚠️ {detail}。请压缩或剪短后再试（上限 500 MB）。",
+    Msg.ERR_TYPE: "⚠️ 无法使用 {detail}：NemoVideo 不支持这种文件类型。支持的类型："
+    + ACCEPTED_TYPES
+    + "。",
+    Msg.ERR_SIZE: "⚠️ 文件太大（{detail}）。请压缩或剪短后再试。",
     Msg.ERR_EXPORT_PLAN: "⚠️ 当前 NemoVideo 套餐不支持导出（与积分无关）。请到 https://nemovideo.com 升级套餐。",
     Msg.ERR_RATE: "⚠️ NemoVideo 当前限流，请一分钟后再试。",
     Msg.ERR_BUSY: "⚠️ 视频服务仍在处理本会话的上一个请求，请稍后再试。",

@@ -84,6 +84,7 @@ class Reply:
     # A delivery's marker (the render id): the adapter carries it in the posted message,
     # invisibly where it can, so `ChatThread.find_delivery` can tell later that it arrived.
     marker: str | None = None
+    poster: bytes | None = None  # a JPEG frame of a delivered video, where one was made
 
 
 @runtime_checkable

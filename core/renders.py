@@ -7,6 +7,7 @@ returned, and a process taking over a `posting` job asks the thread whether the 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import json
@@ -21,6 +22,7 @@ from core.messages import Msg, say
 from core.metrics import Metrics
 from core.models import Draft, RenderStatus
 from core.port import Action, ChatThread, Reply, ReplyKind
+from core.posters import make_poster
 from core.store import RenderJob, Store
 from core.store.base import RenderState, Version
 
@@ -275,6 +277,7 @@ class Renders:
             marker=job.render_id,
             details=await self._which_version(job),
             language=job.language,
+            poster=await self._poster(job),
         )
         async with self._lease_kept(job):
             if taken_over and await self._found(thread, job):
@@ -346,6 +349,23 @@ class Renders:
         finally:
             keeper.cancel()
             await asyncio.gather(keeper, return_exceptions=True)
+
+    async def _poster(self, job: RenderJob) -> bytes | None:
+        """The video's poster: made once from the MP4 and kept with the job (a replica that
+        takes the delivery over reuses it)."""
+        stored = await self.store.get_poster(job.id)
+        if stored:
+            return base64.b64decode(stored)
+        if job.output_url is None:
+            return None
+        try:
+            poster = await make_poster(self.client.download(job.output_url))
+        except Exception:  # a poster is a nicety: the delivery goes on without one
+            log.warning("no poster for the video", extra={"render": job.render_id})
+            return None
+        if poster is not None:
+            await self.store.put_poster(job.id, base64.b64encode(poster).decode())
+        return poster
 
     async def _which_version(self, job: RenderJob) -> tuple[str, ...]:
         if job.version is None:

@@ -68,6 +68,9 @@ def test_piped_console_runs_turns_in_order_and_saves_the_mp4(tmp_path: Path) -> 
     with av.open(str(max(saved))) as container:
         assert container.streams.video[0].codec_context.name == "h264"
         assert container.duration is not None and abs(container.duration / 1e6 - 4.0) < 0.3
+    assert all(
+        path.with_suffix(".jpg").read_bytes()[:2] == b"\xff\xd8" for path in saved
+    )  # posters
     for line in result.stderr.splitlines():  # logs are JSON lines with a level
         assert line.startswith("{") and '"level"' in line, line
 

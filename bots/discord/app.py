@@ -132,6 +132,10 @@ async def run_bot(settings: DiscordSettings, engine: Engine) -> None:
                 if exc.code in _SHARDING_CLOSE_CODES:
                     raise SettingsError(ERR_SHARDING) from None
                 raise
+            except OSError as exc:  # aiohttp's connection errors too: nothing answered
+                raise ConnectionError(
+                    f"could not reach Discord at {settings.discord_api_url} (DISCORD_API_URL): {exc}"
+                ) from None
 
 
 async def serve(rt: DiscordRuntime, settings: DiscordSettings | None = None) -> None:

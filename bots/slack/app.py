@@ -37,6 +37,7 @@ from . import words
 from .client import build_client
 from .handlers import build_app
 from .settings import SlackSettings
+from .startup import check_bot_token, connect_socket
 from .thread import SlackThreads
 
 log = logging.getLogger("jupiter.slack")
@@ -145,7 +146,8 @@ async def serve(
         socket = app_token is not None
     if socket:
         app_token = _require(settings.slack_app_token, "SLACK_APP_TOKEN", words.NEED_APP_TOKEN)
-    bolt_app, _ = build(rt, settings, socket=socket)
+    bolt_app, threads = build(rt, settings, socket=socket)
+    await check_bot_token(threads.client, settings.slack_api_url)
 
     secret = _secret(settings.slack_signing_secret) or ""
     runner = web_runner(build_web_app(rt, None if socket else bolt_app, secret))
@@ -158,8 +160,7 @@ async def serve(
         if socket:
             handler = AsyncSocketModeHandler(bolt_app, app_token)
             try:
-                await handler.connect_async()  # type: ignore[no-untyped-call]
-                await asyncio.Event().wait()
+                await connect_socket(handler.client, handler.connect_async)
             finally:
                 await handler.close_async()  # type: ignore[no-untyped-call]
         else:

@@ -19,7 +19,7 @@ from core.engine.context import TurnContext
 from core.engine.identity import Identities
 from core.engine.limits import EDIT_COST, GENERATION_COST, Spending, UserSlots
 from core.engine.relay import Relay
-from core.engine.reply import BUTTONS, TurnOutcome, compose_reply
+from core.engine.reply import BUTTONS, TurnOutcome, announces_export, compose_reply
 from core.engine.workflow import Workflow, describe_defaults, prompt_with_defaults
 from core.errors import BackendUnavailable, NemoError, RateLimited, SessionNotFound
 from core.gui import GuiAction, translate
@@ -113,7 +113,7 @@ class AgentTurn:
                 await ctx.thread.set_busy(None)
         outcome = await self._outcome(ctx, creds, session_id, before, relay, actions)
         await self._replace(ctx, status_id, compose_reply(outcome))
-        await self._follow_gui(ctx, actions)
+        await self._follow_gui(ctx, actions, announced=announces_export(outcome))
 
     async def _outcome(
         self,
@@ -187,11 +187,15 @@ class AgentTurn:
             except Exception:
                 log.warning("heartbeat post failed", extra={"thread_key": str(ctx.key)})
 
-    async def _follow_gui(self, ctx: TurnContext, actions: Actions) -> None:
+    async def _follow_gui(self, ctx: TurnContext, actions: Actions, *, announced: bool) -> None:
+        """Do what the agent's GUI talk asked for. One export per turn, said out loud: the
+        user's own `export` after it finds that render (running, or its same video)."""
         done: set[GuiAction] = set()
         for action, argument in actions:
             if action is GuiAction.EXPORT and action not in done:
                 done.add(action)
+                if not announced:
+                    await ctx.post(ReplyKind.NOTICE, Msg.GUI_EXPORT)
                 await self._export(ctx)
             elif action is GuiAction.EDIT and ctx.user != GUI_USER:
                 # Sent once on the user's behalf; a follow-up that draws more GUI talk is not

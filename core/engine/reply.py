@@ -21,6 +21,14 @@ class TurnOutcome:
     changes: tuple[str, ...] = ()  # what changed in the timeline, in words
 
 
+def announces_export(outcome: TurnOutcome) -> bool:
+    """The closing reply itself says an export follows (a turn of GUI talk and nothing else);
+    otherwise the export the agent asked for is announced on its own, so it never starts
+    unexplained."""
+    silent = outcome.final is None and not outcome.spoke and outcome.summary is not None
+    return silent and GuiAction.EXPORT in outcome.gui
+
+
 def compose_reply(outcome: TurnOutcome) -> Reply:
     """The message that replaces "Connecting..." at the end of a turn."""
     lang = outcome.language
@@ -32,7 +40,7 @@ def compose_reply(outcome: TurnOutcome) -> Reply:
         kind = ReplyKind.TIMELINE if summary else ReplyKind.TEXT
         return Reply(kind, say(Msg.TURN_DONE, lang), BUTTONS, details=summary, language=lang)
     changed = (*outcome.changes, *summary)
-    if GuiAction.EXPORT in outcome.gui:
+    if announces_export(outcome):
         return Reply(ReplyKind.TIMELINE, say(Msg.GUI_EXPORT, lang), details=changed, language=lang)
     if outcome.gui:
         return Reply(

@@ -238,3 +238,28 @@ async def test_versions_and_videos_survive_a_restart(
         assert 'v1: "a 2-second clip of rain"' in chat.last.text
         await chat.say("videos")
         assert "v1 · " in chat.last.text
+
+
+async def test_a_delivered_video_carries_a_poster_of_its_picture(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
+    import io
+
+    from PIL import Image
+
+    sim.set_faults({"credits": 1000, "no_text_ratio": 0.0})
+    async with runtime() as rt:
+        chat = Chat(rt.engine, FakeThread(key()))
+        await chat.say("a 2-second sunset over mountains")
+        said = await chat.say("export")
+        video = next(s for s in said if s.reply and s.reply.kind is ReplyKind.VIDEO)
+        assert video.reply is not None and video.reply.poster is not None
+        image = Image.open(io.BytesIO(video.reply.poster))
+        assert image.format == "JPEG" and max(image.size) <= 640
+        top, bottom = (
+            image.getpixel((image.width // 2, 2)),
+            image.getpixel((image.width // 2, image.height - 3)),
+        )
+        assert top != bottom  # a picture (sky above, land below), not a flat colour
+        jobs = await rt.store.posted_renders(chat.thread.key)
+        assert await rt.store.get_poster(jobs[0].id)  # kept with the video

@@ -228,3 +228,19 @@ def test_settings_are_frozen() -> None:
     with pytest.raises(ValidationError, match="frozen"):
         s.http_port = 1  # type: ignore[misc]
     assert isinstance(s, Settings)
+
+
+def test_offline_polls_at_the_local_backends_pace_unless_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bots.cli import OFFLINE_PACE, offline_pace
+    from core.settings import Settings
+
+    for name in ("JUPITER_RENDER_POLL_SECONDS", "JUPITER_HEARTBEAT_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    paced = offline_pace(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert paced.render_poll_seconds == OFFLINE_PACE["render_poll_seconds"]
+    assert paced.heartbeat_seconds == OFFLINE_PACE["heartbeat_seconds"]
+    chosen = offline_pace(Settings(_env_file=None, render_poll_seconds=7))  # type: ignore[call-arg]
+    assert chosen.render_poll_seconds == 7
+    assert chosen.heartbeat_seconds == OFFLINE_PACE["heartbeat_seconds"]
