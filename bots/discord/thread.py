@@ -37,6 +37,11 @@ DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES  # 10 MiB
 TYPING_SECONDS = 8.0  # Discord shows "typing" for 10 s after each trigger
 DELIVERY_LOOKBACK = 100  # recent messages read looking for a delivery left mid-post
 TOO_LARGE_CODE = 40005  # "Request entity too large" (HTTP 413)
+POSTER = "poster.jpg"  # the card's thumbnail, attached with it
+
+
+def _poster_of(reply: Reply) -> str | None:
+    return f"attachment://{POSTER}" if reply.poster else None
 
 
 def too_large(exc: discord.HTTPException) -> bool:
@@ -97,7 +102,7 @@ class DiscordThread:
         self._typing = typing
         self._files = files
         self._online = online
-        self._cards: dict[str, int] = {}  # video URL -> the card that shows it, for `upload`
+        self._cards: dict[str, discord.Message] = {}  # video URL -> its card, for `upload`
 
     @property
     def upload_limit(self) -> int:
@@ -163,20 +168,31 @@ class DiscordThread:
             await asyncio.to_thread(spool.close)
 
     async def _post_card(self, reply: Reply) -> int:
-        """The video card, playing from the URL until `upload` attaches the file."""
+        """The video card, playing from the URL until `upload` attaches the file; the poster
+        (a frame of the video, where one was made) rides along as its thumbnail."""
+        files = [discord.File(io.BytesIO(reply.poster), POSTER)] if reply.poster else []
         sent = await self._channel.send(
-            view=video_card(reply, self._channel.id), allowed_mentions=NO_MENTIONS
+            view=video_card(reply, self._channel.id, poster=_poster_of(reply)),
+            files=files,
+            allowed_mentions=NO_MENTIONS,
         )
-        self._cards[reply.video_url or ""] = sent.id
+        self._cards[reply.video_url or ""] = sent
         return sent.id
 
-    async def _attach_to_card(self, card: int, file: discord.File, reply: Reply) -> None:
+    async def _attach_to_card(
+        self, card: discord.Message, file: discord.File, reply: Reply
+    ) -> None:
         """The file goes into the card's gallery in place: the card is still the one message
         with the link, whether Discord takes the file or refuses it (413, code 40005)."""
-        view = video_card(reply, self._channel.id, media=f"attachment://{file.filename}")
+        view = video_card(
+            reply,
+            self._channel.id,
+            media=f"attachment://{file.filename}",
+            poster=_poster_of(reply),
+        )
         try:
-            await self._channel.get_partial_message(card).edit(
-                view=view, attachments=[file], allowed_mentions=NO_MENTIONS
+            await self._channel.get_partial_message(card.id).edit(
+                view=view, attachments=[*card.attachments, file], allowed_mentions=NO_MENTIONS
             )
         except discord.HTTPException as exc:
             if too_large(exc):

@@ -20,7 +20,9 @@ from tests.fakes.discord_gateway import (
     CONTAINER,
     IS_COMPONENTS_V2,
     MEDIA_GALLERY,
+    SECTION,
     TEXT_DISPLAY,
+    THUMBNAIL,
     FakeDiscord,
     buttons_of,
     shown_text,
@@ -143,3 +145,26 @@ def test_card_text_stays_within_discords_4000_characters() -> None:
     head, details = card_texts(delivery(text="word " * 2000, details=("line " * 900,) * 3))
     assert len(head) + len(details) <= CARD_TEXT_LIMIT
     assert URL in head
+
+
+async def test_the_poster_is_the_cards_thumbnail_and_stays_when_the_mp4_arrives(
+    fake: FakeDiscord, engine: RecordingEngine
+) -> None:
+    thread, thread_id = await card_thread(fake, engine)
+    reply = delivery(poster=b"\xff\xd8\xff\xe0 a jpeg")
+
+    message_id = await thread.post(reply)
+
+    (card,) = [m for m in fake.sent_messages(thread_id) if m["id"] == message_id]
+    (container, _) = card["components"]
+    section = container["components"][0]
+    assert section["type"] == SECTION and section["accessory"]["type"] == THUMBNAIL
+    assert section["accessory"]["media"]["url"] == "attachment://poster.jpg"
+    assert [a["filename"] for a in card["attachments"]] == ["poster.jpg"]
+
+    await thread.upload("jupiter-render_1.mp4", 10, chunks(b"\x00" * 10), reply)
+
+    (card,) = [m for m in fake.sent_messages(thread_id) if m["id"] == message_id]
+    assert [a["filename"] for a in card["attachments"]] == ["poster.jpg", "jupiter-render_1.mp4"]
+    assert gallery_urls(card) == ["attachment://jupiter-render_1.mp4"]
+    assert shown_text(card).count(URL) == 1

@@ -21,7 +21,13 @@ import httpx
 from core.runtime import Runtime
 from core.sim import LocalBackend
 from tests.discord.conftest import WAIT, discord_settings, running
-from tests.fakes.discord_gateway import IS_COMPONENTS_V2, FakeDiscord, buttons_of, shown_text
+from tests.fakes.discord_gateway import (
+    IS_COMPONENTS_V2,
+    Call,
+    FakeDiscord,
+    buttons_of,
+    shown_text,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPT = "make a 5-second video of a sunset over the mountains"
@@ -65,6 +71,10 @@ class World:
         return str(message["id"])
 
 
+def mp4_uploads(fake: FakeDiscord) -> list[Call]:
+    return [c for c in fake.calls if any((f.filename or "").endswith(".mp4") for f in c.files)]
+
+
 @asynccontextmanager
 async def world(
     fake: FakeDiscord, sim: LocalBackend, tmp_path: Path, **settings: Any
@@ -93,7 +103,7 @@ async def test_mention_thread_heartbeats_reply_export_and_the_mp4(
 
         export = await w.fake.post_message("export", channel_id=int(thread_id))
         await w.settled(thread_id, until="Your video is ready")
-        await w.fake.wait_for(lambda: [c for c in w.fake.calls if c.files], WAIT)
+        await w.fake.wait_for(lambda: mp4_uploads(w.fake), WAIT)
         await w.rt.engine.idle(WAIT)
 
         assert export["id"]
@@ -102,8 +112,8 @@ async def test_mention_thread_heartbeats_reply_export_and_the_mp4(
         assert ready["flags"] & IS_COMPONENTS_V2 and not ready["content"]
         assert "http" in shown_text(ready)
         assert any(":status:" in b for b in w.buttons(ready))
-        (upload,) = [c for c in w.fake.calls if c.files]
-        (part,) = upload.files
+        (upload,) = mp4_uploads(w.fake)
+        (part,) = [f for f in upload.files if f.filename and f.filename.endswith(".mp4")]
         # The MP4 goes into the card itself: its gallery plays the attachment.
         assert upload.method == "PATCH"
         assert upload.path == f"/channels/{thread_id}/messages/{ready['id']}"
@@ -111,7 +121,9 @@ async def test_mention_thread_heartbeats_reply_export_and_the_mp4(
         assert 0 < part.size <= fake.filesize_limit
         assert upload.json["allowed_mentions"] == {"parse": []}
         assert f"attachment://{part.filename}" in str(ready["components"])
-        assert [a["filename"] for a in ready["attachments"]] == [part.filename]
+        assert [a["filename"] for a in ready["attachments"]][-1] == part.filename
+        # The poster (a frame of the video) is the card's thumbnail, posted with it.
+        assert "attachment://poster.jpg" in str(ready["components"])
 
 
 async def test_slash_video_runs_the_turn_in_a_new_thread(
