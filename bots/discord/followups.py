@@ -115,7 +115,14 @@ class FollowUpThread:
             except discord.HTTPException as exc:  # the token died early: 401/404
                 log.info("followup refused (HTTP %s); writing by DM", exc.status)
                 self._interaction = None
-        return DM_PREFIX + await (await self._direct.thread()).post(_for_dm(reply))
+        try:
+            return DM_PREFIX + await (await self._direct.thread()).post(_for_dm(reply))
+        except discord.Forbidden:  # the user takes no DMs from the app (code 50007)
+            if not self.live:
+                raise
+            note = say(DiscordWords.NO_DM, reply.language)
+            shown = dataclasses.replace(reply, kind=ReplyKind.TEXT, details=(*reply.details, note))
+            return await self._follow(shown)
 
     async def _follow(self, reply: Reply) -> str:
         assert self._interaction is not None and self._webhooks is not None

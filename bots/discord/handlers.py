@@ -23,7 +23,7 @@ from bots.discord.followups import (
     is_followup_key,
     user_of,
 )
-from bots.discord.forum import ForumTags
+from bots.discord.forum import ForumTags, PostState, in_forum
 from bots.discord.incoming import (
     MaybeTurn,
     NewThread,
@@ -113,14 +113,15 @@ class DiscordAdapter:
         )
         return FollowUpThread(key, direct, interaction)
 
-    def channel_thread(self, key: ThreadKey) -> DiscordThread:
-        """A thread or DM the bot writes in as itself."""
+    def channel_thread(self, key: ThreadKey, upload_limit: int | None = None) -> DiscordThread:
+        """A thread or DM the bot writes in as itself. `upload_limit`: what an interaction
+        there said Discord accepts (`Interaction.filesize_limit`), else the guild's."""
         guild_id = None if key.tenant.startswith("dm-") else int(key.tenant)
         channel = self.client.get_partial_messageable(int(key.thread), guild_id=guild_id)
         return DiscordThread(
             key,
             channel,
-            upload_limit=self.upload_limit(guild_id),
+            upload_limit=upload_limit if upload_limit else self.upload_limit(guild_id),
             typing=self.typing,
             files=self.files,
             online=self.online,
@@ -128,7 +129,8 @@ class DiscordAdapter:
         )
 
     def upload_limit(self, guild_id: int | None) -> int:
-        """The guild's limit (10 MiB, more with boosts); DMs get the default."""
+        """What Discord says the guild takes (`guild.filesize_limit`: 10 MiB, more with boosts);
+        DMs and guilds not cached get discord.py's default."""
         guild = self.client.get_guild(guild_id) if guild_id is not None else None
         return guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
 
@@ -141,6 +143,8 @@ class DiscordAdapter:
         route = classify(message, me)
         if isinstance(route, Turn):
             await self.handle_in(route.key, route.incoming)
+            if self.tags is not None and in_forum(message.channel):  # a post at work again
+                await self.tags.mark(message.channel.id, PostState.WORKING)
         elif isinstance(route, MaybeTurn):
             if await self.engine.is_bot_thread(route.key):
                 await self.handle_in(route.key, route.incoming)

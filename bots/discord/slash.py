@@ -48,7 +48,7 @@ class SlashCommands:
             await follow_up(interaction, DiscordWords.BY_DM, prompt)
             return
         if isinstance(channel, discord.DMChannel):
-            await self.adapter.handle_in(dm_key(channel.id, interaction.user.id), incoming)
+            await self._in(interaction, dm_key(channel.id, interaction.user.id), incoming)
             await follow_up(interaction, DiscordWords.ON_IT_HERE, prompt)
             return
         if isinstance(channel, discord.Thread):
@@ -56,7 +56,7 @@ class SlashCommands:
             if not in_forum(channel) and not await self.adapter.owned(channel, key):
                 await follow_up(interaction, DiscordWords.NESTED_THREAD, prompt)
                 return
-            await self.adapter.handle_in(key, incoming)
+            await self._in(interaction, key, incoming)
             await follow_up(interaction, DiscordWords.ON_IT_BELOW, prompt)
             return
         if isinstance(channel, discord.ForumChannel):
@@ -96,7 +96,7 @@ class SlashCommands:
             log.warning("could not open a thread: HTTP %s (code %s)", exc.status, exc.code)
             await follow_up(interaction, DiscordWords.NO_THREAD, prompt)
             return
-        await self.adapter.handle_in(thread_key(channel.guild.id, thread.id), incoming)
+        await self._in(interaction, thread_key(channel.guild.id, thread.id), incoming)
         await follow_up(interaction, DiscordWords.YOUR_THREAD, prompt, thread=thread.mention)
 
     async def _forum_post(
@@ -121,7 +121,7 @@ class SlashCommands:
             log.warning("could not open a forum post: HTTP %s (code %s)", exc.status, exc.code)
             await follow_up(interaction, DiscordWords.NO_THREAD, prompt)
             return
-        await self.adapter.handle_in(thread_key(forum.guild.id, post.thread.id), incoming)
+        await self._in(interaction, thread_key(forum.guild.id, post.thread.id), incoming)
         await follow_up(interaction, DiscordWords.YOUR_THREAD, prompt, thread=post.thread.mention)
 
     async def action(self, interaction: discord.Interaction[Any], action: Action) -> None:
@@ -161,8 +161,8 @@ class SlashCommands:
             await interaction.response.send_message(
                 said(interaction, _ACK[Action.CREDITS]), ephemeral=True
             )
-            await self.adapter.handle_in(
-                key, self.adapter.incoming_of(interaction, "credits", Action.CREDITS)
+            await self._in(
+                interaction, key, self.adapter.incoming_of(interaction, "credits", Action.CREDITS)
             )
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -175,6 +175,13 @@ class SlashCommands:
             self.adapter.incoming_of(interaction, "credits", Action.CREDITS),
         )
 
+    async def _in(
+        self, interaction: discord.Interaction[Any], key: ThreadKey, incoming: Incoming
+    ) -> None:
+        """Hand over in a thread that takes files as large as the interaction says."""
+        thread = self.adapter.channel_thread(key, interaction.filesize_limit)
+        await self.adapter.hand_over(thread, incoming)
+
     async def _conversation_of(self, interaction: discord.Interaction[Any]) -> ChatThread | None:
         """The conversation to answer in: where the bot cannot post, the user's followup
         conversation in this channel (with this interaction's fresh token)."""
@@ -185,7 +192,9 @@ class SlashCommands:
                 return None
             return self.adapter.followup_thread(key, interaction)
         found = await self.adapter.video_thread_of(interaction)
-        return self.adapter.thread(found) if found is not None else None
+        if found is None:
+            return None
+        return self.adapter.channel_thread(found, interaction.filesize_limit)
 
 
 async def follow_up(

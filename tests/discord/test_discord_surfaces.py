@@ -274,3 +274,29 @@ async def test_server_defaults_need_manage_server(
     submitted = await fake.submit(opened, {"Aspect ratio": "1:1"})
     await fake.wait_for(lambda: submitted.responses, WAIT)
     assert engine.saved_defaults[("discord", str(fake.guild_id), "")] == Defaults(aspect="1:1")
+
+
+async def test_a_user_who_takes_no_dms_gets_the_link_in_the_followup(
+    fake: FakeDiscord, engine: RecordingEngine
+) -> None:
+    interaction = await fake.slash("video", {"prompt": "a sunset"}, user_install=True)
+    await engine.wait_handled()
+    thread, _ = engine.handled[0]
+    fake.closed_dms.add(fake.user["id"])
+
+    await thread.post(Reply(ReplyKind.VIDEO, "✅ Your video is ready", video_url="https://v/2.mp4"))
+
+    (refused,) = fake.find("POST", f"/channels/{fake.dm_channel()['id']}/messages")
+    assert refused.status == 403 and refused.answer["code"] == 50007
+    last = fake.followups(interaction)[-1]
+    assert "https://v/2.mp4" in last["content"] and "DM" in last["content"]
+
+
+async def test_a_users_forum_post_wears_working_while_the_bot_works(
+    fake: FakeDiscord, engine: RecordingEngine
+) -> None:
+    forum = await fake.add_forum()
+    post = await fake.user_post(forum, "a fox in the snow", mention_bot=True)
+    await engine.wait_handled()
+    await fake.wait_for(lambda: fake.find("PATCH", f"/channels/{post['id']}"), WAIT)
+    assert fake.channels[int(post["id"])]["applied_tags"] == [fake.tag_id(forum, "working")]
