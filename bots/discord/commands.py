@@ -64,6 +64,28 @@ def command_tree(client: discord.Client, adapter: DiscordAdapter) -> app_command
         else:
             await slash.words(interaction, f"export v{version}")
 
+    _conversation_commands(tree, slash)
+
+    @tree.error
+    async def on_error(
+        interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        log.error("slash command failed", exc_info=error)
+        sorry = say(DiscordWords.SORRY, reply_language("", locale_of(interaction)))
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(sorry, ephemeral=True)
+            else:
+                await interaction.response.send_message(sorry, ephemeral=True)
+        except discord.HTTPException:
+            pass
+
+    return tree
+
+
+def _conversation_commands(tree: app_commands.CommandTree[Any], slash: SlashCommands) -> None:
+    """The commands that are words the engine already knows, and the settings form."""
+
     @tree.command(name="versions", description="List this video's versions")
     async def versions(interaction: discord.Interaction[Any]) -> None:
         await slash.words(interaction, "versions")
@@ -88,19 +110,3 @@ def command_tree(client: discord.Client, adapter: DiscordAdapter) -> app_command
         interaction: discord.Interaction[Any], scope: app_commands.Choice[str] | None = None
     ) -> None:
         await slash.settings(interaction, scope.value if scope is not None else ME)
-
-    @tree.error
-    async def on_error(
-        interaction: discord.Interaction[Any], error: app_commands.AppCommandError
-    ) -> None:
-        log.error("slash command failed", exc_info=error)
-        sorry = say(DiscordWords.SORRY, reply_language("", locale_of(interaction)))
-        try:
-            if interaction.response.is_done():
-                await interaction.followup.send(sorry, ephemeral=True)
-            else:
-                await interaction.response.send_message(sorry, ephemeral=True)
-        except discord.HTTPException:
-            pass
-
-    return tree
