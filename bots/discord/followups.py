@@ -23,10 +23,8 @@ from typing import Any
 import discord
 
 from bots.base.downloads import AttachmentUnavailable
-from bots.discord.endpoints import current_webhooks, webhooks_via
 from bots.discord.incoming import PLATFORM, tenant_of
-from bots.discord.render import render
-from bots.discord.thread import DEFAULT_UPLOAD_LIMIT, NO_MENTIONS, DiscordThread
+from bots.discord.thread import DEFAULT_UPLOAD_LIMIT, DiscordThread, InteractionThread
 from bots.discord.words import DiscordWords
 from core.messages import say
 from core.port import Action, Attachment, Reply, ReplyKind, ThreadKey
@@ -94,9 +92,9 @@ class FollowUpThread:
     ) -> None:
         self.key = key
         self._direct = direct
-        self._interaction = interaction
         self._since = time.monotonic()
-        self._webhooks = current_webhooks() if interaction is not None else None
+        # The followups themselves: what `/credits` answers with, the same token rules.
+        self._private = InteractionThread(key, interaction) if interaction is not None else None
 
     @property
     def upload_limit(self) -> int:
@@ -104,36 +102,29 @@ class FollowUpThread:
         return DEFAULT_UPLOAD_LIMIT
 
     @property
-    def live(self) -> bool:
-        return self._interaction is not None and time.monotonic() - self._since < TOKEN_SECONDS
+    def followups(self) -> InteractionThread | None:
+        """The followups while the token lives, else None."""
+        if time.monotonic() - self._since >= TOKEN_SECONDS:
+            return None
+        return self._private
 
     async def post(self, reply: Reply) -> str:
         """Followups while the token lives; the video, and anything after it died, by DM."""
-        if reply.kind is not ReplyKind.VIDEO and self.live:
+        private = self.followups
+        if reply.kind is not ReplyKind.VIDEO and private is not None:
             try:
-                return await self._follow(reply)
+                return await private.post(reply)
             except discord.HTTPException as exc:  # the token died early: 401/404
                 log.info("followup refused (HTTP %s); writing by DM", exc.status)
-                self._interaction = None
+                self._private = private = None
         try:
             return DM_PREFIX + await (await self._direct.thread()).post(_for_dm(reply))
         except discord.Forbidden:  # the user takes no DMs from the app (code 50007)
-            if not self.live:
+            if private is None:
                 raise
             note = say(DiscordWords.NO_DM, reply.language)
             shown = dataclasses.replace(reply, kind=ReplyKind.TEXT, details=(*reply.details, note))
-            return await self._follow(shown)
-
-    async def _follow(self, reply: Reply) -> str:
-        assert self._interaction is not None and self._webhooks is not None
-        message_id = ""
-        with webhooks_via(self._webhooks):
-            for outgoing in render(reply):
-                sent = await self._interaction.followup.send(
-                    outgoing.content, ephemeral=True, allowed_mentions=NO_MENTIONS, wait=True
-                )
-                message_id = message_id or str(sent.id)
-        return message_id
+            return await private.post(shown)
 
     async def update(self, message_id: str, reply: Reply) -> None:
         """Edit where the message went; a followup past its token's life is left as it was
@@ -141,15 +132,8 @@ class FollowUpThread:
         if message_id.startswith(DM_PREFIX):
             direct = await self._direct.thread()
             await direct.update(message_id.removeprefix(DM_PREFIX), reply)
-            return
-        if not self.live:
-            return
-        assert self._interaction is not None and self._webhooks is not None
-        first, *_ = render(reply)
-        with webhooks_via(self._webhooks):
-            await self._interaction.followup.edit_message(
-                int(message_id), content=first.content, allowed_mentions=NO_MENTIONS
-            )
+        elif (private := self.followups) is not None:
+            await private.update(message_id, reply)
 
     async def upload(
         self, filename: str, size: int, chunks: AsyncIterator[bytes], reply: Reply

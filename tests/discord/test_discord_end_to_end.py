@@ -307,7 +307,8 @@ async def test_a_message_sent_during_a_turn_hears_its_place_and_an_estimate(
     fake: FakeDiscord, sim: LocalBackend, tmp_path: Path
 ) -> None:
     async with world(fake, sim, tmp_path) as w:
-        w.sim.set_faults({"turn_seconds": 0.6})
+        # Long enough that the second message lands mid-turn even on a loaded machine.
+        w.sim.set_faults({"turn_seconds": 2.0})
         first = await w.fake.post_message(PROMPT, mention_bot=True)
         thread_id = first["id"]
         await w.fake.wait_for(lambda: w.said(thread_id), WAIT)
