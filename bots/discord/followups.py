@@ -22,9 +22,13 @@ from typing import Any
 
 import discord
 
-from bots.base.downloads import AttachmentUnavailable
 from bots.discord.incoming import PLATFORM, tenant_of
-from bots.discord.thread import DEFAULT_UPLOAD_LIMIT, DiscordThread, InteractionThread
+from bots.discord.thread import (
+    DEFAULT_UPLOAD_LIMIT,
+    DiscordThread,
+    InteractionThread,
+    refuse_files,
+)
 from bots.discord.words import DiscordWords
 from core.messages import say
 from core.port import Action, Attachment, Reply, ReplyKind, ThreadKey
@@ -141,12 +145,11 @@ class FollowUpThread:
         await (await self._direct.thread()).upload(filename, size, chunks, _for_dm(reply))
 
     async def set_busy(self, text: str | None) -> None:
-        return None
+        return None  # no typing indicator reaches a channel the bot is not in
 
     def open_attachment(self, attachment: Attachment, language: str = "en") -> AsyncIterator[bytes]:
-        raise AttachmentUnavailable(
-            say(DiscordWords.PRIVATE_NO_FILES, language, filename=repr(attachment.filename))
-        )
+        """Slash commands carry no files here; the same refusal as any private answer."""
+        refuse_files(attachment, language)
 
     async def find_delivery(self, marker: str) -> bool:
         return await (await self._direct.thread()).find_delivery(marker)

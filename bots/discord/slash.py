@@ -11,6 +11,7 @@ interaction tokens die after 15 minutes and renders can take longer.
 from __future__ import annotations
 
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 import discord
@@ -81,48 +82,57 @@ class SlashCommands:
         incoming: Incoming,
     ) -> None:
         """A starter message saying who asked for what, and the thread opened from it."""
-        prompt = incoming.text
-        try:
+
+        async def opening() -> discord.Thread:
             starter = await channel.send(
-                self._asked(interaction, prompt), allowed_mentions=NO_MENTIONS
+                self._asked(interaction, incoming.text), allowed_mentions=NO_MENTIONS
             )
-            thread = await starter.create_thread(
-                name=thread_name(prompt), auto_archive_duration=THREAD_ARCHIVE_MINUTES
+            return await starter.create_thread(
+                name=thread_name(incoming.text), auto_archive_duration=THREAD_ARCHIVE_MINUTES
             )
-        except discord.Forbidden:
-            await follow_up(interaction, DiscordWords.THREAD_PERMISSION, prompt)
-            return
-        except discord.HTTPException as exc:
-            log.warning("could not open a thread: HTTP %s (code %s)", exc.status, exc.code)
-            await follow_up(interaction, DiscordWords.NO_THREAD, prompt)
-            return
-        await self._in(interaction, thread_key(channel.guild.id, thread.id), incoming)
-        await follow_up(interaction, DiscordWords.YOUR_THREAD, prompt, thread=thread.mention)
+
+        await self._start(interaction, incoming, opening(), DiscordWords.THREAD_PERMISSION)
 
     async def _forum_post(
         self, interaction: discord.Interaction[Any], forum: discord.ForumChannel, incoming: Incoming
     ) -> None:
         """A forum has no messages outside posts: the post is the thread, its first message
         says who asked, and it wears the forum's "working" tag where there is one."""
-        prompt = incoming.text
         working = state_tag(forum, PostState.WORKING)
-        try:
-            post = await forum.create_thread(
-                name=thread_name(prompt),
-                content=self._asked(interaction, prompt),
+
+        async def opening() -> discord.Thread:
+            created = await forum.create_thread(
+                name=thread_name(incoming.text),
+                content=self._asked(interaction, incoming.text),
                 applied_tags=[working] if working is not None else [],
                 auto_archive_duration=THREAD_ARCHIVE_MINUTES,
                 allowed_mentions=NO_MENTIONS,
             )
+            return created.thread
+
+        await self._start(interaction, incoming, opening(), DiscordWords.FORUM_PERMISSION)
+
+    async def _start(
+        self,
+        interaction: discord.Interaction[Any],
+        incoming: Incoming,
+        opening: Coroutine[Any, Any, discord.Thread],
+        forbidden: DiscordWords,
+    ) -> None:
+        """Open the conversation's thread (or post), hand the prompt over there, link it; a
+        refusal is said privately, in the words for what was refused."""
+        prompt = incoming.text
+        try:
+            thread = await opening
         except discord.Forbidden:
-            await follow_up(interaction, DiscordWords.FORUM_PERMISSION, prompt)
+            await follow_up(interaction, forbidden, prompt)
             return
         except discord.HTTPException as exc:
-            log.warning("could not open a forum post: HTTP %s (code %s)", exc.status, exc.code)
+            log.warning("could not open a thread: HTTP %s (code %s)", exc.status, exc.code)
             await follow_up(interaction, DiscordWords.NO_THREAD, prompt)
             return
-        await self._in(interaction, thread_key(forum.guild.id, post.thread.id), incoming)
-        await follow_up(interaction, DiscordWords.YOUR_THREAD, prompt, thread=post.thread.mention)
+        await self._in(interaction, thread_key(thread.guild.id, thread.id), incoming)
+        await follow_up(interaction, DiscordWords.YOUR_THREAD, prompt, thread=thread.mention)
 
     async def action(self, interaction: discord.Interaction[Any], action: Action) -> None:
         """`/status`, `/export`: only inside a conversation (a video thread, the DM session)."""

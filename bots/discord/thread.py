@@ -14,7 +14,7 @@ import io
 import logging
 import tempfile
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NoReturn
 
 import discord
 
@@ -273,9 +273,14 @@ class InteractionThread:
         return None
 
     def open_attachment(self, attachment: Attachment, language: str = "en") -> AsyncIterator[bytes]:
-        raise AttachmentUnavailable(
-            say(DiscordWords.PRIVATE_NO_FILES, language, filename=repr(attachment.filename))
-        )
+        refuse_files(attachment, language)
 
     async def find_delivery(self, marker: str) -> bool:
         return False  # videos are never delivered as private answers
+
+
+def refuse_files(attachment: Attachment, language: str) -> NoReturn:
+    """Interactions carry no files the bot could stream: a private answer takes none."""
+    raise AttachmentUnavailable(
+        say(DiscordWords.PRIVATE_NO_FILES, language, filename=repr(attachment.filename))
+    )

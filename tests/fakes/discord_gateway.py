@@ -948,10 +948,7 @@ class FakeDiscord:
         if not message.get("content") and not message.get("components"):
             raise _Refused(400, 50006, "Cannot send an empty message")
         check_components(message, [])
-        tags = [str(t) for t in body.get("applied_tags") or []]
-        known = {t["id"] for t in forum.get("available_tags", [])}
-        if not set(tags) <= known or len(tags) > 5:
-            raise _Refused(400, 50035, "Invalid Form Body: applied_tags")
+        tags = _checked_tags(forum, body.get("applied_tags") or [])
         post_id = self.snowflake()
         thread = self._thread_payload(post_id, forum, name, self.bot)
         thread["applied_tags"] = tags
@@ -967,11 +964,7 @@ class FakeDiscord:
             if thread["owner_id"] != self.bot["id"] and not self.bot_manages_threads:
                 raise _Refused(403, 50013, "Missing Permissions")
             forum = self._channel(int(thread["parent_id"]))
-            known = {t["id"] for t in forum.get("available_tags", [])}
-            tags = [str(t) for t in body["applied_tags"]]
-            if not set(tags) <= known or len(tags) > 5:
-                raise _Refused(400, 50035, "Invalid Form Body: applied_tags")
-            thread["applied_tags"] = tags
+            thread["applied_tags"] = _checked_tags(forum, body["applied_tags"])
         await self.dispatch("THREAD_UPDATE", thread)
         return thread
 
@@ -1112,6 +1105,15 @@ class FakeDiscord:
         )
         await self._changed_now()
         raise web.HTTPFound(request.query["to"])
+
+
+def _checked_tags(forum: dict[str, Any], wanted: list[Any]) -> list[str]:
+    """A post's tags: at most 5, each one the forum's own."""
+    tags = [str(t) for t in wanted]
+    known = {t["id"] for t in forum.get("available_tags", [])}
+    if not set(tags) <= known or len(tags) > 5:
+        raise _Refused(400, 50035, "Invalid Form Body: applied_tags")
+    return tags
 
 
 def check_commands(commands: list[dict[str, Any]]) -> None:
