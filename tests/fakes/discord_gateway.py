@@ -897,21 +897,8 @@ class FakeDiscord:
             raise _Refused(
                 400, 50035, "Invalid Form Body: name: Must be between 1 and 100 in length."
             )
-        thread = payload("thread_create")
-        del thread["newly_created"]
-        now = iso()
-        thread.update(
-            id=str(message_id),
-            guild_id=parent["guild_id"],
-            parent_id=str(channel_id),
-            owner_id=self.bot["id"],
-            name=name,
-        )
-        thread["thread_metadata"].update(
-            auto_archive_duration=body.get("auto_archive_duration", 1440),
-            archive_timestamp=now,
-            create_timestamp=now,
-        )
+        thread = self._thread_payload(message_id, parent, name, self.bot)
+        thread["thread_metadata"]["auto_archive_duration"] = body.get("auto_archive_duration", 1440)
         self.channels[message_id] = thread
         self.messages[message_id]["thread"] = thread
         await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
