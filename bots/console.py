@@ -78,14 +78,22 @@ class ConsoleThread:
     async def upload(
         self, filename: str, size: int, chunks: AsyncIterator[bytes], reply: Reply
     ) -> None:
+        """Written to a temporary name and renamed once the last byte is in: a stream that
+        fails (or breaks its bounds, see `core.client_media`) leaves no partial video behind."""
         path = self._out_dir / Path(filename).name
+        part = path.with_name(path.name + ".part")
         await asyncio.to_thread(self._out_dir.mkdir, parents=True, exist_ok=True)
-        handle = await asyncio.to_thread(path.open, "wb")
+        handle = await asyncio.to_thread(part.open, "wb")
         try:
-            async for chunk in chunks:
-                await asyncio.to_thread(handle.write, chunk)
-        finally:
-            await asyncio.to_thread(handle.close)
+            try:
+                async for chunk in chunks:
+                    await asyncio.to_thread(handle.write, chunk)
+            finally:
+                await asyncio.to_thread(handle.close)
+            await asyncio.to_thread(part.replace, path)
+        except BaseException:
+            await asyncio.to_thread(part.unlink, missing_ok=True)
+            raise
         self.saved.append(path)
         self._screen.line(say(ConsoleWords.SAVED, reply.language, path=path))
         if reply.poster:  # the poster beside the video, for file browsers and previews

@@ -10,6 +10,8 @@ What must hold:
 - A duplicate render id is raised as `DuplicateRenderId`, not retried here: the caller persists
   a job row for every id before starting it, so it owns the one retry with a new id.
 - HTTP 402 on a render is `ExportBlocked` (a plan matter), never retried.
+- A finished video is fetched only under the media guard (`client_media`): public addresses or
+  the backend's own host, redirects checked by hand, bytes capped; else the fallback download.
 - The task detail link is `task_link(NEMO_WEB_URL, await claim_token(...))`; the session's
   `task_id` comes from `create_session`. No link ever carries an `nmv_usr_` token.
 
@@ -29,11 +31,12 @@ import httpx
 
 from core import __version__
 from core.client_envelopes import parse
+from core.client_media import MediaGuard, Resolver
 from core.client_transport import ClientTiming, Credentials, Transport, new_client_id
 from core.client_turns import run_turn
 from core.client_uploads import multipart_stream
-from core.errors import BackendUnavailable, DuplicateRenderId
-from core.files import check_upload
+from core.errors import DuplicateRenderId
+from core.files import MAX_UPLOAD_BYTES, check_upload
 from core.models import (
     Balance,
     ClaimToken,
@@ -76,12 +79,15 @@ class NemoClient:
         timing: ClientTiming | None = None,
         version: str = __version__,
         stream_clients: Sequence[httpx.AsyncClient] = (),
+        resolver: Resolver | None = None,
     ) -> None:
-        """`stream_clients`: see `Transport` (API calls and turn streams spread over pools)."""
+        """`stream_clients`: see `Transport` (API calls and turn streams spread over pools).
+        `resolver`: host name to addresses for the media guard (tests inject one)."""
         self._transport = Transport(
             http, base_url, timing or ClientTiming(), version, stream_clients
         )
         self._last_render_ms = 0
+        self._media = MediaGuard(self._transport.pool(), base_url, resolver)
 
     @property
     def timing(self) -> ClientTiming:
@@ -201,26 +207,37 @@ class NemoClient:
         path = f"{RENDER_PATH}/{render_id}/cancel"
         await self._transport.call("POST", path, creds, idempotent=True)
 
-    async def media_size(self, url: str) -> int | None:
-        """The size of a finished video from a HEAD request, when the server says."""
-        try:
-            response = await self._transport.pool().head(url, timeout=15.0, follow_redirects=True)
-        except httpx.TransportError:
-            return None
-        length = response.headers.get("content-length")
-        return int(length) if response.status_code == 200 and length and length.isdigit() else None
+    # Media: every fetch goes through the guard of `core.client_media`.
 
-    async def download(self, url: str) -> AsyncIterator[bytes]:
-        """Stream a finished video (no auth header: output URLs are public links)."""
-        async with self._transport.pool().stream(
-            "GET", url, timeout=httpx.Timeout(30.0, read=120.0)
-        ) as response:
-            if response.status_code != 200:
-                raise BackendUnavailable(
-                    f"the video could not be downloaded (HTTP {response.status_code})"
-                )
-            async for chunk in response.aiter_bytes(256 * 1024):
-                yield chunk
+    async def media_size(self, url: str) -> int | None:
+        """The size of a finished video from a HEAD request, when the server says (None too
+        when the guard refuses the address)."""
+        return await self._media.size(url)
+
+    def download(self, url: str, limit: int = MAX_UPLOAD_BYTES) -> AsyncIterator[bytes]:
+        """Stream a finished video (no auth header: output URLs are public links), at most
+        `limit` bytes and its declared length; an address the guard refuses raises."""
+        return self._media.stream(url, limit)
+
+    def fallback_url(self, render_id: str) -> str:
+        return f"{self._transport.base}/api/render/proxy/{quote(render_id, safe='')}/download"
+
+    async def video(
+        self, creds: Credentials, render_id: str, url: str, limit: int, size: int | None = None
+    ) -> tuple[int, AsyncIterator[bytes]] | None:
+        """A finished video's size and bytes within `limit`, from `url` when the guard allows it
+        and it answers, else from the protocol's fallback download (the backend's own host,
+        behind the token); None when neither gives a size that fits."""
+        if await self._media.allows(url):
+            known = size or await self._media.size(url)
+            if known is not None:
+                return (known, self._media.stream(url, known)) if known <= limit else None
+        fallback = self.fallback_url(render_id)
+        headers = self._transport.headers(creds, creds.platform)
+        known = await self._media.size(fallback, headers)
+        if known is None or known > limit:
+            return None
+        return known, self._media.stream(fallback, known, headers)
 
 
 def _claim_fields(data: Any) -> Any:

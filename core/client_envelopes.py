@@ -4,11 +4,17 @@ What must hold: `{"code": ...}` and `{"success": ...}` envelopes are both accept
 5xx become `RateLimited` and `BackendUnavailable` whatever the body says (the retry loop decides
 what to do with them); an error message is built from codes and backend text only, never from a
 request, so it cannot carry a token.
+
+Bounds: a body is read at most `MAX_BODY_BYTES` (4 MiB; the transport stops reading past it)
+and parsed by `loads`, which turns NaN, Infinity and numbers too large for a float into `null`:
+a bad number is a missing value to the models (a progress of NaN keeps the last progress),
+never a crash further in.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, TypeVar
 
 import httpx
@@ -26,16 +32,48 @@ from core.errors import (
 )
 
 _M = TypeVar("_M", bound=BaseModel)
+MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
-def unwrap(response: httpx.Response, path: str) -> Any:
-    """The `data` of a successful answer; raises the error a refusal stands for."""
+def _finite(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def _no_constant(_: str) -> None:
+    return None
+
+
+def loads(text: str | bytes) -> Any:
+    """JSON from the backend with every non-finite number read as `null` (see the docstring)."""
+    return json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+
+
+async def read_capped(response: httpx.Response, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body of a streamed response, refused (`ProtocolError`) as soon as it outgrows
+    `limit`: an endless or huge answer is never held whole."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ProtocolError(f"the video service's answer is too large (over {limit} bytes)")
+    parts: list[bytes] = []
+    total = 0
+    async for chunk in response.aiter_bytes():
+        total += len(chunk)
+        if total > limit:
+            raise ProtocolError(f"the video service's answer is too large (over {limit} bytes)")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def unwrap(response: httpx.Response, path: str, content: bytes | None = None) -> Any:
+    """The `data` of a successful answer; raises the error a refusal stands for. `content`: the
+    body already read (`read_capped`), else the response's own."""
     status = response.status_code
     if status == 429:
         raise RateLimited("the video service is busy (rate limited)")
     try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        body = loads(response.content if content is None else content)
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError, RecursionError):
         body = None
     if status >= 500:
         raise BackendUnavailable(f"the video service answered HTTP {status}", code=status)

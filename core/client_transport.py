@@ -12,6 +12,8 @@ The retry rules, held in `Transport.retrying` and nowhere else:
 - `RateLimited` (HTTP 429): wait `retry_after_seconds`, retry once.
 - Transport errors and `BackendUnavailable` (5xx): capped exponential backoff up to
   `max_attempts`, for idempotent calls only. A turn or an upload is never re-sent: it charges.
+
+Every answer is read within `client_envelopes.MAX_BODY_BYTES` before it is parsed.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any, TypeVar
 import httpx
 
 from core import SKILL_SOURCE
-from core.client_envelopes import parse, unwrap
+from core.client_envelopes import parse, read_capped, unwrap
 from core.errors import BackendUnavailable, MissingClientId, RateLimited, TokenRejected
 from core.models import Token
 
@@ -185,7 +187,8 @@ class Transport:
             if body is not None:
                 extra, content = body()
                 headers.update(extra)
-            response = await self.pool().request(
+            http = self.pool()
+            request = http.build_request(
                 method,
                 self.base + path,
                 headers=headers,
@@ -193,9 +196,28 @@ class Transport:
                 content=content,
                 timeout=self.timing.request_timeout_seconds if content is None else None,
             )
-            return unwrap(response, path)
+            return await self.answer(http, request, path)
 
         return await self.retrying(creds, attempt, idempotent=idempotent)
+
+    async def answer(
+        self,
+        http: httpx.AsyncClient,
+        request: httpx.Request,
+        path: str,
+        *,
+        missing_id: bool = False,
+    ) -> Any:
+        """Send `request` and read its answer within `MAX_BODY_BYTES` (never held whole past
+        it); `missing_id`: an HTTP 400 is the token call's missing client id."""
+        response = await http.send(request, stream=True)
+        try:
+            if missing_id and response.status_code == 400:
+                raise MissingClientId("the token call was refused for a missing client id")
+            content = await read_capped(response)
+        finally:
+            await response.aclose()
+        return unwrap(response, path, content)
 
     async def anonymous_token(
         self, client_id: str, platform: str = "console", *, patient: bool = True
@@ -220,12 +242,14 @@ class Transport:
         headers["X-Client-Id"] = client_id
 
         async def attempt() -> Any:
-            response = await self.pool().post(
-                self.base + TOKEN_PATH, headers=headers, timeout=self.timing.request_timeout_seconds
+            http = self.pool()
+            request = http.build_request(
+                "POST",
+                self.base + TOKEN_PATH,
+                headers=headers,
+                timeout=self.timing.request_timeout_seconds,
             )
-            if response.status_code == 400:
-                raise MissingClientId("the token call was refused for a missing client id")
-            return unwrap(response, TOKEN_PATH)
+            return await self.answer(http, request, TOKEN_PATH, missing_id=True)
 
         if not patient:
             return parse(Token, await attempt())

@@ -14,6 +14,11 @@ What must hold:
 - An `ask_question` call is a `QuestionEvent`, in order with the texts around it.
 - The agent's trailing "I encountered a temporary issue" after other text in the same turn is
   noise and dropped; alone it is the turn's only word and stays.
+- Everything is bounded, whatever the backend sends (`TurnBudget`): one text at most
+  `MAX_EVENT_TEXT` characters, a turn's text (partials included) at most `MAX_TURN_TEXT` and
+  `MAX_TEXTS` messages, the first part kept with a "(cut)" note; more than `MAX_EVENTS` events
+  is `TurnFailed`. The loop is given back at least every `PAUSE_SECONDS` of decoding, so one
+  flooding stream cannot stall the other tenants.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 
 import httpx
 
-from core.client_envelopes import unwrap
+from core.client_envelopes import read_capped, unwrap
 from core.client_transport import Credentials, Transport
 from core.errors import (
     NemoError,
@@ -43,11 +48,52 @@ from core.models import (
     TextEvent,
     TurnEvent,
 )
-from core.redact import chat_safe
+from core.redact import backend_text, cut
 from core.sse import decode_event, iter_sse
 
 RUN_PATH = "/run_sse"
 TRAILING_ISSUE = "i encountered a temporary issue"
+MAX_EVENT_TEXT = 64 * 1024  # characters of one text event (or of the joined partials)
+MAX_TURN_TEXT = 256 * 1024  # characters of text in one turn, partials included
+MAX_TEXTS = 50  # separate texts (chat messages) one turn may become
+MAX_EVENTS = 20_000  # events of any kind in one turn
+PAUSE_SECONDS = 0.01  # longest stretch of decoding before the loop is given back
+
+
+class TurnBudget:
+    """What is left of one turn's text allowance (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.left = MAX_TURN_TEXT
+        self.texts = MAX_TEXTS
+        self.held: list[str] = []  # partial chunks not yet superseded by a final text
+        self.held_size = 0
+
+    def hold(self, chunk: str) -> None:
+        """Keep a partial chunk while the joined text still fits one text event."""
+        room = MAX_EVENT_TEXT + 1 - self.held_size
+        if room > 0:
+            self.held.append(chunk[:room])
+            self.held_size += min(len(chunk), room)
+
+    def release(self) -> str:
+        joined = "".join(self.held)
+        self.held.clear()
+        self.held_size = 0
+        return joined
+
+    def take(self, text: str) -> str:
+        """`text` within what is left ("" once nothing is), cut with a note when too long;
+        texts past `MAX_TEXTS` are dropped (the turn has said more than anyone reads)."""
+        if self.left <= 0 or self.texts <= 0:
+            return ""
+        self.texts -= 1
+        room = min(MAX_EVENT_TEXT, self.left)
+        if len(text) <= room:
+            self.left -= len(text)
+            return text
+        self.left = 0 if room == self.left else self.left - room
+        return cut(text, room)
 
 
 async def run_turn(
@@ -56,28 +102,31 @@ async def run_turn(
     """Send one message and yield the agent's events until the stream closes (`EndEvent`)."""
     deadline = time.monotonic() + transport.timing.turn_timeout_seconds
     response = await _open(transport, creds, session_id, text)
-    held: list[str] = []  # partial chunks not yet superseded by a final text
+    budget = TurnBudget()
     spoke = False  # some text of this turn was yielded already
     try:
         async with contextlib.aclosing(_events(transport, response, deadline)) as events:
             async for event in events:
                 if isinstance(event, TextEvent) and event.partial:
-                    held.append(event.text)
+                    budget.hold(event.text)
                     continue
                 if isinstance(event, TextEvent):
-                    held.clear()
-                elif isinstance(event, ErrorEvent | EndEvent | QuestionEvent) and held:
-                    joined = TextEvent("".join(held))
-                    held.clear()
+                    budget.release()
+                elif isinstance(event, ErrorEvent | EndEvent | QuestionEvent) and budget.held:
+                    joined = TextEvent(budget.release())
                     if not (spoke and trailing_issue(joined.text)):
                         spoke = True
-                        yield joined
+                        if words := budget.take(joined.text):
+                            yield TextEvent(words)
                 if isinstance(event, ErrorEvent):
                     raise in_stream_error(event)
                 if isinstance(event, TextEvent):
                     if spoke and trailing_issue(event.text):
                         continue
                     spoke = True
+                    if not (words := budget.take(event.text)):
+                        continue
+                    event = TextEvent(words)
                 yield event
     finally:
         await response.aclose()
@@ -92,7 +141,7 @@ def in_stream_error(event: ErrorEvent) -> NemoError:
     """What an error the agent reported inside the stream means to the bot."""
     if event.code == 2001 or "credit" in event.message.lower():
         return OutOfCredits(event.message)
-    return TurnFailed(chat_safe(event.message) or "unknown error", code=event.code)
+    return TurnFailed(backend_text(event.message, 2000) or "unknown error", code=event.code)
 
 
 async def _open(
@@ -122,10 +171,10 @@ async def _open(
             if response.status_code == 200 and "json" not in content_type:
                 return response
             try:
-                await response.aread()
+                content = await read_capped(response)
             finally:
                 await response.aclose()
-        unwrap(response, RUN_PATH)
+        unwrap(response, RUN_PATH, content)
         raise ProtocolError(f"the turn was refused (HTTP {response.status_code})")
 
     return await transport.retrying(creds, attempt, idempotent=False)
@@ -137,6 +186,8 @@ async def _events(
     """The stream's events as decoded, then `EndEvent` when the server closes it."""
     only_beats = transport.timing.heartbeat_only_seconds
     last_word = time.monotonic()  # when something other than a heartbeat last arrived
+    paused = last_word  # when the loop was last given back
+    count = 0
     with _stream_errors(transport.timing.stream_idle_seconds):
         events = iter_sse(response.aiter_bytes()).__aiter__()
         while True:
@@ -151,8 +202,16 @@ async def _events(
             except TimeoutError:
                 raise _timed_out(time.monotonic() >= deadline, only_beats) from None
             for event in decode_event(data):
+                count += 1
+                if count > MAX_EVENTS:
+                    yield ErrorEvent(f"the video service sent more than {MAX_EVENTS:,} events")
+                    return
+                now = time.monotonic()
+                if now - paused >= PAUSE_SECONDS:
+                    await asyncio.sleep(0)
+                    paused = time.monotonic()
                 if not isinstance(event, HeartbeatEvent):
-                    last_word = time.monotonic()
+                    last_word = now
                 yield event
     yield EndEvent()
 

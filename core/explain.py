@@ -19,7 +19,9 @@ from core.errors import (
     UnsupportedFileType,
 )
 from core.messages import Msg, say
-from core.redact import chat_safe
+from core.redact import backend_text
+
+DETAIL_LIMIT = 500  # characters of the backend's own words in an error reply
 
 _TABLE: tuple[tuple[type[NemoError], Msg], ...] = (
     (UnsupportedFileType, Msg.ERR_TYPE),
@@ -47,7 +49,7 @@ def explain(
         if anonymous_user and not fixed_token:
             return say(Msg.ERR_CREDITS_ANON, language, user_id=anonymous_user)
         return say(Msg.ERR_CREDITS, language)
-    detail = chat_safe(exc.message)
+    detail = backend_text(exc.message, DETAIL_LIMIT)
     for cls, key in _TABLE:
         if isinstance(exc, cls):
             return say(key, language, detail=detail)

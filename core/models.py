@@ -6,6 +6,7 @@ render must send the draft back exactly as the backend gave it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -135,9 +136,13 @@ RenderState = Literal["pending", "processing", "completed", "failed", "cancelled
 
 
 class RenderStatus(_Model):
+    """A render's state. Numbers are checked, not trusted: a progress that is not a finite
+    0..100 is `None` (unknown: the caller keeps the last one shown), a size or duration that is
+    negative or not finite is `None`, so a bad value never reaches arithmetic further in."""
+
     id: str | None = None
     status: str = "pending"
-    progress: float = 0
+    progress: float | None = 0
     output_url: str | None = None
     duration: float | None = None
     size: int | None = None
@@ -163,8 +168,11 @@ class RenderStatus(_Model):
                 break
         status = merged.get("status")
         merged["status"] = str(status).lower() if status else "pending"
-        if merged.get("progress") is None:
-            merged["progress"] = 0
+        merged["progress"] = _number(merged.get("progress"), 100.0)
+        merged["size"] = _number(merged.get("size"), float(1 << 62))
+        merged["duration"] = _number(merged.get("duration"), 1e9)
+        if merged["size"] is not None:
+            merged["size"] = int(merged["size"])
         return merged
 
     @property
@@ -174,6 +182,17 @@ class RenderStatus(_Model):
     @property
     def succeeded(self) -> bool:
         return self.status == "completed" and bool(self.output_url)
+
+
+def _number(value: Any, top: float) -> float | None:
+    """`value` as a finite number within 0..`top`, else None (see `RenderStatus`)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) and 0 <= number <= top else None
 
 
 # Turn events: what one `/run_sse` stream says, reduced to what the engine acts on.

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from core.models import Balance
+from core.redact import mask_secrets
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,13 @@ class Reply:
     # invisibly where it can, so `ChatThread.find_delivery` can tell later that it arrived.
     marker: str | None = None
     poster: bytes | None = None  # a JPEG frame of a delivered video, where one was made
+
+    def __post_init__(self) -> None:
+        """The last gate before any chat: whatever path built this reply, no token shape in
+        its words survives (`core.redact`; claim links are not token shapes)."""
+        object.__setattr__(self, "text", mask_secrets(self.text))
+        if self.details:
+            object.__setattr__(self, "details", tuple(mask_secrets(d) for d in self.details))
 
 
 @runtime_checkable

@@ -3,7 +3,8 @@
 What must hold: every documented spelling is accepted (`question`/`prompt`, `options` as strings
 or `{id, label}` objects, `allow_freeform`/`allowFreeform`), and nothing in the arguments can
 crash the turn or flood a chat: labels are cut to `MAX_LABEL` characters, non-text labels are
-made text (or dropped when empty), duplicates dropped, every option kept (the UI caps them).
+made text (or dropped when empty), duplicates dropped, at most `MAX_OPTIONS` kept, token
+shapes masked (`core.redact`).
 No option at all leaves free text as the only answer, so it is then always allowed.
 """
 
@@ -13,10 +14,12 @@ import json
 from typing import Any
 
 from core.models import Choice, QuestionEvent
+from core.redact import mask_secrets
 
 ASK_TOOL = "ask_question"
 MAX_LABEL = 200
 MAX_QUESTION = 2000
+MAX_OPTIONS = 100  # far more than any surface shows (the UI caps them); bounds a flood
 DEFAULT_QUESTION = "The agent needs more details before it goes on. What would you like?"
 
 
@@ -40,7 +43,9 @@ def _choices(raw: Any) -> tuple[Choice, ...]:
         return ()
     seen: set[str] = set()
     out: list[Choice] = []
-    for item in raw:
+    for item in raw[: MAX_OPTIONS * 4]:  # duplicates are dropped: look a little further
+        if len(out) >= MAX_OPTIONS:
+            break
         choice = _choice(item)
         if choice is None or choice.label.casefold() in seen:
             continue
@@ -64,5 +69,5 @@ def _label(value: Any, limit: int) -> str:
     """One line of text at most `limit` characters long ("" for nothing usable)."""
     if value is None or isinstance(value, dict | list | tuple):
         return ""
-    text = " ".join(str(value).split())
+    text = mask_secrets(" ".join(str(value)[: limit * 4].split()))
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -17,12 +17,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 from core.client import Credentials, DuplicateRenderId, NemoClient
-from core.errors import BackendUnavailable, NemoError, RateLimited, RenderFailed
+from core.errors import BackendUnavailable, NemoError, ProtocolError, RateLimited, RenderFailed
 from core.messages import Msg, say
 from core.metrics import Metrics
 from core.models import Draft, RenderStatus
 from core.port import Action, ChatThread, Reply, ReplyKind
 from core.posters import make_poster
+from core.redact import backend_text
 from core.store import RenderJob, Store
 from core.store.base import RenderState, Version
 
@@ -175,7 +176,7 @@ class Renders:
                 await asyncio.shield(self.store.release_render(job.id, self.owner))
             raise
         except RenderFailed as exc:
-            await self._fail(job, exc.message)
+            await self._fail(job, backend_text(exc.message, 500))
         except Exception:
             log.exception("render driver failed", extra={"render": job.render_id})
 
@@ -188,8 +189,8 @@ class Renders:
                 return None
             try:
                 status: RenderStatus | None = await self.client.render_status(creds, job.render_id)
-            except (BackendUnavailable, RateLimited):
-                status = None  # a bad moment, not a verdict on the render: poll again
+            except (BackendUnavailable, RateLimited, ProtocolError):
+                status = None  # a bad moment (or a garbled answer), not a verdict: poll again
             if status is not None and status.succeeded:
                 ready = await self.store.mark_ready(
                     job.id,
@@ -200,12 +201,13 @@ class Renders:
                 )
                 return job if ready else None
             if status is not None and status.finished:
-                await self._fail(job, status.error or status.status)
+                await self._fail(job, backend_text(status.error, 500) or status.status)
                 return None
             if time.time() >= job.deadline_at:
                 await self._fail(job, say(Msg.RENDER_TOO_SLOW, job.language))
                 return None
-            progress = status.progress if status is not None else shown
+            progress = status.progress if status is not None else None
+            progress = shown if progress is None else progress  # unknown: keep the last
             if not await self.store.record_progress(
                 job.id,
                 self.owner,
@@ -375,16 +377,20 @@ class Renders:
         return (say(Msg.VERSION_OF, job.language, number=job.version, message=message[:80]),)
 
     async def _attach(self, thread: ChatThread, job: RenderJob, url: str, reply: Reply) -> None:
-        """The MP4 itself, where the platform takes a file that large; the link is enough."""
+        """The MP4 itself, where the platform takes a file that large; the link is enough.
+        Fetched under the client's media guard (public addresses or the backend's own, bytes
+        capped at the declared size and the upload limit), else by the fallback download."""
         limit = thread.upload_limit
         if limit <= 0:
             return
         try:
-            size = job.size or await self.client.media_size(url)
-            if size is None or size > limit:
+            creds = await self.identities.credentials(job.key)
+            found = await self.client.video(creds, job.render_id, url, limit, job.size)
+            if found is None:
                 return
+            size, chunks = found
             name = f"jupiter-{job.render_id}.mp4"
-            await thread.upload(name, size, self.client.download(url), reply)
+            await thread.upload(name, size, chunks, reply)
         except Exception:
             log.warning(
                 "could not attach the video file; the link was posted",

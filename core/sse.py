@@ -14,6 +14,7 @@ import re
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import Any
 
+from core.client_envelopes import loads
 from core.models import (
     ErrorEvent,
     HeartbeatEvent,
@@ -115,7 +116,7 @@ def decode_event(data: str | None) -> list[TurnEvent]:
     if data is None:
         return [HeartbeatEvent()]
     try:
-        payload = json.loads(data)
+        payload = loads(data)
     except (ValueError, RecursionError):
         text = data.strip()
         return [TextEvent(text)] if text and not text.startswith(("{", "[")) else []

@@ -12,8 +12,9 @@ What must hold:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from itertools import accumulate
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Mapping
+from itertools import accumulate, repeat
 
 BOUNDARIES = ("\n\n", "\n", " ")
 
@@ -27,19 +28,25 @@ def split_text(
     limit: int,
     width: Callable[[str], int] = one_per_char,
     boundaries: tuple[str, ...] = BOUNDARIES,
+    *,
+    weights: Mapping[str, int] | None = None,
 ) -> list[str]:
-    """`text` (outer blank lines dropped) in pieces whose measured size is at most `limit`."""
+    """`text` (outer blank lines dropped) in pieces whose measured size is at most `limit`.
+    `weights` (characters that count for more than one) is the fast form of `width`: sizes
+    are then summed by a dict lookup per character in C, not a Python call."""
     text = text.strip("\n")
-    sizes = [0, *accumulate(width(char) for char in text)]  # sizes[i]: width of text[:i]
+    if weights is not None:
+        widths: Iterable[int] = map(weights.get, text, repeat(1))
+    else:
+        widths = map(width, text)
+    sizes = [0, *accumulate(widths)]  # sizes[i]: width of text[:i]
     pieces: list[str] = []
-    start, end, length = 0, 0, len(text)
+    start, length = 0, len(text)
     while start < length:
         if sizes[length] - sizes[start] <= limit:
             pieces.append(text[start:])
             break
-        end = max(end, start)
-        while end < length and sizes[end + 1] - sizes[start] <= limit:
-            end += 1
+        end = max(bisect_right(sizes, sizes[start] + limit) - 1, start)
         cut = _soft_cut(text, start, end, boundaries)
         piece = text[start:cut].rstrip()
         if piece:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bots.discord.markdown import MESSAGE_LIMIT, split_message, to_discord
+from bots.discord.markdown import MESSAGE_LIMIT, split_message, to_discord, width
 from core.port import Action, Reply, ReplyKind
+from core.redact import CUT_NOTE, cut
 
 _BAR_CELLS = 10
+MAX_MESSAGES = 4  # messages one reply may become (4 x 2,000 characters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +27,18 @@ class Outgoing:
 
 
 def render(reply: Reply, limit: int = MESSAGE_LIMIT) -> list[Outgoing]:
-    """The messages one reply becomes, in order; never empty. Buttons go on the last."""
-    pieces = split_message(to_discord(_text_of(reply)), limit) or ["\u200b"]
+    """The messages one reply becomes, in order; never empty. Buttons go on the last.
+    At most `MAX_MESSAGES`: the text is cut to what they hold before it is split (so the work
+    is bounded), and what still does not fit ends in a "(cut)" note."""
+    text = cut(_text_of(reply), MAX_MESSAGES * limit)
+    pieces = split_message(to_discord(text), limit) or ["\u200b"]
+    if len(pieces) > MAX_MESSAGES or text.endswith(CUT_NOTE):
+        pieces = pieces[:MAX_MESSAGES]
+        room = limit - len(CUT_NOTE)
+        last = pieces[-1].removesuffix(CUT_NOTE)[:room]
+        if width(last) > room:  # astral characters count twice
+            last = last[: room // 2]
+        pieces[-1] = last.rstrip() + CUT_NOTE
     messages = [Outgoing(content=piece) for piece in pieces[:-1]]
     messages.append(Outgoing(content=pieces[-1], buttons=reply.buttons, language=reply.language))
     return messages

@@ -15,7 +15,10 @@ from core.settings import AbsoluteUrl, env
 
 
 class DiscordSettings(AdapterSettings):
-    secret_patterns: ClassVar[tuple[str, ...]] = (r"[MN][A-Za-z\d]{23,}\.[\w-]{6}\.[\w-]{27,}",)
+    # The look-behind keeps the mask linear on a long run of letters (see `core.redact`).
+    secret_patterns: ClassVar[tuple[str, ...]] = (
+        r"(?<![\w-])[MN][A-Za-z\d]{23,}\.[\w-]{6}\.[\w-]{27,}",
+    )
     loggers: ClassVar[tuple[str, ...]] = ("discord",)
 
     discord_token: SecretStr | None = Field(None, validation_alias=env("DISCORD_TOKEN"))

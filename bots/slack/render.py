@@ -6,6 +6,9 @@ What must hold:
 - a section's text stays within Slack's 3,000 characters and a message within 50 blocks: long
   text is cut on paragraph, then line, then word boundaries, and always before escaping, so a cut
   never lands inside an `&amp;`;
+- one reply is at most `MAX_MESSAGES` messages: its text and its detail lines are each cut to
+  `TEXT_LIMIT` characters before they are split, and messages past the last are dropped with a
+  "(cut)" note, so a flood from the backend costs a bounded, linear amount of work;
 - buttons carry the thread key as their value, so a click is routed to its conversation even if
   the message it sits on is not the thread's root.
 """
@@ -20,6 +23,7 @@ from bots.base.split import split_text as base_split
 from bots.base.words import LABELS
 from core.messages import say
 from core.port import Action, Reply, ReplyKind, ThreadKey
+from core.redact import CUT_NOTE, cut
 
 from .incoming import ACTION_PREFIX, OPEN_VIDEO_ACTION
 from .words import SlackWords
@@ -28,6 +32,8 @@ SECTION_LIMIT = 3000
 BLOCK_LIMIT = 50
 FALLBACK_LIMIT = 3000
 BUTTON_URL_LIMIT = 3000
+MAX_MESSAGES = 4  # messages one reply may become
+TEXT_LIMIT = 200_000  # characters of a reply's text (and of its details) that are shown
 
 _PROGRESS_CELLS = 20
 
@@ -45,13 +51,12 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _escaped_len(text: str) -> int:
-    return len(text) + 4 * text.count("&") + 3 * (text.count("<") + text.count(">"))
+_ESCAPED = {"&": 5, "<": 4, ">": 4}  # a character's length once escaped, where it is not 1
 
 
 def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
     """Cut raw text into pieces whose *escaped* form fits `limit`, on the softest boundary."""
-    return base_split(text, limit, width=_escaped_len)
+    return base_split(text, limit, weights=_ESCAPED)
 
 
 def _section(text: str) -> Block:
@@ -142,7 +147,7 @@ def _body(reply: Reply) -> tuple[str, list[Block]]:
     if reply.kind is ReplyKind.STATUS and reply.progress is not None:
         extra.append(_context(_progress_bar(reply.progress)))
     if reply.details:
-        extra.extend(_sections("\n".join(f"• {line}" for line in reply.details)))
+        extra.extend(_sections(cut("\n".join(f"• {line}" for line in reply.details), TEXT_LIMIT)))
     if reply.balance is not None:
         balance = reply.balance
         fields = (
@@ -177,12 +182,16 @@ def _fallback(raw: str, reply: Reply) -> str:
 def render(reply: Reply, key: ThreadKey) -> list[SlackMessage]:
     """One message in nearly every case; very long text becomes several, buttons on the last."""
     raw, extra = _body(reply)
+    raw = cut(raw, TEXT_LIMIT)
     blocks = _sections(raw) + extra
     if not blocks:
         blocks = [_section(escape(reply.kind.value))]
     tail = [_buttons(reply.buttons, key, reply.language)] if reply.buttons else []
     room = BLOCK_LIMIT - len(tail)
     chunks = [blocks[i : i + room] for i in range(0, len(blocks), room)]
+    if len(chunks) > MAX_MESSAGES:
+        chunks = chunks[:MAX_MESSAGES]
+        chunks[-1] = [*chunks[-1][:-1], _context(escape(CUT_NOTE.strip()))]
     chunks[-1] = chunks[-1] + tail
     fallback = _fallback(raw, reply)
     messages = [SlackMessage(text=fallback, blocks=chunks[0])]

@@ -157,13 +157,29 @@ class SQLiteDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
         async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
+            await self._begin()
             try:
                 yield self._conn
             except BaseException:
-                await self._db.rollback()
+                await asyncio.shield(self._db.rollback())
                 raise
-            await self._db.commit()
+            await asyncio.shield(self._db.commit())
+
+    async def _begin(self) -> None:
+        """BEGIN IMMEDIATE on a connection that a cancelled writer may have left inside its
+        transaction: aiosqlite runs a statement to its end in its own thread even when the
+        task awaiting it was cancelled, so a writer cancelled during its BEGIN leaves the
+        transaction open after the lock was handed on. Those leftovers are rolled back: a
+        cancelled write did not happen."""
+        if self._db.in_transaction:
+            await asyncio.shield(self._db.rollback())
+        try:
+            await self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "within a transaction" not in str(exc):
+                raise
+            await asyncio.shield(self._db.rollback())
+            await self._db.execute("BEGIN IMMEDIATE")
 
     async def execute(self, sql: str, *args: object) -> int:
         async with self.transaction() as tx:

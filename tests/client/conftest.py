@@ -117,6 +117,17 @@ def token_reply(token: str = "nmv_usr_fresh") -> Reply:
 Answer = Reply | BaseException | Callable[[httpx.Request], Any]
 
 
+PUBLIC_HOSTS = {"cdn.example": "93.184.216.34", "cdn6.example": "2606:2800:220:1::1"}
+
+
+async def resolve(host: str) -> list[str]:
+    """Names as the media guard sees them, without the network: the fake CDN is public, every
+    other name is whatever address it spells (so `10.0.0.8.nip.example` style names are easy)."""
+    if host in PUBLIC_HOSTS:
+        return [PUBLIC_HOSTS[host]]
+    return [host.removesuffix(".internal.example")]
+
+
 class Backend:
     def __init__(self) -> None:
         self.requests: list[httpx.Request] = []
@@ -129,7 +140,7 @@ class Backend:
     def client(self, **timing: Any) -> NemoClient:
         assert self.http is not None
         base = FAST if not timing else ClientTiming(**{**FAST.__dict__, **timing})
-        return NemoClient(self.http, BASE, base, version=VERSION)
+        return NemoClient(self.http, BASE, base, version=VERSION, resolver=resolve)
 
     def calls(self, path: str | None = None) -> list[httpx.Request]:
         return [r for r in self.requests if path is None or r.url.path == path]

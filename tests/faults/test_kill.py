@@ -82,7 +82,7 @@ async def test_killed_again_while_recovering_renders(tmp_path: Path, sim: LocalB
         await first.idle()
         await first.send_many([(name, "make it 2 seconds", None) for name in names])
         await first.idle()
-        sim.set_faults({"render_seconds": 2.5})
+        sim.set_faults({"render_seconds": 6.0})  # long enough for the takeover to poll a few times
         before = await _render_starts(sim)
         await first.send_many([(name, "export", None) for name in names])
         await wait_for_request(sim.base_url, "POST", "/api/render/proxy/lambda", before + 3)

@@ -46,7 +46,12 @@ def test_render_status_shapes() -> None:
     d = RenderStatus.model_validate({"status": None, "progress": None})
     assert (a.output_url, b.output_url, c.output_url) == ("https://a", "https://b", "https://c")
     assert a.succeeded and b.succeeded and c.succeeded
-    assert (d.status, d.progress, d.finished) == ("pending", 0, False)
+    assert (d.status, d.progress, d.finished) == ("pending", None, False)  # unknown: keep last
+    for bad in (float("nan"), float("inf"), -1, "x", True, None, [1]):
+        odd = RenderStatus.model_validate({"progress": bad, "size": bad, "duration": bad})
+        assert (odd.progress, odd.size, odd.duration) == (None, None, None)
+    assert RenderStatus.model_validate({"progress": 101, "size": "12"}).progress is None
+    assert RenderStatus.model_validate({"progress": "42.5", "size": "12"}).size == 12
     failed = RenderStatus.model_validate({"status": "failed"})
     assert failed.finished and not failed.succeeded
 
