@@ -4,6 +4,11 @@ A thread is addressed by channel id alone (a `PartialMessageable`), so the same 
 built from a stored `ThreadKey` after a restart without asking Discord anything. Every send
 and edit carries `AllowedMentions.none()`: text from users or the backend can never ping
 @everyone, a role or a user.
+
+A delivered video is one card (`card.video_card`), and the MP4 the engine offers afterwards is
+attached into that same card by an edit, so the link is in the thread exactly once whatever
+Discord does with the file; the object remembers its cards for that (the engine hands the same
+thread object to the post and to the upload).
 """
 
 from __future__ import annotations
