@@ -89,29 +89,43 @@ def _parser() -> argparse.ArgumentParser:
 
 
 @contextlib.asynccontextmanager
-async def _backend(offline: bool) -> AsyncIterator[str | None]:
-    """With --offline, the local backend runs in-process on a free loopback port."""
+async def _backend(offline: bool) -> AsyncIterator[tuple[str, str] | None]:
+    """With --offline, the local backend runs in-process on a free loopback port; yields its
+    URL and a render-scoped API token minted from it."""
     if not offline:
         yield None
         return
+    import httpx
+
     from core.sim import Faults, LocalBackend
 
-    # A demo should survive a few edits: the offline backend starts with 1,000 credits
-    # instead of the real service's 100 per anonymous token, and its anonymous tokens may render
-    # (the real service's need a paid plan: 402). `jupiter sim` stays faithful.
-    faults = Faults(credits=OFFLINE_CREDITS, anonymous_render=True)
+    # A demo should survive a few edits: the offline backend starts with 1,000 credits instead
+    # of the real service's 100. It talks as a deployment with its own NEMO_TOKEN does (an API
+    # token with the `render` scope), so exports work as they would there: anonymous tokens
+    # answer 402 on export, on the real service as on `jupiter sim`.
+    faults = Faults(credits=OFFLINE_CREDITS)
     async with LocalBackend(faults=faults) as sim:
+        async with httpx.AsyncClient() as http:
+            minted = await http.post(f"{sim.base_url}/_sim/api-token")
+        token = str(minted.raise_for_status().json()["data"]["token"])
         log.info("offline: local backend started", extra={"url": sim.base_url})
-        yield sim.base_url
+        yield sim.base_url, token
 
 
 async def _with_runtime(
     settings: Settings, offline: bool, work: Callable[[Any], Awaitable[int]]
 ) -> int:
+    from pydantic import SecretStr
+
     from core.runtime import Runtime
 
-    async with _backend(offline) as base_url, Runtime.open(settings, base_url=base_url) as rt:
-        return await work(rt)
+    async with _backend(offline) as local:
+        base_url = None
+        if local is not None:
+            base_url = local[0]  # the local backend knows only the token it minted
+            settings = settings.model_copy(update={"nemo_token": SecretStr(local[1])})
+        async with Runtime.open(settings, base_url=base_url) as rt:
+            return await work(rt)
 
 
 async def _console(settings: Settings, args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ class Intent(StrEnum):
     SET = "set"  # change one default: "set aspect 9:16"
     UNDO = "undo"  # explains versions and `export vN` (there is no backend undo)
     QUIT = "quit"  # the console ends; elsewhere a word that must not cost a turn
+    RETRY = "retry"  # re-send the message a lost turn could not finish ("Try again")
 
 
 # Whole-message phrases only: "new", "videos" inside a prompt ("a new video of cats") stay prompts.
@@ -44,6 +45,7 @@ _EXACT: dict[str, Intent] = {
         (Intent.SETTINGS, ("settings", "my settings", "defaults", "设置", "我的设置")),
         (Intent.UNDO, ("undo", "go back", "revert", "撤销", "撤回")),
         (Intent.QUIT, ("quit", "exit", "bye", "退出")),
+        (Intent.RETRY, ("retry", "try again", "重试", "再试一次")),
         (Intent.HELP, ("/help", "commands")),
     )
     for phrase in phrases

@@ -97,6 +97,26 @@ class Msg(StrEnum):
     UNDO = "undo"
     QUIT_CHAT = "quit_chat"
     ERR_NOT_STORED = "err_not_stored"
+    QUESTION_PICK = "question_pick"
+    QUESTION_PICK_ONLY = "question_pick_only"
+    QUESTION_FREE = "question_free"
+    QUESTION_REMIND = "question_remind"
+    QUESTION_ANSWERED = "question_answered"
+    QUESTION_STALE = "question_stale"
+    QUESTION_CLOSED = "question_closed"
+    TASK_LINK = "task_link"
+    EXPORT_PLAN_OPERATOR = "export_plan_operator"
+    EXPORT_PLAN_OPERATOR_FIXED = "export_plan_operator_fixed"
+    NEXT_STEPS = "next_steps"
+    NEXT_MUSIC = "next_music"
+    NEXT_TITLE = "next_title"
+    NEXT_BIGGER_TITLE = "next_bigger_title"
+    NEXT_MUSIC_VOLUME = "next_music_volume"
+    NEXT_EXPORT = "next_export"
+    STAGE_EXTRAS = "stage_extras"
+    LOST_CHECKING = "lost_checking"
+    LOST_FAILED = "lost_failed"
+    NOTHING_TO_RETRY = "nothing_to_retry"
 
 
 _EN: dict[StrEnum, str] = {
@@ -188,6 +208,27 @@ _EN: dict[StrEnum, str] = {
     Msg.QUIT_CHAT: "Nothing to quit here: this conversation simply waits for your next message.",
     Msg.ERR_NOT_STORED: "⚠️ I couldn't save your message (a storage problem on my side), so I can't work on it. "
     "Please send it again in a few minutes.",
+    Msg.QUESTION_PICK: "Reply with a number or an option's name, or in your own words:",
+    Msg.QUESTION_PICK_ONLY: "Reply with the number or the name of one option:",
+    Msg.QUESTION_FREE: "Reply in your own words.",
+    Msg.QUESTION_REMIND: "The agent is waiting for one of these options (reply with its number or name):",
+    Msg.QUESTION_ANSWERED: "✅ Answered: {answer}",
+    Msg.QUESTION_STALE: "That question was already answered: {answer}",
+    Msg.QUESTION_CLOSED: "That question is no longer open; nothing was sent.",
+    Msg.TASK_LINK: "Open this project in NemoVideo: {link}",
+    Msg.EXPORT_PLAN_OPERATOR: "For operators: set NEMO_TOKEN to a NemoVideo API token with the `render` scope (made in NemoVideo's settings) to export from chat.",
+    Msg.EXPORT_PLAN_OPERATOR_FIXED: "For operators: the configured NEMO_TOKEN has no `render` scope; replace it with a NemoVideo API token that has it.",
+    Msg.NEXT_STEPS: "Next: {steps}",
+    Msg.NEXT_MUSIC: "add music",
+    Msg.NEXT_TITLE: "add a title",
+    Msg.NEXT_BIGGER_TITLE: "make the title bigger",
+    Msg.NEXT_MUSIC_VOLUME: "make the music quieter",
+    Msg.NEXT_EXPORT: "export",
+    Msg.STAGE_EXTRAS: "🎵 The video is made; adding music and a title...",
+    Msg.LOST_CHECKING: "⚠️ The connection to the video service dropped mid-turn. I won't re-send it (that would charge twice); checking what the agent made...",
+    Msg.LOST_FAILED: "⚠️ That step failed: the connection to the video service dropped and the timeline did not change. "
+    'I didn\'t re-send it (that would charge twice). Click "Try again" (or say "retry") to send it once more.',
+    Msg.NOTHING_TO_RETRY: "There is nothing to try again.",
 }
 
 
@@ -274,6 +315,26 @@ _ZH: dict[StrEnum, str] = {
     Msg.UNDO: "视频服务没有撤销功能，但每次修改都是一个版本：发送“版本”查看，发送“导出 v2”获取当时的视频。要改回当前视频，直接描述即可（例如“去掉音乐”）。",
     Msg.QUIT_CHAT: "这里无需退出：对话会一直等你的下一条消息。",
     Msg.ERR_NOT_STORED: "⚠️ 我这边的存储出了问题，无法保存你的消息，所以没法处理。请过几分钟再发一次。",
+    Msg.QUESTION_PICK: "回复编号或选项名称，也可以用你自己的话回答：",
+    Msg.QUESTION_PICK_ONLY: "请回复一个选项的编号或名称：",
+    Msg.QUESTION_FREE: "请用你自己的话回答。",
+    Msg.QUESTION_REMIND: "代理在等你从这些选项中选一个（回复编号或名称）：",
+    Msg.QUESTION_ANSWERED: "✅ 已回答：{answer}",
+    Msg.QUESTION_STALE: "这个问题已经回答过了：{answer}",
+    Msg.QUESTION_CLOSED: "这个问题已经关闭，没有发送任何内容。",
+    Msg.TASK_LINK: "在 NemoVideo 中打开这个项目：{link}",
+    Msg.EXPORT_PLAN_OPERATOR: "管理员：将 NEMO_TOKEN 设为带 `render` 权限的 NemoVideo API 令牌（在 NemoVideo 设置中创建），即可在聊天中导出。",
+    Msg.EXPORT_PLAN_OPERATOR_FIXED: "管理员：当前配置的 NEMO_TOKEN 没有 `render` 权限，请换成带该权限的 NemoVideo API 令牌。",
+    Msg.NEXT_STEPS: "下一步：{steps}",
+    Msg.NEXT_MUSIC: "添加音乐",
+    Msg.NEXT_TITLE: "添加标题",
+    Msg.NEXT_BIGGER_TITLE: "把标题放大",
+    Msg.NEXT_MUSIC_VOLUME: "把音乐调小",
+    Msg.NEXT_EXPORT: "导出",
+    Msg.STAGE_EXTRAS: "🎵 视频已生成，正在添加音乐和标题...",
+    Msg.LOST_CHECKING: "⚠️ 与视频服务的连接中断。我不会重新发送（那会重复扣费），正在查看代理做了什么...",
+    Msg.LOST_FAILED: "⚠️ 这一步失败了：与视频服务的连接中断，时间线没有变化。我没有重新发送（那会重复扣费）。点击“再试一次”（或发送“重试”）再发送一次。",
+    Msg.NOTHING_TO_RETRY: "没有可以重试的内容。",
 }
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from core.models import Balance
+from core.models import Balance, Choice
 from core.redact import mask_secrets
 
 
@@ -50,6 +50,17 @@ class Action(StrEnum):
     EXPORT = "export"
     STATUS = "status"
     CREDITS = "credits"
+    RETRY = "retry"  # "Try again" after a lost turn: re-sends the lost message, once
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A click on one of a question's choices: `question_id` is `Reply.question_id`, `option`
+    the index into `Reply.choices`. The engine looks the label up itself (a stale or answered
+    question is refused politely), so an adapter sends only these two values."""
+
+    question_id: str
+    option: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +71,7 @@ class Incoming:
     locale: str | None = None
     event_id: str | None = None  # platform delivery id, for deduplication
     action: Action | None = None  # a button or slash command: no keyword guessing needed
+    answer: Answer | None = None  # a click on a question's choice
 
 
 class ReplyKind(StrEnum):
@@ -86,6 +98,19 @@ class Reply:
     # invisibly where it can, so `ChatThread.find_delivery` can tell later that it arrived.
     marker: str | None = None
     poster: bytes | None = None  # a JPEG frame of a delivered video, where one was made
+    # The agent asked: every option, in order (labels as the agent gave them, uncut: length
+    # and count limits are the adapter's). `question_id` goes into each button's payload and
+    # comes back as `Incoming.answer`. The options are also the last `len(choices)` lines of
+    # `details` (`1. Cinematic`), so a surface that draws no buttons loses nothing.
+    choices: tuple[Choice, ...] = ()
+    question_id: str | None = None
+
+    @property
+    def details_without_choices(self) -> tuple[str, ...]:
+        """`details` minus the numbered option lines, for a surface that draws buttons."""
+        return (
+            self.details[: len(self.details) - len(self.choices)] if self.choices else self.details
+        )
 
     def __post_init__(self) -> None:
         """The last gate before any chat: whatever path built this reply, no token shape in

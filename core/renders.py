@@ -271,13 +271,17 @@ class Renders:
         taken_over = job.status is RenderState.POSTING
         if not taken_over and not await self.store.begin_posting(job.id, self.owner, self._lease):
             return
+        link = await self.identities.task_link(job.key)  # never raises: no link this time
         reply = Reply(
             ReplyKind.VIDEO,
             say(Msg.RENDER_DONE, job.language, url=job.output_url),
             (Action.STATUS, Action.CREDITS),
             video_url=job.output_url,
             marker=job.render_id,
-            details=await self._which_version(job),
+            details=(
+                *await self._which_version(job),
+                *((say(Msg.TASK_LINK, job.language, link=link),) if link else ()),
+            ),
             language=job.language,
             poster=await self._poster(job),
         )

@@ -48,6 +48,8 @@ def engine_config(settings: Settings) -> EngineConfig:
         max_queued_per_thread=settings.max_queued_per_thread,
         max_turns_per_user=settings.max_turns_per_user,
         user_daily_credits=settings.user_daily_credits,
+        web_url=str(settings.nemo_web_url),
+        recovery_seconds=settings.recovery_seconds,
     )
 
 

@@ -75,6 +75,7 @@ class Settings(SettingsBase):
     retry_after_seconds: float = Field(
         30.0, ge=0, validation_alias=env("JUPITER_RETRY_AFTER_SECONDS")
     )
+    recovery_seconds: float = Field(30.0, gt=0, validation_alias=env("JUPITER_RECOVERY_SECONDS"))
     retry_backoff_seconds: float = Field(
         0.5, ge=0, validation_alias=env("JUPITER_RETRY_BACKOFF_SECONDS")
     )

@@ -53,6 +53,7 @@ def fast_settings(tmp_path: Path, cls: type[S] = Settings, **overrides: Any) -> 
         "turn_timeout_seconds": 20,
         "stream_idle_seconds": 5,
         "job_lease_seconds": 2,
+        "recovery_seconds": 0.05,
     }
     values.update(overrides)
     return cls(_env_file=None, **values)  # type: ignore[call-arg]

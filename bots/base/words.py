@@ -14,6 +14,7 @@ class Words(StrEnum):
     EXPORT = "base.export"
     STATUS = "base.status"
     CREDITS = "base.credits"
+    RETRY = "base.retry"
     DOWNLOAD_REFUSED = "base.download_refused"
     DOWNLOAD_UNAVAILABLE = "base.download_unavailable"
     DOWNLOAD_REDIRECTS = "base.download_redirects"
@@ -25,6 +26,7 @@ _EN: dict[StrEnum, str] = {
     Words.EXPORT: "Export",
     Words.STATUS: "Status",
     Words.CREDITS: "Credits",
+    Words.RETRY: "Try again",
     Words.DOWNLOAD_REFUSED: "{filename} is not hosted on this platform ({host})",
     Words.DOWNLOAD_UNAVAILABLE: "{filename} could not be fetched (HTTP {status})",
     Words.DOWNLOAD_REDIRECTS: "too many redirects fetching {filename}",
@@ -36,6 +38,7 @@ _ZH: dict[StrEnum, str] = {
     Words.EXPORT: "导出",
     Words.STATUS: "状态",
     Words.CREDITS: "积分",
+    Words.RETRY: "再试一次",
     Words.DOWNLOAD_REFUSED: "{filename} 不在本平台上（{host}）",
     Words.DOWNLOAD_UNAVAILABLE: "无法获取 {filename}（HTTP {status}）",
     Words.DOWNLOAD_REDIRECTS: "获取 {filename} 时重定向次数过多",
@@ -47,6 +50,7 @@ LABELS: dict[Action, Words] = {
     Action.EXPORT: Words.EXPORT,
     Action.STATUS: Words.STATUS,
     Action.CREDITS: Words.CREDITS,
+    Action.RETRY: Words.RETRY,
 }
 
 register({"en": _EN, "zh-CN": _ZH})

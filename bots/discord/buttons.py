@@ -28,6 +28,7 @@ _LOOK: dict[Action, tuple[str, discord.ButtonStyle]] = {
     Action.EXPORT: ("🎬", discord.ButtonStyle.primary),
     Action.STATUS: ("📋", discord.ButtonStyle.secondary),
     Action.CREDITS: ("💳", discord.ButtonStyle.secondary),
+    Action.RETRY: ("🔁", discord.ButtonStyle.primary),
 }
 
 ButtonHandler = Callable[[discord.Interaction[Any], Action, int], Awaitable[None]]

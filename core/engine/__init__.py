@@ -4,6 +4,8 @@ well, and survive restarts. A thin facade over parts with one job each:
     intake.py     mend, deduplicate, route: answer at once or store a turn and queue it
     queue.py      one turn at a time per thread under a store lease (also across replicas)
     agent.py      an agent turn: stream, relay, heartbeat; reply.py says what happened
+    answers.py    the agent's questions answered (typed or clicked), "Try again"
+    lost.py       a lost stream watched through the state, never re-sent
     commands.py   help, credits, status, stop, uploads, exports (renders: core/renders.py)
     identity.py   credentials per tenant, a backend session per thread
     recovery.py   interrupted turns reported, queued turns and renders resumed
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 
 from core.client import Credentials, NemoClient
 from core.engine.agent import GUI_USER, AgentTurn
+from core.engine.answers import Answers
 from core.engine.commands import Commands
 from core.engine.context import Contexts
 from core.engine.directory import ThreadDirectory
@@ -58,6 +61,8 @@ class EngineConfig:
     max_queued_per_thread: int = 5
     max_turns_per_user: int = 3
     user_daily_credits: int | None = None
+    web_url: str = "https://nemovideo.com"  # NEMO_WEB_URL: task detail links
+    recovery_seconds: float = 30.0  # JUPITER_RECOVERY_SECONDS: first wait after a lost stream
 
 
 class Engine:
@@ -84,7 +89,11 @@ class Engine:
         self.tasks = TaskSet()
         self.directory = ThreadDirectory()
         self.identities = Identities(
-            client, store, nemo_token=config.nemo_token, language=config.language
+            client,
+            store,
+            nemo_token=config.nemo_token,
+            language=config.language,
+            web_url=config.web_url,
         )
         self.voice = Voice(self.identities)
         self.contexts = Contexts(store)
@@ -109,6 +118,7 @@ class Engine:
     ) -> None:
         """The parts that run messages: the queue, commands, the agent turn, intake."""
         voice = self.voice
+        answers = Answers(store)
         workflow = Workflow(store, self.contexts)
         spending = Spending(client, store, self.identities, daily_budget=config.user_daily_credits)
         self.queue = TurnQueue(
@@ -142,6 +152,8 @@ class Engine:
             workflow=workflow,
             spending=spending,
             slots=UserSlots(config.max_turns_per_user),
+            answers=answers,
+            recovery_seconds=config.recovery_seconds,
         )
         self.intake = Intake(
             store,
@@ -154,6 +166,7 @@ class Engine:
             self.tasks,
             metrics,
             self.contexts,
+            answers,
             max_queued=config.max_queued_per_thread,
         )
 

@@ -13,19 +13,28 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 
 from core.client import Credentials, NemoClient
+from core.engine.answers import Answers, new_question_id
 from core.engine.context import TurnContext
 from core.engine.identity import Identities
 from core.engine.limits import EDIT_COST, GENERATION_COST, Spending, UserSlots
+from core.engine.lost import watch_lost_turn
 from core.engine.relay import Relay
-from core.engine.reply import BUTTONS, TurnOutcome, announces_export, compose_reply
+from core.engine.reply import BUTTONS, TurnOutcome, announces_export, compose_reply, next_steps
 from core.engine.workflow import Workflow, describe_defaults, prompt_with_defaults
-from core.errors import BackendUnavailable, NemoError, RateLimited, SessionNotFound
+from core.errors import (
+    BackendUnavailable,
+    NemoError,
+    RateLimited,
+    SessionNotFound,
+    StreamInterrupted,
+)
 from core.gui import GuiAction, translate
 from core.messages import Msg
-from core.models import Draft, TextEvent, ToolCallEvent
-from core.port import Incoming, Reply, ReplyKind
+from core.models import Draft, QuestionEvent, TextEvent, ToolCallEvent, ToolResultEvent
+from core.port import Action, Incoming, Reply, ReplyKind
 from core.redact import chat_safe
 from core.store import Store
 from core.timeline import describe_changes, summarize
@@ -41,6 +50,20 @@ def elapsed_words(seconds: float) -> str:
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
+@dataclass
+class Heard:
+    """What one turn's stream said besides the words the relay shows, and where it runs (a
+    lost session is replaced mid-turn, so the session travels with it)."""
+
+    relay: Relay
+    session_id: str
+    before: Draft
+    original: str  # the user's message as they wrote it: what "Try again" re-sends
+    actions: Actions = field(default_factory=list)
+    questions: list[QuestionEvent] = field(default_factory=list)
+    stage: str | None = None  # what the status message says the turn is at, with its beats
+
+
 class AgentTurn:
     def __init__(
         self,
@@ -53,6 +76,8 @@ class AgentTurn:
         workflow: Workflow,
         spending: Spending,
         slots: UserSlots,
+        answers: Answers,
+        recovery_seconds: float = 30.0,
     ) -> None:
         self.client = client
         self.store = store
@@ -62,6 +87,8 @@ class AgentTurn:
         self.workflow = workflow
         self.spending = spending
         self.slots = slots
+        self.answers = answers
+        self.recovery_seconds = recovery_seconds
 
     async def run(self, ctx: TurnContext, text: str) -> None:
         """One charged turn: refused before anything is sent when it would exceed a budget,
@@ -75,102 +102,186 @@ class AgentTurn:
         if refusal is not None:
             await self._replace(ctx, status_id, refusal)
             return
+        relay = Relay(ctx.thread, hold=min(self.heartbeat_seconds / 2, 2.0), language=ctx.language)
+        heard = Heard(relay, session_id, before, text)
         if generation and not ctx.defaults.empty:
             text = prompt_with_defaults(text, ctx.defaults)
             await ctx.post(
                 ReplyKind.NOTICE, Msg.USING_DEFAULTS, values=describe_defaults(ctx.defaults)
             )
         async with self.slots.slot(ctx.key, ctx.user):
-            await self._converse(ctx, creds, status_id, session_id, before, text, cost)
+            await self._converse(ctx, creds, status_id, heard, text, cost)
 
     async def _converse(
         self,
         ctx: TurnContext,
         creds: Credentials,
         status_id: str,
-        session_id: str,
-        before: Draft,
+        heard: Heard,
         text: str,
         cost: int,
     ) -> None:
-        relay = Relay(ctx.thread, hold=min(self.heartbeat_seconds / 2, 2.0), language=ctx.language)
-        actions: Actions = []
-        beat = asyncio.create_task(self._heartbeat(ctx, status_id, time.monotonic()))
+        """Stream the turn (a lost stream is watched, never re-sent), then say what happened."""
+        beat = asyncio.create_task(self._heartbeat(ctx, status_id, time.monotonic(), heard))
+        lost, recovered = False, None
         try:
             with contextlib.suppress(Exception):
                 await ctx.thread.set_busy(ctx.say(Msg.BUSY))
             await self.spending.record(ctx, cost)
             try:
-                await self._stream(ctx, creds, session_id, text, relay, actions)
-            except SessionNotFound:
-                session_id = await self.identities.new_session(ctx.key, creds, ctx.incoming)
-                before = Draft()
-                await ctx.post(ReplyKind.NOTICE, Msg.SESSION_RESTARTED)
-                await self._stream(ctx, creds, session_id, text, relay, actions)
+                await self._talk(ctx, creds, status_id, text, heard)
+            except StreamInterrupted:
+                lost = True
+                recovered = await self._recover(ctx, creds, status_id, heard)
         finally:
             beat.cancel()
             with contextlib.suppress(Exception):
                 await ctx.thread.set_busy(None)
-        outcome = await self._outcome(ctx, creds, session_id, before, relay, actions)
-        await self._replace(ctx, status_id, compose_reply(outcome))
-        await self._follow_gui(ctx, actions, announced=announces_export(outcome))
+        if lost and recovered is None:
+            await self.store.put_retry(ctx.key, heard.original, ctx.user)
+            failed = Reply(
+                ReplyKind.ERROR, ctx.say(Msg.LOST_FAILED), (Action.RETRY,), language=ctx.language
+            )
+            if heard.relay.texts:  # below the agent's words, where the reader is
+                await ctx.thread.post(failed)
+            else:
+                await self._replace(ctx, status_id, failed)
+            return
+        outcome = await self._outcome(ctx, creds, heard, recovered)
+        if outcome.question is not None and outcome.question_id is not None:
+            await self.answers.remember(ctx, outcome.question_id, outcome.question, status_id)
+        message_id = await self._replace(ctx, status_id, compose_reply(outcome))
+        if outcome.question is not None:
+            if message_id != status_id and outcome.question_id is not None:
+                await self.store.move_question(outcome.question_id, message_id)
+            return  # the turn awaits an answer: nothing the agent said to do is followed
+        await self._follow_gui(ctx, heard.actions, announced=announces_export(outcome))
 
-    async def _outcome(
-        self,
-        ctx: TurnContext,
-        creds: Credentials,
-        session_id: str,
-        before: Draft,
-        relay: Relay,
-        actions: Actions,
-    ) -> TurnOutcome:
-        gui = frozenset(action for action, _ in actions)
+    async def _talk(
+        self, ctx: TurnContext, creds: Credentials, status_id: str, text: str, heard: Heard
+    ) -> None:
         try:
-            after = await self.identities.fresh_draft(ctx.key, creds, session_id)
-        except (BackendUnavailable, RateLimited):
-            if not relay.texts:
-                raise
-            # The agent has answered: its words must not be lost to a failed timeline read.
-            return TurnOutcome(ctx.language, relay.final, True, gui, None)
-        changes = tuple(describe_changes(before, after))
-        await self.workflow.record(ctx, session_id, after, ctx.incoming.text, list(changes))
-        return TurnOutcome(
-            ctx.language, relay.final, bool(relay.texts), gui, summarize(after), changes
+            await self._stream(ctx, creds, status_id, text, heard)
+        except SessionNotFound:
+            heard.session_id = await self.identities.new_session(ctx.key, creds, ctx.incoming)
+            heard.before = Draft()
+            await ctx.post(ReplyKind.NOTICE, Msg.SESSION_RESTARTED)
+            await self._stream(ctx, creds, status_id, text, heard)
+
+    async def _recover(
+        self, ctx: TurnContext, creds: Credentials, status_id: str, heard: Heard
+    ) -> Draft | None:
+        await heard.relay.flush()
+        await self._set_stage(ctx, status_id, heard, Msg.LOST_CHECKING)
+        return await watch_lost_turn(
+            self.identities,
+            ctx.key,
+            creds,
+            heard.session_id,
+            heard.before,
+            self.recovery_seconds,
         )
 
-    async def _replace(self, ctx: TurnContext, message_id: str, reply: Reply) -> None:
+    async def _outcome(
+        self, ctx: TurnContext, creds: Credentials, heard: Heard, recovered: Draft | None
+    ) -> TurnOutcome:
+        """What happened, with the question asked and the link at a conversation's start."""
+        told = await self._told(ctx, creds, heard, recovered)
+        question = heard.questions[-1] if heard.questions else None
+        return replace(
+            told,
+            question=question,
+            question_id=new_question_id() if question is not None else None,
+            link=await self.identities.task_link(ctx.key, only_new=True),
+        )
+
+    async def _told(
+        self, ctx: TurnContext, creds: Credentials, heard: Heard, recovered: Draft | None
+    ) -> TurnOutcome:
+        """The words and the timeline; a recovered lost turn is told like one without words."""
+        relay = heard.relay
+        gui = frozenset(action for action, _ in heard.actions)
+        if recovered is not None:
+            after, final, spoke = recovered, None, False
+        else:
+            final, spoke = relay.final, bool(relay.texts)
+            try:
+                after = await self.identities.fresh_draft(ctx.key, creds, heard.session_id)
+            except (BackendUnavailable, RateLimited):
+                if not relay.texts and not heard.questions:
+                    raise
+                # The agent has answered: its words must not be lost to a failed timeline read.
+                return TurnOutcome(ctx.language, final, True, gui, None)
+        changes = tuple(describe_changes(heard.before, after))
+        await self.workflow.record(ctx, heard.session_id, after, ctx.incoming.text, list(changes))
+        return TurnOutcome(
+            ctx.language,
+            final,
+            spoke,
+            gui,
+            summarize(after),
+            changes,
+            next_steps=next_steps(after),
+        )
+
+    async def _replace(self, ctx: TurnContext, message_id: str, reply: Reply) -> str:
+        """Edit the status message into `reply`; returns the id the reply ended up in."""
         try:
             await ctx.thread.update(message_id, reply)
+            return message_id
         except Exception:
             log.warning("edit failed, posting instead", extra={"thread_key": str(ctx.key)})
-            await ctx.thread.post(reply)
+            return await ctx.thread.post(reply)
 
     async def _stream(
-        self,
-        ctx: TurnContext,
-        creds: Credentials,
-        session_id: str,
-        text: str,
-        relay: Relay,
-        actions: Actions,
+        self, ctx: TurnContext, creds: Credentials, status_id: str, text: str, heard: Heard
     ) -> None:
-        """Relay one turn's words; GUI talk becomes `actions`. Words that came before a
-        failure are shown before the failure is."""
+        """Relay one turn's words; GUI talk becomes `heard.actions`, a question
+        `heard.questions`. Words that came before a failure are shown before the failure is."""
+        relay = heard.relay
         try:
-            async for event in self.client.run_turn(creds, session_id, text):
+            async for event in self.client.run_turn(creds, heard.session_id, text):
                 if isinstance(event, TextEvent):
                     translated = translate(chat_safe(event.text))
-                    actions.extend(translated.actions)
+                    heard.actions.extend(translated.actions)
                     if translated.text:
                         await relay.add(translated.text)
-                elif isinstance(event, ToolCallEvent):
-                    log.debug("tool call", extra={"tool": event.name, "thread_key": str(ctx.key)})
+                elif isinstance(event, QuestionEvent):
+                    heard.questions.append(event)
+                elif isinstance(event, ToolCallEvent | ToolResultEvent):
+                    log.debug("tool event", extra={"tool": event.name, "thread_key": str(ctx.key)})
+                    await self._stage(ctx, status_id, heard, event)
                 await relay.tick()
         except NemoError:
             await relay.flush()
             raise
 
-    async def _heartbeat(self, ctx: TurnContext, status_id: str, started: float) -> None:
+    async def _stage(
+        self,
+        ctx: TurnContext,
+        status_id: str,
+        heard: Heard,
+        event: ToolCallEvent | ToolResultEvent,
+    ) -> None:
+        """The two stages of a generation: once the agent's first words announced the video
+        and the raw video is made, the backend adds music, a title and effects on its own."""
+        if heard.stage or heard.before.ready or not heard.relay.texts:
+            return
+        if isinstance(event, ToolResultEvent):
+            await heard.relay.flush()
+            await self._set_stage(ctx, status_id, heard, Msg.STAGE_EXTRAS)
+
+    async def _set_stage(self, ctx: TurnContext, status_id: str, heard: Heard, key: Msg) -> None:
+        """The status message says where the turn is (and keeps saying it with each beat)."""
+        heard.stage = ctx.say(key)
+        with contextlib.suppress(Exception):
+            await ctx.thread.update(
+                status_id, Reply(ReplyKind.STATUS, heard.stage, language=ctx.language)
+            )
+
+    async def _heartbeat(
+        self, ctx: TurnContext, status_id: str, started: float, heard: Heard
+    ) -> None:
         # A fixed cadence from the start of the turn: a slow chat API call or a busy loop delays
         # one heartbeat, not every one after it.
         interval = self.heartbeat_seconds
@@ -179,6 +290,7 @@ class AgentTurn:
             await asyncio.sleep(max(due - time.monotonic(), 0))
             due = max(due + interval, time.monotonic() + interval / 2)
             text = ctx.say(Msg.WORKING, elapsed=elapsed_words(time.monotonic() - started))
+            text = f"{heard.stage}\n{text}" if heard.stage else text
             try:
                 await ctx.thread.update(
                     status_id, Reply(ReplyKind.STATUS, text, language=ctx.language)

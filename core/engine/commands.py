@@ -100,6 +100,8 @@ class Commands:
             ctx.say(Msg.RENDER_RUNNING, progress=int(job.progress))
             for job in await self.store.active_renders(key)
         )
+        if link := await self.identities.task_link(key):
+            details = (*details, ctx.say(Msg.TASK_LINK, link=link))
         buttons = (Action.EXPORT, Action.CREDITS) if draft.ready else (Action.CREDITS,)
         await ctx.thread.post(
             ctx.reply(ReplyKind.TIMELINE, summarize(draft), buttons, details=details)

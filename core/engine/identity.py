@@ -5,28 +5,45 @@ anonymous token minted once per tenant and kept in the store (renewals persisted
 id). A thread's backend session is created on first use, in the language of the platform
 locale (or the user's words); its draft is cached after each turn so a turn that ends without
 words can be compared with what came before.
+
+The session's task gets a task detail link (`task_link`): a claim token minted on first use,
+kept with its expiry and minted again once expired. Getting one never fails a caller: a
+refusal means no link this time and another try next time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import time
 
-from core.client import Credentials, NemoClient, new_client_id
+from core.client import Credentials, NemoClient, new_client_id, task_link
 from core.language import session_language
 from core.models import Draft
 from core.port import Incoming, ThreadKey
 from core.store import Store, TenantRow
 
+log = logging.getLogger("jupiter.engine")
+CLAIM_MARGIN_SECONDS = 300.0  # a claim token this close to expiry is renewed before use
+DEFAULT_WEB_URL = "https://nemovideo.com"
+
 
 class Identities:
     def __init__(
-        self, client: NemoClient, store: Store, *, nemo_token: str | None, language: str
+        self,
+        client: NemoClient,
+        store: Store,
+        *,
+        nemo_token: str | None,
+        language: str,
+        web_url: str = DEFAULT_WEB_URL,
     ) -> None:
         self.client = client
         self.store = store
         self.nemo_token = nemo_token
         self.language = language
+        self.web_url = web_url
         self._creds: dict[tuple[str, str], Credentials] = {}
         self._lock = asyncio.Lock()
 
@@ -83,7 +100,34 @@ class Identities:
         language = session_language(incoming.locale, incoming.text, self.language)
         info = await self.client.create_session(creds, language)
         await self.store.put_session(key, info.session_id, language)
+        await self.store.put_task(key, info.task_id)
         return info.session_id
+
+    async def task_link(self, key: ThreadKey, *, only_new: bool = False) -> str | None:
+        """The thread's task detail link, or None (no session or task yet, or the backend
+        refused a claim token: tried again next time). `only_new`: only when no link was made
+        for this session yet, so a conversation's start gives it once."""
+        try:
+            claim = await self.store.get_claim(key)
+            if not claim.session_id or not claim.task_id:
+                return None
+            if only_new and claim.token is not None:
+                return None
+            token = claim.token
+            if token is None or claim.expires_at - CLAIM_MARGIN_SECONDS <= time.time():
+                creds = await self.credentials(key)
+                fresh = await self.client.claim_token(creds, claim.task_id, claim.session_id)
+                await self.store.put_claim(key, fresh.token, fresh.expires_at)
+                token = fresh.token
+            return task_link(self.web_url, token)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning(
+                "no task detail link this time",
+                extra={"thread_key": str(key), "error": exc.__class__.__name__},
+            )
+            return None
 
     async def fresh_draft(self, key: ThreadKey, creds: Credentials, session_id: str) -> Draft:
         state = await self.client.state(creds, session_id)

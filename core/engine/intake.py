@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import TypeVar
 
 from core.engine.agent import AgentTurn
+from core.engine.answers import Answers
 from core.engine.commands import Commands
 from core.engine.context import Contexts, TurnContext
 from core.engine.directory import ThreadDirectory
@@ -35,6 +36,7 @@ ACTION_INTENT = {
     Action.EXPORT: Intent.EXPORT,
     Action.STATUS: Intent.STATUS,
     Action.CREDITS: Intent.CREDITS,
+    Action.RETRY: Intent.RETRY,
 }
 IMMEDIATE = frozenset(
     {
@@ -71,6 +73,7 @@ class Intake:
         tasks: TaskSet,
         metrics: Metrics,
         contexts: Contexts,
+        answers: Answers,
         *,
         max_queued: int,
     ) -> None:
@@ -84,6 +87,7 @@ class Intake:
         self.tasks = tasks
         self.metrics = metrics
         self.contexts = contexts
+        self.answers = answers
         self.max_queued = max_queued
         self.bursts = Bursts()
         self._notices: dict[ThreadKey, str] = {}  # this burst's "queued" message per thread
@@ -107,11 +111,27 @@ class Intake:
         self.metrics.messages.labels(key.platform).inc()
         ctx = await self.contexts.of(thread, incoming)
         intent = intent_of(incoming)
-        if intent in IMMEDIATE:
+        if intent in IMMEDIATE or incoming.answer is not None or intent is Intent.RETRY:
             if incoming.event_id and not await _stored(self.store.first_seen(incoming.event_id)):
                 return
-            self.tasks.spawn(self.voice.guard(ctx, self.immediate(ctx, intent)), f"{intent} {key}")
+            resend = incoming.answer is not None or intent is Intent.RETRY
+            work = self._resend(ctx) if resend else self.immediate(ctx, intent)
+            self.tasks.spawn(self.voice.guard(ctx, work), f"{intent} {key}")
             return
+        await self._enqueue(ctx, incoming)
+
+    async def _resend(self, ctx: TurnContext) -> None:
+        """A click on a question's choice, or "Try again": the message it stands for (if it
+        still stands for one) is queued like a message the user typed."""
+        if ctx.incoming.answer is not None:
+            follow = await self.answers.clicked(ctx)
+        else:
+            follow = await self.answers.retry(ctx)
+        if follow is not None:
+            await self._enqueue(await self.contexts.of(ctx.thread, follow), follow)
+
+    async def _enqueue(self, ctx: TurnContext, incoming: Incoming) -> None:
+        key = ctx.key
         if not self.queue.busy(key):
             self._notices.pop(key, None)  # a new burst begins
             if await _stored(self.store.enqueue_turn(key, incoming)) is None:
@@ -186,11 +206,12 @@ class Intake:
         if intent is Intent.EXPORT:
             await self.commands.export(ctx, export_version(text))
         elif intent is Intent.NEW:
+            await self.store.close_questions(ctx.key)
             await self.workflow.new(ctx)
         elif intent in IMMEDIATE - {Intent.STOP}:
             await self.immediate(ctx, intent)
-        else:
-            await self.agent.run(ctx, text)
+        elif (answer := await self.answers.typed(ctx, text)) is not None:
+            await self.agent.run(ctx, answer)
 
 
 class _StoreFailed(Exception):

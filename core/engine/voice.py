@@ -11,7 +11,7 @@ from typing import Any
 
 from core.engine.context import TurnContext
 from core.engine.identity import Identities
-from core.errors import NemoError, OutOfCredits
+from core.errors import ExportBlocked, NemoError, OutOfCredits
 from core.explain import explain
 from core.messages import Msg
 from core.port import Reply, ReplyKind
@@ -34,7 +34,23 @@ class Voice:
                 fixed_token=bool(self.identities.nemo_token),
                 anonymous_user=anonymous,
             )
-            await ctx.thread.post(Reply(ReplyKind.ERROR, text, language=ctx.language))
+            details = await self._plan_hints(ctx) if isinstance(exc, ExportBlocked) else ()
+            await ctx.thread.post(
+                Reply(ReplyKind.ERROR, text, details=details, language=ctx.language)
+            )
+
+    async def _plan_hints(self, ctx: TurnContext) -> tuple[str, ...]:
+        """HTTP 402 on export is the plan: the project can still be opened (and exported) on
+        the web through the task detail link, and an operator can give the bot a token that
+        may render."""
+        link = await self.identities.task_link(ctx.key)
+        operator = (
+            Msg.EXPORT_PLAN_OPERATOR_FIXED
+            if self.identities.nemo_token
+            else Msg.EXPORT_PLAN_OPERATOR
+        )
+        lines = (ctx.say(Msg.TASK_LINK, link=link),) if link else ()
+        return (*lines, ctx.say(operator))
 
     async def internal_error(self, ctx: TurnContext) -> None:
         with contextlib.suppress(Exception):

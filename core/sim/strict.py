@@ -6,7 +6,7 @@
   unattributed export gets). A call without a valid token is left to its handler, so a bad token
   still answers 1001 and a token call without `X-Client-Id` still answers "missing X-Client-Id".
 - Render scope: anonymous tokens cannot render (402, a plan matter); API tokens can. The
-  `anonymous_render` knob lifts that for chats that must export anonymously (tests, `--offline`).
+  `anonymous_render` knob lifts that for chats that must export anonymously (engine tests).
 - Session languages are ISO-like codes (en, zh-CN, ja, es, pt-BR...); others answer 400.
 - `POST /api/auth/claim-token` makes the task detail link's `clm_...` token for one of the
   caller's own sessions (`POST /_sim/api-token`, loopback only, mints a render-scoped API token).

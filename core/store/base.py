@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from core.models import Choice
 from core.port import Action, Attachment, Incoming, ThreadKey
 from core.store.cipher import Cipher, PlainCipher
 
@@ -120,6 +121,33 @@ class Defaults:
     @property
     def empty(self) -> bool:
         return all(v is None for v in (self.aspect, self.duration, self.style, self.language))
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """The agent's question as posted in a thread; `answer` None with `answered_at` set: closed
+    unanswered (a newer question or a new video replaced it)."""
+
+    id: str
+    key: ThreadKey
+    message_id: str | None
+    question: str
+    options: tuple[Choice, ...]
+    allow_freeform: bool
+    language: str = "en"
+    answered_at: float | None = None
+    answer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What a thread's task detail link is made from: its session and task, and the claim
+    token minted for them (None: none yet for this session) with its expiry."""
+
+    session_id: str | None
+    task_id: str | None
+    token: str | None
+    expires_at: float
 
 
 class Row(Protocol):

@@ -71,6 +71,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE health (
             id INTEGER PRIMARY KEY, checked_at DOUBLE PRECISION NOT NULL)""",
     ),
+    # 5: the agent's pending questions (so a click survives a restart) and the message a lost
+    # turn would re-send on "Try again"
+    (
+        """CREATE TABLE questions (
+            id TEXT PRIMARY KEY, platform TEXT NOT NULL, tenant TEXT NOT NULL,
+            channel TEXT NOT NULL, thread TEXT NOT NULL, message_id TEXT,
+            question TEXT NOT NULL, options TEXT NOT NULL, allow_freeform INTEGER NOT NULL,
+            language TEXT NOT NULL DEFAULT 'en', created_at DOUBLE PRECISION NOT NULL,
+            answered_at DOUBLE PRECISION, answer TEXT)""",
+        "CREATE INDEX questions_by_thread ON questions (platform, tenant, channel, thread)",
+        "ALTER TABLE threads ADD COLUMN retry_text TEXT",
+        "ALTER TABLE threads ADD COLUMN retry_user TEXT",
+    ),
 )
 
 

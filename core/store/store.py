@@ -27,13 +27,16 @@ from core.store.dialect import Database, PostgresDatabase, SQLiteDatabase
 from core.store.health import Health
 from core.store.identities import Identities
 from core.store.preferences import Preferences
+from core.store.questions import Questions
 from core.store.renders import RenderJobs
 from core.store.schema import migrate
 from core.store.turns import TurnQueue
 from core.store.versions import Versions
 
 
-class Store(Identities, TurnQueue, RenderJobs, Deliveries, Versions, Preferences, Health):
+class Store(
+    Identities, TurnQueue, RenderJobs, Deliveries, Versions, Preferences, Health, Questions
+):
     """Everything the engine persists. Each method is atomic; writes that decide ownership are
     conditional ("claim if free or lapsed", "mark posted if not yet"), so two processes never
     both act."""

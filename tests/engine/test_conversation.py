@@ -205,20 +205,6 @@ async def test_rate_limit_is_retried_once_then_explained(
         assert "rate-limiting" in thread.log[-1].text
 
 
-async def test_dropped_stream_is_reported_and_not_resent(
-    runtime: RuntimeFactory, sim: LocalBackend
-) -> None:
-    sim.set_faults({"drop_stream_after": 2, "turn_seconds": 0.5})
-    async with runtime() as rt:
-        thread = FakeThread(key())
-        await Chat(rt.engine, thread).say("a koi pond")
-        assert "connection to the video service dropped" in thread.transcript()
-        assert len([e for e in await sim_log(sim) if e["path"] == "/run_sse"]) == 1
-        sim.set_faults({"drop_stream_after": 0})
-        await Chat(rt.engine, thread).say("status")
-        assert thread.log[-1].text.startswith("Timeline (")
-
-
 async def test_backend_down_gives_a_clear_message(tmp_path: object) -> None:
     from pathlib import Path
 

@@ -297,6 +297,7 @@ def bot_env(base_url: str, database_url: str, **settings: str) -> dict[str, str]
             "JUPITER_HEARTBEAT_SECONDS": "0.2",
             "JUPITER_JOB_LEASE_SECONDS": "1",
             "JUPITER_RETRY_AFTER_SECONDS": "0.01",
+            "JUPITER_RECOVERY_SECONDS": "0.05",
             "JUPITER_RETRY_BACKOFF_SECONDS": "0.01",
             "JUPITER_LOG_LEVEL": "ERROR",
             "PYTHONPATH": str(ROOT),

@@ -105,7 +105,9 @@ async def test_any_stream_gives_events_or_a_nemo_error(
 
 @pytest.fixture
 async def engine(nemo: NemoClient, store: Store) -> AsyncIterator[Engine]:
-    config = EngineConfig(heartbeat_seconds=60, render_poll_seconds=0.01, lease_seconds=5)
+    config = EngineConfig(
+        heartbeat_seconds=60, render_poll_seconds=0.01, lease_seconds=5, recovery_seconds=0.02
+    )
     engine = Engine(nemo, store, config, owner="fuzz")
     await engine.start()
     yield engine

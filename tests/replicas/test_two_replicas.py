@@ -94,6 +94,7 @@ def _replica_env(sim: LocalBackend, database_url: str) -> dict[str, str]:
         "JUPITER_RENDER_POLL_SECONDS": "0.05",
         "JUPITER_HEARTBEAT_SECONDS": "0.2",
         "JUPITER_RETRY_AFTER_SECONDS": "0.01",
+        "JUPITER_RECOVERY_SECONDS": "0.05",
         "JUPITER_RETRY_BACKOFF_SECONDS": "0.01",
         "JUPITER_JOB_LEASE_SECONDS": str(LEASE_SECONDS),
         "JUPITER_LOG_LEVEL": "WARNING",

@@ -67,6 +67,7 @@ def slack_settings(slack: FakeSlack, tmp_path: Path, **overrides: Any) -> SlackT
         "render_poll_seconds": 0.05,
         "render_timeout_seconds": 20,
         "retry_after_seconds": 0.01,
+        "recovery_seconds": 0.05,
         "retry_backoff_seconds": 0.01,
         "turn_timeout_seconds": 20,
         "stream_idle_seconds": 5,
