@@ -10,6 +10,7 @@ thread messages, because interaction tokens die after 15 minutes and renders can
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any, Literal
 
@@ -46,7 +47,7 @@ from bots.discord.thread import (
 from bots.discord.words import DiscordWords
 from core.language import reply_language
 from core.messages import say
-from core.port import Action, ChatThread, Incoming, NotStored, ThreadKey
+from core.port import Action, Answer, ChatThread, Incoming, NotStored, ThreadKey
 
 log = logging.getLogger(__name__)
 
@@ -237,19 +238,32 @@ class DiscordAdapter:
         self, interaction: discord.Interaction[Any], action: Action, thread_id: int
     ) -> None:
         """A click answers only in the thread its message lives in."""
-        if interaction.channel_id != thread_id:
-            await interaction.response.send_message(
-                said(interaction, DiscordWords.OTHER_THREAD), ephemeral=True
-            )
-            return
+        await self.clicked(interaction, thread_id, action.value, action=action)
+
+    async def answer(
+        self, interaction: discord.Interaction[Any], thread_id: int, answer: Answer
+    ) -> None:
+        """A click on a question's option: the engine's answer, in the question's thread."""
+        await self.clicked(interaction, thread_id, "", answer=answer)
+
+    async def clicked(
+        self,
+        interaction: discord.Interaction[Any],
+        thread_id: int,
+        text: str,
+        *,
+        action: Action | None = None,
+        answer: Answer | None = None,
+    ) -> None:
         key = await self.video_thread_of(interaction)
-        if key is None:
+        if interaction.channel_id != thread_id or key is None:
             await interaction.response.send_message(
                 said(interaction, DiscordWords.OTHER_THREAD), ephemeral=True
             )
             return
         await interaction.response.defer()
-        await self.handle_in(key, self.incoming_of(interaction, action.value, action))
+        incoming = dataclasses.replace(self.incoming_of(interaction, text, action), answer=answer)
+        await self.hand_over(self.thread(key), incoming)
 
     # -- helpers ---------------------------------------------------------------------------
 

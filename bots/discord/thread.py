@@ -142,7 +142,13 @@ class DiscordThread:
         first, *rest = render(reply)
         await self._channel.get_partial_message(int(message_id)).edit(
             content=first.content,
-            view=button_view(first.buttons, self._channel.id, language=first.language),
+            view=button_view(
+                first.buttons,
+                self._channel.id,
+                language=first.language,
+                choices=first.choices,
+                question_id=first.question_id,
+            ),
             allowed_mentions=NO_MENTIONS,
         )
         for outgoing in rest:
@@ -225,7 +231,12 @@ class DiscordThread:
         return await self._channel.send(
             content=outgoing.content,
             view=button_view(
-                outgoing.buttons, self._channel.id, marker=marker, language=outgoing.language
+                outgoing.buttons,
+                self._channel.id,
+                marker=marker,
+                language=outgoing.language,
+                choices=outgoing.choices,
+                question_id=outgoing.question_id,
             ),
             allowed_mentions=NO_MENTIONS,
         )
