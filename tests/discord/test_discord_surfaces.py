@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bots.discord.buttons import ChoiceButton
 from bots.discord.followups import DM_PREFIX, FollowUpThread
-from core.port import Action, Reply, ReplyKind, ThreadKey
+from core.models import Choice
+from core.port import Action, Answer, Reply, ReplyKind, ThreadKey
 from core.store.base import Defaults
 from tests.discord.conftest import WAIT, RecordingEngine
 from tests.fakes.discord_gateway import EPHEMERAL, FakeDiscord, buttons_of, shown_text
@@ -300,3 +302,46 @@ async def test_a_users_forum_post_wears_working_while_the_bot_works(
     await engine.wait_handled()
     await fake.wait_for(lambda: fake.find("PATCH", f"/channels/{post['id']}"), WAIT)
     assert fake.channels[int(post["id"])]["applied_tags"] == [fake.tag_id(forum, "working")]
+
+
+# -- questions as buttons ---------------------------------------------------------------------
+
+
+async def test_a_questions_options_are_buttons_and_a_click_is_the_answer(
+    fake: FakeDiscord, engine: RecordingEngine
+) -> None:
+    thread_id = await open_thread(fake, engine)
+    thread = engine.resolvers["discord"](guild_key(fake, thread_id))
+    labels = [f"Style {n}" for n in range(1, 23)] + ["x" * 120]
+    question = Reply(
+        ReplyKind.TEXT,
+        "Which style?",
+        (Action.STATUS,),
+        details=tuple(f"{n}. {label}" for n, label in enumerate(labels, 1)),
+        choices=tuple(Choice(label) for label in labels),
+        question_id="q_7",
+    )
+
+    message_id = await thread.post(question)
+
+    (message,) = [m for m in fake.sent_messages(thread_id) if m["id"] == message_id]
+    rows = message["components"]
+    assert len(rows) == 5 and all(len(r["components"]) <= 5 for r in rows)
+    answers = [b for b in buttons_of(message) if ":answer:" in b["custom_id"]]
+    assert len(answers) == 20  # the action row leaves four rows of five
+    assert answers[0]["label"] == "Style 1"
+    assert answers[0]["custom_id"] == f"jupiter:answer:{thread_id}:q_7:0"
+    assert "21. Style 21" in message["content"] and "23. " + "x" * 20 in message["content"]
+    assert "1. Style 1" not in message["content"]
+
+    click = await fake.click(message, answers[2]["custom_id"])
+
+    incomings = await engine.wait_handled(2)
+    assert incomings[1].answer == Answer("q_7", 2)
+    assert engine.keys()[1] == guild_key(fake, thread_id)
+    assert click.responses == [{"type": 6}]
+
+
+def test_a_long_option_label_is_cut_to_discords_80_characters() -> None:
+    button = ChoiceButton(1, "q_1", 0, "y" * 200)
+    assert len(button.item.label or "") == 80
