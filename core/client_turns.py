@@ -196,7 +196,10 @@ async def _events(
             if remaining <= 0:
                 raise _timed_out(now >= deadline, only_beats)
             try:
-                data = await asyncio.wait_for(events.__anext__(), remaining)
+                # Not `asyncio.wait_for`: on 3.11 it loses a cancellation ("stop") that lands
+                # as the next event arrives, and the turn would run on.
+                async with asyncio.timeout(remaining):
+                    data = await events.__anext__()
             except StopAsyncIteration:
                 break
             except TimeoutError:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 from aiohttp import web
@@ -36,6 +36,7 @@ from core.settings import Settings, SettingsError, load
 from . import words
 from .client import build_client
 from .handlers import build_app
+from .oauth import TeamClients, add_oauth_routes, oauth_flow
 from .settings import SlackSettings
 from .startup import check_bot_token, connect_socket
 from .thread import SlackThreads
@@ -85,6 +86,8 @@ def build_web_app(
     add_health_routes(app, rt)
     if bolt_app is not None:
         app.router.add_post(EVENTS_PATH, _events_handler(bolt_app, signing_secret))
+        if bolt_app.oauth_flow is not None:
+            add_oauth_routes(app, bolt_app.oauth_flow)
     return app
 
 
@@ -113,23 +116,44 @@ def build(
 ) -> tuple[AsyncApp, SlackThreads]:
     """The Bolt app wired to the runtime, and the thread factory registered with the engine."""
     core = rt.settings
-    _require(settings.slack_bot_token, "SLACK_BOT_TOKEN", words.NEED_BOT_TOKEN)
+    if not settings.oauth:
+        _require(settings.slack_bot_token, "SLACK_BOT_TOKEN", words.NEED_BOT_TOKEN)
     if not socket:
         _require(
             settings.slack_signing_secret,
             "SLACK_SIGNING_SECRET",
             words.NEED_SIGNING_SECRET,
         )
+    store = getattr(rt.engine, "store", None)
+    flow = oauth_flow(settings, store) if settings.oauth and store is not None else None
+    teams = None
+    if flow is not None and store is not None:
+        teams = TeamClients(settings, store, rt.metrics, core.retry_backoff_seconds)
     threads = SlackThreads(
         client=build_client(settings, rt.metrics, core.retry_backoff_seconds),
         http=rt.http,
         settings=settings,
         status_max_seconds=core.turn_timeout_seconds + core.render_timeout_seconds,
+        team_clients=teams,
     )
     resolver: ThreadResolver = threads
     rt.engine.register("slack", resolver)
-    bolt_app = build_app(settings=settings, engine=rt.engine, threads=threads)
+    bolt_app = build_app(settings=settings, engine=rt.engine, threads=threads, oauth_flow=flow)
+    if teams is not None:
+        teams_forget(bolt_app, teams)
     return bolt_app, threads
+
+
+def teams_forget(bolt_app: AsyncApp, teams: TeamClients) -> None:
+    """After Bolt's revocation listeners deleted an installation, drop its cached client."""
+
+    @bolt_app.middleware
+    async def forget(body: dict[str, Any], next: Callable[[], Awaitable[Any]]) -> Any:
+        answer = await next()
+        event = body.get("event") or {}
+        if event.get("type") in {"tokens_revoked", "app_uninstalled"}:
+            teams.forget(body.get("team_id"), body.get("enterprise_id"))
+        return answer
 
 
 async def serve(

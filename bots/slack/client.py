@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import ClientOSError, ServerConnectionError, ServerDisconnectedError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -103,19 +105,52 @@ class _ConnectionRetry(_TransientRetry):
         return isinstance(error, CONNECTION_ERRORS)
 
 
+TokenLookup = Callable[[str], Awaitable[str | None]]
+
+
+class TeamClient(AsyncWebClient):
+    """One installed team's client (OAuth installs): its bot token is read from the
+    installation store on first use, because resumed work has no request that carries it;
+    `forget` drops it when the team uninstalls."""
+
+    def __init__(self, tenant: str, lookup: TokenLookup, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._tenant = tenant
+        self._lookup = lookup
+
+    async def ensure_token(self) -> None:
+        if not self.token:
+            self.token = await self._lookup(self._tenant)
+
+    async def api_call(self, api_method: str, **kwargs: Any) -> Any:
+        await self.ensure_token()
+        return await super().api_call(api_method, **kwargs)
+
+    def forget(self) -> None:
+        self.token = None
+
+
 def build_client(
-    settings: SlackSettings, metrics: Metrics, backoff_seconds: float
+    settings: SlackSettings,
+    metrics: Metrics,
+    backoff_seconds: float,
+    *,
+    tenant: str | None = None,
+    lookup: TokenLookup | None = None,
 ) -> AsyncWebClient:
-    """The one Web API client for the app and every thread, pointed at `SLACK_API_URL`."""
+    """A Web API client pointed at `SLACK_API_URL`, with the retries: the one client of a
+    single-workspace app (`SLACK_BOT_TOKEN`), or one installed team's (`tenant`, `lookup`)."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     handlers: list[AsyncRetryHandler] = [
         _RateLimitRetry(metrics, max_retry_count=3),
         _TransientRetry(metrics, backoff_seconds, max_retry_count=2),
         _ConnectionRetry(metrics, backoff_seconds, max_retry_count=1),
     ]
-    return AsyncWebClient(
-        token=token,
-        base_url=api_base(settings.slack_api_url),
-        retry_handlers=handlers,
-        logger=logging.getLogger("jupiter.slack.web"),
-    )
+    options: dict[str, Any] = {
+        "base_url": api_base(settings.slack_api_url),
+        "retry_handlers": handlers,
+        "logger": logging.getLogger("jupiter.slack.web"),
+    }
+    if tenant is not None and lookup is not None:
+        return TeamClient(tenant, lookup, **options)
+    return AsyncWebClient(token=None if settings.oauth else token, **options)

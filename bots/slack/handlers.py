@@ -31,6 +31,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -51,6 +52,7 @@ from .incoming import (
 )
 from .render import escape, root_message
 from .settings import SlackSettings
+from .surfaces import add_surfaces
 from .thread import SlackThreads, slack_error
 from .words import SlackWords
 
@@ -94,7 +96,8 @@ class UserLocales:
         self._known: OrderedDict[str, str | None] = OrderedDict()
         self._available = True
 
-    async def get(self, user: str) -> str | None:
+    async def get(self, user: str, client: AsyncWebClient | None = None) -> str | None:
+        """`client`: the user's team's (OAuth installs), else the app's one client."""
         if not user or not self._available:
             return None
         if user in self._known:
@@ -102,7 +105,7 @@ class UserLocales:
             return self._known[user]
         locale: str | None = None
         try:
-            answer = await self._client.users_info(user=user, include_locale=True)
+            answer = await (client or self._client).users_info(user=user, include_locale=True)
             found = (answer.get("user") or {}).get("locale")
             locale = str(found) if found else None
         except SlackApiError as exc:
@@ -131,13 +134,14 @@ class Listeners:
     async def deliver(self, routed: Routed) -> None:
         if routed.needs_owner and not await self._engine.is_bot_thread(routed.key):
             return
-        thread = self._threads(routed.key)
         incoming = routed.incoming
+        thread = self._threads(routed.key, user=incoming.user, prompt=incoming.text)
         if incoming.locale is None and incoming.user:
             locale = None
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(LOCALE_SECONDS):
-                    locale = await self._locales.get(incoming.user)
+                    client = self._threads.client_for(routed.key.tenant)
+                    locale = await self._locales.get(incoming.user, client)
             incoming = replace(incoming, locale=locale)
         await self._engine.handle(thread, incoming)
 
@@ -169,7 +173,7 @@ class Listeners:
         """After the ack: the thread's root message, then the prompt handed over."""
         root = root_message(request.prompt, request.user, language)
         try:
-            posted = await self._client.chat_postMessage(
+            posted = await self._threads.client_for(request.team).chat_postMessage(
                 channel=request.channel, text=root.text, blocks=root.blocks
             )
         except SlackApiError as exc:
@@ -217,8 +221,11 @@ def build_app(
     settings: SlackSettings,
     engine: Engine,
     threads: SlackThreads,
+    oauth_flow: AsyncOAuthFlow | None = None,
 ) -> AsyncApp:
-    """The Bolt app for HTTP or Socket Mode; the signing secret matters only for HTTP."""
+    """The Bolt app for HTTP or Socket Mode; the signing secret matters only for HTTP. With
+    `oauth_flow` every request is authorized with its team's installation (Bolt's own
+    `InstallationStoreAuthorize`), and revoked or uninstalled teams are forgotten."""
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     )
@@ -228,6 +235,7 @@ def build_app(
         process_before_response=True,  # answered once the listener stored the message
         logger=logging.getLogger("jupiter.slack.bolt"),
         name="jupiter",
+        oauth_flow=oauth_flow,
     )
     # Bolt logs a rejected request's whole body at INFO; the web handler logs a short line instead.
     logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
@@ -237,4 +245,7 @@ def build_app(
     app.event("message")(listeners.on_message)
     app.action(_BUTTONS)(listeners.on_button)
     app.action(OPEN_VIDEO_ACTION)(listeners.on_open_video)
+    add_surfaces(app, engine, threads)
+    if oauth_flow is not None:
+        app.enable_token_revocation_listeners()
     return app

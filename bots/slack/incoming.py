@@ -106,8 +106,19 @@ def attachments(event: Payload) -> tuple[Attachment, ...]:
     return tuple(found)
 
 
+def org_wide(body: Payload) -> str | None:
+    """The enterprise id when the app is installed org-wide (Enterprise Grid): the tenant."""
+    flag = body.get("is_enterprise_install")
+    enterprise = body.get("enterprise_id") or (body.get("enterprise") or {}).get("id")
+    if flag in (True, "true") and enterprise:
+        return str(enterprise)
+    return None
+
+
 def _team(body: Payload, event: Payload) -> str:
-    return str(body.get("team_id") or event.get("team") or event.get("user_team") or "")
+    return org_wide(body) or str(
+        body.get("team_id") or event.get("team") or event.get("user_team") or ""
+    )
 
 
 def _is_from_a_bot(event: Payload, bot_user_id: str | None) -> bool:
@@ -209,7 +220,7 @@ def from_command(form: Payload) -> Command | None:
         return None
     trigger = form.get("trigger_id")
     return Command(
-        team=str(form.get("team_id") or ""),
+        team=org_wide(form) or str(form.get("team_id") or ""),
         channel=channel,
         user=str(form.get("user_id") or ""),
         prompt=plain_text(str(form.get("text") or ""), None),
@@ -232,7 +243,9 @@ def from_action(payload: Payload) -> Routed | None:
     except ValueError:
         return None
     user = payload.get("user") or {}
-    team = str((payload.get("team") or {}).get("id") or user.get("team_id") or "")
+    team = org_wide(payload) or str(
+        (payload.get("team") or {}).get("id") or user.get("team_id") or ""
+    )
     if not team:
         return None  # whose thread it is cannot be told, and a button's value is not trusted
     channel = str(

@@ -29,13 +29,24 @@ class SlackSettings(AdapterSettings):
     slack_api_url: AbsoluteUrl = Field(
         "https://slack.com/api/", validation_alias=env("SLACK_API_URL")
     )
+    slack_client_id: str | None = Field(None, validation_alias=env("SLACK_CLIENT_ID"))
+    slack_client_secret: SecretStr | None = Field(None, validation_alias=env("SLACK_CLIENT_SECRET"))
+    slack_oauth_authorize_url: AbsoluteUrl = Field(
+        "https://slack.com/oauth/v2/authorize", validation_alias=env("SLACK_OAUTH_AUTHORIZE_URL")
+    )
     slack_upload_max_bytes: int = Field(
         100 * 1024 * 1024, ge=0, validation_alias=env("JUPITER_SLACK_UPLOAD_MAX_BYTES")
     )
 
     @property
     def configured(self) -> bool:
-        """A bot token, and a way to receive events (signed HTTP or Socket Mode)."""
-        return self.slack_bot_token is not None and (
+        """A bot token (or OAuth installs), and a way to receive events (signed HTTP or
+        Socket Mode)."""
+        return (self.slack_bot_token is not None or self.oauth) and (
             self.slack_signing_secret is not None or self.slack_app_token is not None
         )
+
+    @property
+    def oauth(self) -> bool:
+        """Multi-workspace installs over OAuth: each team's token comes from its install."""
+        return bool(self.slack_client_id) and self.slack_client_secret is not None

@@ -8,6 +8,8 @@ What must hold:
 - the finished MP4 is streamed to Slack's upload URL chunk by chunk, never held in memory; one
   over `JUPITER_SLACK_UPLOAD_MAX_BYTES` is refused (`UploadTooLarge`) and the link stands;
 - `post` returns the first message's `ts`, so `update` edits the head of a long reply;
+- during a turn the status message is Slack's stream and the session status Slack's agent
+  session where the workspace allows them (`agent.py`), else post-and-update as before;
 - a delivery (`Reply.marker`) carries Slack message metadata (`event_type` `jupiter_delivery`,
   `event_payload.render_id`) on its first message, invisible to readers, so `find_delivery`
   can find it in the thread's replies (`include_all_metadata`) after a crash mid-post.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -25,10 +27,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.base.uploads import check_fits, within_limit
+from core.messages import Msg, say
 from core.port import Attachment, Reply, ReplyKind, ThreadKey
 
+from .agent import AgentSession, Support, TurnStream
+from .client import TeamClient
 from .files import SlackFiles
-from .render import render
+from .render import SlackMessage, render
 from .settings import SlackSettings
 
 log = logging.getLogger("jupiter.slack")
@@ -76,8 +81,17 @@ class SlackThread:
         status: StatusSupport | None = None,
         status_refresh_seconds: float = STATUS_REFRESH_SECONDS,
         status_max_seconds: float = STATUS_MAX_SECONDS,
+        support: Support | None = None,
+        user: str = "",
+        prompt: str = "",
+        delivered: Callable[[str, str], None] | None = None,
     ) -> None:
         self.key = key
+        self._user = user
+        self._delivered = delivered
+        support = support or Support()
+        self._session = AgentSession(client, key, support, user, prompt)
+        self._stream = TurnStream(client, key, support, user)
         self._client = client
         self._http = http
         self._settings = settings
@@ -88,7 +102,6 @@ class SlackThread:
         self._status_shown = False
         self._status_text = ""
         self._refresher: asyncio.Task[None] | None = None
-        self._files = SlackFiles(http, settings.slack_api_url, client.token or "")
 
     def __repr__(self) -> str:  # the client holds the token; show the key only
         return f"SlackThread({self.key})"
@@ -100,20 +113,56 @@ class SlackThread:
     # -- messages ----------------------------------------------------------------------------
 
     async def post(self, reply: Reply) -> str:
+        if self._stream.open:
+            if reply.kind is ReplyKind.TEXT:
+                self._stream.hold(reply.text)  # rides on the next heartbeat or the answer
+                assert self._stream.ts is not None
+                return self._stream.ts
+            await self._close_stream(None, done=False)  # an error or a stop: words first
+        elif reply.kind is ReplyKind.STATUS and reply.text == say(Msg.CONNECTING, reply.language):
+            started = await self._stream.start(reply.text)
+            if started is not None:
+                return started
+        return await self._post(reply)
+
+    async def _close_stream(self, reply: Reply | None, *, done: bool = True) -> None:
+        """End the stream with `reply` below the held words. Where Slack refuses (the stream
+        timed out, a method error), the held words are posted as messages of their own and the
+        failure raised, so the engine posts the answer instead: no word is lost."""
+        messages = render(reply, self.key) if reply is not None else []
+        try:
+            await self._stream.stop(messages[0].blocks if messages else None, done=done)
+        except SlackApiError as exc:
+            log.info("stream not stopped, posting instead: %s", slack_error(exc))
+            language = reply.language if reply is not None else "en"
+            for words in self._stream.take_held():
+                await self._post(Reply(ReplyKind.TEXT, words, language=language))
+            if reply is not None:
+                raise
+            return
+        for message in messages[1:]:  # a very long answer continues below the stream
+            await self._post_message(message, None)
+
+    async def _post_message(self, message: SlackMessage, marker: str | None) -> str:
+        response = await self._client.chat_postMessage(
+            channel=self.key.channel,
+            thread_ts=self.key.thread,
+            text=message.text,
+            blocks=message.blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+            metadata=_delivery_metadata(marker) if marker is not None else None,
+        )
+        return str(response["ts"])
+
+    async def _post(self, reply: Reply) -> str:
         first: str | None = None
         for message in render(reply, self.key):
-            marked = reply.marker is not None and first is None
-            response = await self._client.chat_postMessage(
-                channel=self.key.channel,
-                thread_ts=self.key.thread,
-                text=message.text,
-                blocks=message.blocks,
-                unfurl_links=False,
-                unfurl_media=False,
-                metadata=_delivery_metadata(reply.marker) if marked else None,
-            )
-            first = first or str(response["ts"])
+            ts = await self._post_message(message, reply.marker if first is None else None)
+            first = first or ts
         assert first is not None  # render always returns at least one message
+        if reply.marker is not None and self._user and self._delivered is not None:
+            self._delivered(self.key.tenant, self._user)  # the Home lists the new video
         return first
 
     async def find_delivery(self, marker: str) -> bool:
@@ -138,6 +187,12 @@ class SlackThread:
         return False
 
     async def update(self, message_id: str, reply: Reply) -> None:
+        if self._stream.open and message_id == self._stream.ts:
+            if reply.kind is ReplyKind.STATUS:
+                await self._stream.beat(reply.text)
+            else:
+                await self._close_stream(reply)
+            return
         message = render(reply, self.key)[0]
         await self._client.chat_update(
             channel=self.key.channel, ts=message_id, text=message.text, blocks=message.blocks
@@ -146,6 +201,18 @@ class SlackThread:
     # -- busy indicator ----------------------------------------------------------------------
 
     async def set_busy(self, text: str | None) -> None:
+        """The agent session where the workspace has one, else the assistant status."""
+        if await self._session.set("processing" if text is not None else "active"):
+            return
+        await self._assistant_status(text)
+
+    async def end_session(self) -> None:
+        """Away from `processing` whatever this object saw (a native stop button may come
+        from another request than the turn's); best effort."""
+        self._session.processing = True
+        await self._session.set("active")
+
+    async def _assistant_status(self, text: str | None) -> None:
         if (
             text is not None
             and self._status_shown
@@ -226,7 +293,15 @@ class SlackThread:
         )
 
     def open_attachment(self, attachment: Attachment, language: str = "en") -> AsyncIterator[bytes]:
-        return self._files.stream(attachment.source, attachment.filename, language)
+        return self._download(attachment, language)
+
+    async def _download(self, attachment: Attachment, language: str) -> AsyncIterator[bytes]:
+        """Through `SlackFiles` with this team's token (an installed team's is read first)."""
+        if isinstance(self._client, TeamClient):
+            await self._client.ensure_token()
+        files = SlackFiles(self._http, self._settings.slack_api_url, self._client.token or "")
+        async for chunk in files.stream(attachment.source, attachment.filename, language):
+            yield chunk
 
 
 def _delivery_metadata(marker: str | None) -> dict[str, Any]:
@@ -244,24 +319,47 @@ class SlackThreads:
         settings: SlackSettings,
         status_refresh_seconds: float = STATUS_REFRESH_SECONDS,
         status_max_seconds: float = STATUS_MAX_SECONDS,
+        team_clients: Callable[[str], AsyncWebClient] | None = None,
     ) -> None:
         self.client = client
+        self._team_clients = team_clients
         self._http = http
         self._settings = settings
         self._status = StatusSupport()
+        self.support = Support()
+        # Set by the Home: refresh a user's Home after a delivery (tenant, user), best effort.
+        self.on_delivered: Callable[[str, str], Coroutine[Any, Any, None]] | None = None
+        self._refreshing: set[asyncio.Task[None]] = set()
         self._status_refresh = status_refresh_seconds
         self._status_max = status_max_seconds
 
-    def __call__(self, key: ThreadKey) -> SlackThread:
+    def __call__(self, key: ThreadKey, *, user: str = "", prompt: str = "") -> SlackThread:
+        """`user` and `prompt` (the message that starts a turn) name the agent session and
+        the stream's recipient; without them (resumed work) the thread posts and updates."""
         return SlackThread(
             key,
-            client=self.client,
+            client=self.client_for(key.tenant),
+            support=self.support,
+            user=user,
+            prompt=prompt,
+            delivered=self._refresh_home,
             http=self._http,
             settings=self._settings,
             status=self._status,
             status_refresh_seconds=self._status_refresh,
             status_max_seconds=self._status_max,
         )
+
+    def _refresh_home(self, tenant: str, user: str) -> None:
+        if self.on_delivered is None:
+            return
+        task = asyncio.create_task(self.on_delivered(tenant, user), name="slack home refresh")
+        self._refreshing.add(task)
+        task.add_done_callback(self._refreshing.discard)
+
+    def client_for(self, tenant: str) -> AsyncWebClient:
+        """The tenant's own client (OAuth installs: its bot token), else the one client."""
+        return self._team_clients(tenant) if self._team_clients is not None else self.client
 
     @property
     def status_available(self) -> bool:

@@ -33,6 +33,17 @@ class SlackWords(StrEnum):
     REFUSED = "slack.refused"
     UNAVAILABLE = "slack.unavailable"
     REDIRECTS = "slack.redirects"
+    HOME_TITLE = "slack.home_title"
+    RECENT_VIDEOS = "slack.recent_videos"
+    NO_VIDEOS = "slack.no_videos"
+    HOW_TO_START = "slack.how_to_start"
+    SETTINGS = "slack.settings"
+    SAVE = "slack.save"
+    API_TOKEN = "slack.api_token"
+    ASPECT = "slack.aspect"
+    DURATION = "slack.duration"
+    STYLE = "slack.style"
+    ADMINS_ONLY = "slack.admins_only"
 
 
 _EN: dict[StrEnum, str] = {
@@ -72,6 +83,21 @@ _EN: dict[StrEnum, str] = {
     ),
     SlackWords.UNAVAILABLE: "Slack would not hand over {filename} (HTTP {status})",
     SlackWords.REDIRECTS: "too many redirects fetching {filename} from Slack",
+    SlackWords.HOME_TITLE: "🎬 Jupiter: videos from a prompt",
+    SlackWords.RECENT_VIDEOS: "Your recent videos",
+    SlackWords.NO_VIDEOS: "No videos yet.",
+    SlackWords.HOW_TO_START: (
+        "*How to start*: open the Messages tab and describe your video, mention @Jupiter in a "
+        "channel, or type `/video a sunset over mountains`. Reply in the thread to change it; "
+        "say `export` for the MP4."
+    ),
+    SlackWords.SETTINGS: "Settings",
+    SlackWords.SAVE: "Save",
+    SlackWords.API_TOKEN: "NemoVideo API token (empty: keep the current one)",
+    SlackWords.ASPECT: "Aspect ratio for new videos",
+    SlackWords.DURATION: "Duration for new videos (seconds)",
+    SlackWords.STYLE: "Style for new videos",
+    SlackWords.ADMINS_ONLY: "Only workspace admins can change Jupiter's settings.",
 }
 
 _ZH: dict[StrEnum, str] = {
@@ -105,6 +131,20 @@ _ZH: dict[StrEnum, str] = {
     SlackWords.REFUSED: "{filename} 不在 Slack 上（{host}）；机器人只从 Slack 下载文件",
     SlackWords.UNAVAILABLE: "Slack 没有提供 {filename}（HTTP {status}）",
     SlackWords.REDIRECTS: "从 Slack 获取 {filename} 时重定向次数过多",
+    SlackWords.HOME_TITLE: "🎬 Jupiter：用一句话生成视频",
+    SlackWords.RECENT_VIDEOS: "你最近的视频",
+    SlackWords.NO_VIDEOS: "还没有视频。",
+    SlackWords.HOW_TO_START: (
+        "*如何开始*：打开“消息”标签描述你的视频，在频道里 @Jupiter，或输入 "
+        "`/video 山间日落`。在线程里回复即可修改；说 `导出` 获取 MP4。"
+    ),
+    SlackWords.SETTINGS: "设置",
+    SlackWords.SAVE: "保存",
+    SlackWords.API_TOKEN: "NemoVideo API 令牌（留空：保留当前令牌）",
+    SlackWords.ASPECT: "新视频的画面比例",
+    SlackWords.DURATION: "新视频的时长（秒）",
+    SlackWords.STYLE: "新视频的风格",
+    SlackWords.ADMINS_ONLY: "只有工作区管理员可以修改 Jupiter 的设置。",
 }
 
 register({"en": _EN, "zh-CN": _ZH})

@@ -44,6 +44,7 @@ from core.engine.tasks import TaskSet
 from core.engine.voice import Voice
 from core.engine.workflow import Workflow
 from core.metrics import Metrics
+from core.models import Balance
 from core.port import ChatThread, Incoming, ThreadKey, ThreadResolver
 from core.renders import Renders
 from core.store import Store
@@ -218,6 +219,14 @@ class Engine:
         copies, so the sender's next message uses them (a workspace's: every member's)."""
         await self.store.put_defaults(platform, tenant, user, value)
         self.contexts.forget(ThreadKey(platform, tenant, "", ""), user or None)
+
+    async def balance(self, key: ThreadKey) -> Balance:
+        """The tenant's credits, for surfaces that show them outside a thread (a home page)."""
+        return await self.identities.client.balance(await self.credentials(key))
+
+    async def set_tenant_token(self, platform: str, tenant: str, token: str | None) -> None:
+        """A tenant's own backend token (encrypted at rest, never shown back); None clears it."""
+        await self.identities.set_fixed_token(platform, tenant, token)
 
 
 __all__ = ["BUTTONS", "GUI_USER", "Engine", "EngineConfig"]

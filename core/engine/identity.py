@@ -64,6 +64,8 @@ class Identities:
             row = await self.store.create_tenant(
                 TenantRow(key.platform, key.tenant, new_client_id())
             )
+        if row.fixed_token:  # the workspace's own token, set by its admins
+            return Credentials("workspace", key.platform, row.fixed_token, fixed=True)
         creds = Credentials(row.client_id, key.platform, row.token, row.user_id)
 
         async def persist(c: Credentials) -> None:
@@ -80,6 +82,12 @@ class Identities:
         creds.on_renew = persist
         creds.reload = reload
         return creds
+
+    async def set_fixed_token(self, platform: str, tenant: str, token: str | None) -> None:
+        """Store a tenant's own token and drop its cached credentials, so the next turn uses it."""
+        await self.store.put_fixed_token(platform, tenant, token, new_client_id())
+        async with self._lock:
+            self._creds.pop((platform, tenant), None)
 
     async def anonymous_user(self, key: ThreadKey) -> str | None:
         """The `anon_...` id a register link binds to; None with a configured token."""

@@ -45,6 +45,7 @@ class TenantRow:
     token: str | None = None
     user_id: str | None = None
     expires_at: str | None = None
+    fixed_token: str | None = None  # the workspace's own backend token, set by its admins
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +164,28 @@ class SQLTables:
     def __init__(self, db: Database, cipher: Cipher | None = None) -> None:
         self._db = db
         self._cipher = cipher or PlainCipher()
+
+    async def _reseal(self, table: str, column: str) -> int:
+        """Start-up check of one secret column keyed by (platform, tenant): every value must
+        open with the key (else `SecretKeyError`); plain ones or ones under an older key are
+        rewritten under the first, unless another replica changed the row meanwhile."""
+        rewritten = 0
+        rows = await self._db.fetch(
+            f"SELECT platform, tenant, {column} FROM {table} WHERE {column} IS NOT NULL"
+        )
+        for row in rows:
+            stored = row[column]
+            plain = self._cipher.decrypt(stored)
+            if self._cipher.stale(stored):
+                rewritten += await self._db.execute(
+                    f"""UPDATE {table} SET {column} = ?
+                        WHERE platform = ? AND tenant = ? AND {column} = ?""",
+                    self._cipher.encrypt(plain),
+                    row["platform"],
+                    row["tenant"],
+                    stored,
+                )
+        return rewritten
 
 
 def mend(text: str) -> str:

@@ -25,7 +25,24 @@ class Identities(SQLTables):
             return None
         token = self._cipher.decrypt(row["token"]) if row["token"] else None
         client_id = self._cipher.decrypt(row["client_id"])
-        return TenantRow(platform, tenant, client_id, token, row["user_id"], row["expires_at"])
+        fixed = self._cipher.decrypt(row["fixed_token"]) if row["fixed_token"] else None
+        return TenantRow(
+            platform, tenant, client_id, token, row["user_id"], row["expires_at"], fixed
+        )
+
+    async def put_fixed_token(
+        self, platform: str, tenant: str, token: str | None, client_id: str
+    ) -> None:
+        """The tenant's own backend token (None: back to the shared/anonymous one), encrypted
+        like every token; a missing tenant row is created with `client_id`."""
+        await self.create_tenant(TenantRow(platform, tenant, client_id))
+        await self._db.execute(
+            "UPDATE tenants SET fixed_token = ?, updated_at = ? WHERE platform = ? AND tenant = ?",
+            self._cipher.encrypt(token) if token else None,
+            time.time(),
+            platform,
+            tenant,
+        )
 
     async def _insert_tenant(self, row: TenantRow, on_conflict: str) -> None:
         token = self._cipher.encrypt(row.token) if row.token else None
@@ -79,7 +96,7 @@ class Identities(SQLTables):
                 client_id,
                 token,
             )
-        return rewritten
+        return rewritten + await self._reseal("tenants", "fixed_token")
 
     async def get_thread(self, key: ThreadKey) -> ThreadRow | None:
         row = await self._db.fetchrow(f"SELECT * FROM threads WHERE {KEY_WHERE}", *key_params(key))

@@ -84,6 +84,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE threads ADD COLUMN retry_text TEXT",
         "ALTER TABLE threads ADD COLUMN retry_user TEXT",
     ),
+    # 6: a workspace's own backend token (set by its admins, encrypted), chat-platform app
+    # installations (one per workspace or organisation, their secrets encrypted) and the
+    # one-time states of install flows
+    (
+        "ALTER TABLE tenants ADD COLUMN fixed_token TEXT",
+        """CREATE TABLE installations (
+            platform TEXT NOT NULL, tenant TEXT NOT NULL, data TEXT NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (platform, tenant))""",
+        """CREATE TABLE install_states (
+            state TEXT PRIMARY KEY, expires_at DOUBLE PRECISION NOT NULL)""",
+    ),
 )
 
 

@@ -26,6 +26,7 @@ from core.store.deliveries import Deliveries
 from core.store.dialect import Database, PostgresDatabase, SQLiteDatabase
 from core.store.health import Health
 from core.store.identities import Identities
+from core.store.installs import Installs
 from core.store.preferences import Preferences
 from core.store.questions import Questions
 from core.store.renders import RenderJobs
@@ -35,7 +36,15 @@ from core.store.versions import Versions
 
 
 class Store(
-    Identities, TurnQueue, RenderJobs, Deliveries, Versions, Preferences, Health, Questions
+    Identities,
+    TurnQueue,
+    RenderJobs,
+    Deliveries,
+    Versions,
+    Preferences,
+    Health,
+    Questions,
+    Installs,
 ):
     """Everything the engine persists. Each method is atomic; writes that decide ownership are
     conditional ("claim if free or lapsed", "mark posted if not yet"), so two processes never
@@ -50,6 +59,11 @@ class Store(
             await db.close()
             raise
         return cls(db, cipher)
+
+    async def seal_secrets(self) -> int:
+        """Every secret the store keeps, checked and re-sealed at start: tenants' tokens and
+        client ids, and app installations."""
+        return await Identities.seal_secrets(self) + await self.seal_installs()
 
     async def ping(self) -> bool:
         return await self._db.ping()

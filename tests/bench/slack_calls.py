@@ -3,6 +3,7 @@ against the fake Slack Web API, the engine against the local backend (its own pr
 
 A simple turn is a prompt answered without an export (turns where the agent's words set off an
 export are left out). Its budget is 4 calls plus one per heartbeat interval the turn lasted.
+The workspace has Slack's agent platform (agent sessions, streaming).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ async def run() -> list[Row]:
     skipped = 0
     with tempfile.TemporaryDirectory() as tmp:
         async with FakeSlack(bot_token=TOKEN) as slack, SimProcess(*flags) as sim:
+            slack.agent_platform = True
             settings = Settings(
                 _env_file=None,  # type: ignore[call-arg]
                 database_url=f"sqlite:///{Path(tmp) / 'jupiter.db'}",
@@ -56,7 +58,9 @@ async def run() -> list[Row]:
                     key = ThreadKey("slack", "T0TEAM", "C0BENCH", f"17000000{i:02d}.000100")
                     before = len(slack.calls())
                     started = time.monotonic()
-                    await rt.engine.handle(threads(key), Incoming(f"a 1-second clip of kite {i}"))
+                    said = Incoming(f"a 1-second clip of kite {i}", user="U0BENCH")
+                    thread = threads(key, user=said.user, prompt=said.text)
+                    await rt.engine.handle(thread, said)
                     await rt.engine.idle(60)
                     elapsed = time.monotonic() - started
                     calls = slack.calls()[before:]

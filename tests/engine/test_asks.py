@@ -217,8 +217,9 @@ async def test_console_numbers_the_options_and_takes_retry() -> None:
         "1. Cinematic",
         "2. Anime",
     ]
-    assert intent_of(parse_line("retry")) is Intent.RETRY
-    assert intent_of(parse_line("Try again")) is Intent.RETRY
+    for line in ("retry", "Try again"):
+        incoming, said = parse_line(line)
+        assert incoming is not None and said == [] and intent_of(incoming) is Intent.RETRY
     assert intent_of(Incoming("", action=Action.RETRY)) is Intent.RETRY
     failed = Reply(ReplyKind.ERROR, "That step failed.", (Action.RETRY,))
     assert "try again" in render(failed)

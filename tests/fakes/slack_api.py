@@ -18,6 +18,7 @@ so a test can prove the bot token never went there.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import itertools
 import json
@@ -54,11 +55,13 @@ class Message:
     thread_ts: str | None
     edits: int = 0
     metadata: dict[str, Any] | None = None
+    streaming: bool = False
+    task: str = ""  # a stream's task line (`task_update` chunks with one id replace it)
 
     @property
     def all_text(self) -> str:
         """The fallback text and every text in its blocks, as a user would read them."""
-        parts = [self.text]
+        parts = [self.text, self.task]
         for block in self.blocks:
             if isinstance(block.get("text"), dict):
                 parts.append(block["text"].get("text", ""))
@@ -130,6 +133,15 @@ class FakeSlack:
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.status_error: str | None = None  # e.g. "missing_scope" for setStatus
+        # Slack's agent platform (agent sessions, streaming): off answers unknown_method, as
+        # an older workspace does; tests turn it on.
+        self.agent_platform = False
+        self.sessions: dict[tuple[str, str], str] = {}  # (channel, thread_ts) -> status
+        self.admins: set[str] = set()
+        self.views: list[dict[str, Any]] = []  # views.publish / views.open, in order
+        self.other_tokens: dict[str, str] = {}  # more installed teams: token -> team id
+        self.oauth_codes: dict[str, dict[str, Any]] = {}  # code -> oauth.v2.access answer
+        self._caller: str | None = None
         self.users_error: str | None = None
         self.user_locales: dict[str, str] = {}
         self.post_errors: dict[str, str] = {}  # channel -> error for chat.postMessage
@@ -312,8 +324,12 @@ class FakeSlack:
                 body = {"ok": False, "error": "ratelimited" if fault.status == 429 else "fatal"}
                 return web.json_response(body, status=fault.status, headers=headers)
             expected = self.app_token if method == "apps.connections.open" else self.bot_token
-            if call.token != expected:
+            if method == "oauth.v2.access":  # client credentials (HTTP Basic), no bearer token
+                expected = call.token
+                call.args.update(_basic_auth(call.headers.get("Authorization", "")))
+            if call.token != expected and call.token not in self.other_tokens:
                 return _error("not_authed" if call.token is None else "invalid_auth")
+            self._caller = call.token
             handler = getattr(self, "_m_" + method.replace(".", "_"), None)
             if handler is None:
                 return _error("unknown_method")
@@ -323,6 +339,9 @@ class FakeSlack:
             await self._touch()
 
     def _m_auth_test(self, _: dict[str, Any]) -> dict[str, Any]:
+        team = self.other_tokens.get(self._caller or "")
+        if team is not None:  # an installed team's token: that team's bot
+            return {"ok": True, "team_id": team, "user_id": f"U0BOT{team}", "bot_id": f"B{team}"}
         return {
             "ok": True,
             "url": "https://jupiter-test.slack.com/",
@@ -333,6 +352,95 @@ class FakeSlack:
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    def _m_oauth_v2_access(self, args: dict[str, Any]) -> dict[str, Any]:
+        """As Slack answers it for a bot install (workspace or Enterprise Grid org-wide)."""
+        answer = self.oauth_codes.pop(str(args.get("code") or ""), None)
+        if answer is None or not args.get("client_id") or not args.get("client_secret"):
+            return {"ok": False, "error": "invalid_code"}
+        owner = (answer.get("team") or {}).get("id") or (answer.get("enterprise") or {}).get("id")
+        self.other_tokens[answer["access_token"]] = owner or ""
+        return {"ok": True, "token_type": "bot", "app_id": "A0JUPITER", **answer}
+
+    def _agent_only(self) -> dict[str, Any] | None:
+        return None if self.agent_platform else {"ok": False, "error": "unknown_method"}
+
+    def _m_agents_sessions_setStatus(self, args: dict[str, Any]) -> dict[str, Any]:
+        refused = self._agent_only()
+        if refused:
+            return refused
+        status = str(args.get("status") or "")
+        if status not in {"processing", "active", "suspended", "closed"}:
+            return {"ok": False, "error": "invalid_status"}
+        if not args.get("channel_id") or not args.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}
+        self.sessions[(str(args["channel_id"]), str(args["thread_ts"]))] = status
+        return {"ok": True}
+
+    def _m_chat_startStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        refused = self._agent_only()
+        if refused:
+            return refused
+        channel = str(args.get("channel") or "")
+        if not args.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}
+        if not channel.startswith("D") and not (
+            args.get("recipient_team_id") and args.get("recipient_user_id")
+        ):
+            return {"ok": False, "error": "missing_recipient_user_id"}
+        ts = f"{int(time.time())}.{next(self._ts):06d}"
+        message = Message(channel, ts, "", [], str(args["thread_ts"]))
+        message.streaming = True
+        _append_chunks(message, args)
+        self._state.messages[(channel, ts)] = message
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _streaming(self, args: dict[str, Any]) -> Message | dict[str, Any]:
+        message = self._state.messages.get((str(args.get("channel")), str(args.get("ts"))))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        if not message.streaming:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        return message
+
+    def _m_chat_appendStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        message = self._streaming(args)
+        if isinstance(message, dict):
+            return message
+        _append_chunks(message, args)
+        message.edits += 1
+        return {"ok": True, "channel": message.channel, "ts": message.ts}
+
+    def _m_chat_stopStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        message = self._streaming(args)
+        if isinstance(message, dict):
+            return message
+        _append_chunks(message, args)
+        message.blocks = _blocks(args)
+        message.streaming = False
+        return {"ok": True, "channel": message.channel, "ts": message.ts, "message": {}}
+
+    def _m_assistant_threads_setSuggestedPrompts(self, args: dict[str, Any]) -> dict[str, Any]:
+        prompts = args.get("prompts") or []
+        if not args.get("channel_id") or not prompts or len(prompts) > 4:
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True}
+
+    def _m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = args.get("view")
+        view = json.loads(view) if isinstance(view, str) else view
+        if not args.get("user_id") or not isinstance(view, dict) or view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        self.views.append({"user_id": args["user_id"], **view})
+        return {"ok": True, "view": {"id": f"V{next(self._ids):08d}", **view}}
+
+    def _m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = args.get("view")
+        view = json.loads(view) if isinstance(view, str) else view
+        if not args.get("trigger_id") or not isinstance(view, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        self.views.append(view)
+        return {"ok": True, "view": {"id": f"V{next(self._ids):08d}", **view}}
 
     def _m_apps_connections_open(self, _: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.base_url.replace("http://", "ws://") + "/socket"}
@@ -442,6 +550,7 @@ class FakeSlack:
             return {"ok": False, "error": self.users_error}
         user = str(args.get("user") or "")
         profile: dict[str, Any] = {"id": user, "team_id": self.team_id, "name": user.lower()}
+        profile["is_admin"] = profile["is_owner"] = user in self.admins
         if str(args.get("include_locale", "")).lower() in {"1", "true"}:
             profile["locale"] = self.user_locales.get(user, "en-US")
         return {"ok": True, "user": profile}
@@ -526,6 +635,27 @@ class FakeSlack:
 
     def response_url(self, name: str = "1") -> str:
         return f"{self.base_url}/respond/{name}"
+
+
+def _append_chunks(message: Message, args: dict[str, Any]) -> None:
+    """A stream's chunks as Slack shows them: markdown appended, a task line replaced."""
+    chunks = args.get("chunks") or []
+    chunks = json.loads(chunks) if isinstance(chunks, str) else chunks
+    if args.get("markdown_text"):
+        message.text += str(args["markdown_text"])
+    for chunk in chunks:
+        if chunk.get("type") == "markdown_text":
+            message.text += str(chunk.get("text") or "")
+        elif chunk.get("type") == "task_update" and chunk.get("title"):
+            message.task = str(chunk["title"])
+
+
+def _basic_auth(header: str) -> dict[str, str]:
+    """`client_id` / `client_secret` from `Authorization: Basic ...`, as Slack reads them."""
+    if not header.startswith("Basic "):
+        return {}
+    user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    return {"client_id": user, "client_secret": password}
 
 
 def _error(code: str) -> web.Response:

@@ -70,3 +70,31 @@ def test_driver_loggers_never_print_parameters_at_debug() -> None:
     finally:
         root.handlers[:], _ = saved
         root.setLevel(saved[1])
+
+
+async def test_workspace_tokens_and_installations_are_sealed_and_rotated(
+    backend: Backend,
+) -> None:
+    old = await backend.open(secret_key="old")
+    await old.put_fixed_token("slack", "T1", "nemo-workspace-token", "client-abc")
+    await old.put_install("slack", "T1", '{"bot_token": "xoxb-not-real"}')
+    assert "nemo-workspace" not in await backend.scalar("SELECT fixed_token FROM tenants")
+    assert "xoxb" not in await backend.scalar("SELECT data FROM installations")
+    rotated = await backend.open(secret_key="new, old")
+    assert await rotated.seal_secrets() == 3  # the client id, the workspace token, the install
+    only_new = await backend.open(secret_key="new")
+    tenant = await only_new.get_tenant("slack", "T1")
+    assert tenant is not None and tenant.fixed_token == "nemo-workspace-token"
+    assert await only_new.get_install("slack", "T1") == '{"bot_token": "xoxb-not-real"}'
+    assert await only_new.delete_install("slack", "T1") == 1
+    assert await only_new.get_install("slack", "T1") is None
+
+
+async def test_install_states_are_consumed_once_and_expire(backend: Backend) -> None:
+    store = await backend.open()
+    await store.issue_state("s1", 600)
+    await store.issue_state("s2", -1)
+    assert await store.consume_state("s1") is True
+    assert await store.consume_state("s1") is False  # replayed
+    assert await store.consume_state("s2") is False  # expired
+    assert await store.consume_state("forged") is False

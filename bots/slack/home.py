@@ -1,0 +1,210 @@
+"""The App Home: the Home tab (credits, the user's recent videos, how to start, Settings for
+admins), the Settings modal, and suggested prompts on the Messages tab and new agent threads.
+
+What must hold:
+- only a workspace admin or owner (`users.info` `is_admin` / `is_owner`) sees Settings, and a
+  submission is checked again on arrival (a modal's payload is not proof of anything): anyone
+  else's is refused;
+- the workspace's NemoVideo token is stored encrypted as the tenant's own token and never shown
+  back (the input is always empty); an empty field keeps the stored one;
+- everything here is best effort: a Home that cannot be drawn never breaks a turn.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Protocol
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from core.messages import say
+from core.models import Balance
+from core.port import ThreadKey
+from core.store import RenderJob
+from core.store.base import Defaults
+from core.store.preferences import WORKSPACE
+
+from .incoming import PLATFORM
+from .render import escape
+from .words import SlackWords
+
+log = logging.getLogger("jupiter.slack")
+
+SETTINGS_ACTION = "jupiter_settings"
+SETTINGS_VIEW = "jupiter_settings_view"
+EXAMPLES = (
+    "a 10-second sunset over mountains",
+    "a 30-second cinematic city timelapse, 1080p",
+    "a 15-second vertical video of ocean waves with lo-fi music",
+)
+ASPECTS = ("16:9", "9:16", "1:1")
+
+
+class HomeEngine(Protocol):
+    """What the Home needs from the engine and its store (platform-free)."""
+
+    async def balance(self, key: ThreadKey) -> Balance: ...
+
+    async def set_tenant_token(self, platform: str, tenant: str, token: str | None) -> None: ...
+
+
+class HomeStore(Protocol):
+    async def user_videos(
+        self, platform: str, tenant: str, user: str, limit: int = 10
+    ) -> list[RenderJob]: ...
+
+    async def get_defaults(self, platform: str, tenant: str, user: str) -> Defaults: ...
+
+    async def put_defaults(
+        self, platform: str, tenant: str, user: str, value: Defaults
+    ) -> None: ...
+
+
+def suggested_prompts(language: str = "en") -> list[dict[str, str]]:
+    return [{"title": text[:75], "message": text} for text in EXAMPLES]
+
+
+async def is_admin(client: AsyncWebClient, user: str) -> bool:
+    try:
+        answer = await client.users_info(user=user)
+    except Exception as exc:  # not proven an admin: no Settings
+        log.info("users.info failed for the Home: %s", exc.__class__.__name__)
+        return False
+    info = answer.get("user") or {}
+    return bool(info.get("is_admin") or info.get("is_owner"))
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _video_line(job: RenderJob, language: str) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(job.posted_at or job.created_at))
+    version = f"v{job.version}" if job.version else job.render_id
+    link = (
+        f"<{escape(job.output_url)}|{say(SlackWords.OPEN_VIDEO, language)}>"
+        if job.output_url
+        else ""
+    )
+    return f"• *{escape(version)}* · {when} · {link}"
+
+
+async def home_view(
+    engine: HomeEngine, store: HomeStore, key: ThreadKey, user: str, admin: bool, language: str
+) -> dict[str, Any]:
+    blocks: list[dict[str, Any]] = [_section(f"*{say(SlackWords.HOME_TITLE, language)}*")]
+    try:
+        balance = await engine.balance(key)
+        numbers = (balance.available, balance.frozen, balance.grand_total)
+        words = (SlackWords.AVAILABLE, SlackWords.FROZEN, SlackWords.TOTAL)
+        blocks.append(
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": f"*{say(w, language)}*\n{n:,.0f}"}
+                    for w, n in zip(words, numbers, strict=True)
+                ],
+            }
+        )
+    except Exception as exc:
+        log.info("no balance for the Home: %s", exc.__class__.__name__)
+    videos = await store.user_videos(PLATFORM, key.tenant, user, 10)
+    lines = [_video_line(job, language) for job in videos] or [say(SlackWords.NO_VIDEOS, language)]
+    blocks.append(_section(f"*{say(SlackWords.RECENT_VIDEOS, language)}*\n" + "\n".join(lines)))
+    blocks.append(_section(say(SlackWords.HOW_TO_START, language)))
+    if admin:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": SETTINGS_ACTION,
+                        "text": {"type": "plain_text", "text": say(SlackWords.SETTINGS, language)},
+                    }
+                ],
+            }
+        )
+    return {"type": "home", "blocks": blocks}
+
+
+def _input(block_id: str, label: str, element: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "optional": True,
+        "label": _plain(label),
+        "element": {"action_id": block_id, **element},
+    }
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text[:75]}
+
+
+def settings_view(defaults: Defaults, language: str) -> dict[str, Any]:
+    """The modal; the token field is always empty (a stored token is never shown back)."""
+    aspect: dict[str, Any] = {
+        "type": "static_select",
+        "options": [{"text": _plain(a), "value": a} for a in ASPECTS],
+    }
+    if defaults.aspect in ASPECTS:
+        aspect["initial_option"] = {"text": _plain(defaults.aspect or ""), "value": defaults.aspect}
+    duration: dict[str, Any] = {
+        "type": "number_input",
+        "is_decimal_allowed": False,
+        "min_value": "1",
+        "max_value": "600",
+    }
+    if defaults.duration:
+        duration["initial_value"] = str(defaults.duration)
+    style: dict[str, Any] = {"type": "plain_text_input", "max_length": 40}
+    if defaults.style:
+        style["initial_value"] = defaults.style
+    return {
+        "type": "modal",
+        "callback_id": SETTINGS_VIEW,
+        "title": _plain(say(SlackWords.SETTINGS, language)),
+        "submit": _plain(say(SlackWords.SAVE, language)),
+        "blocks": [
+            _input(
+                "token",
+                say(SlackWords.API_TOKEN, language),
+                {"type": "plain_text_input", "max_length": 500},
+            ),
+            _input("aspect", say(SlackWords.ASPECT, language), aspect),
+            _input("duration", say(SlackWords.DURATION, language), duration),
+            _input("style", say(SlackWords.STYLE, language), style),
+        ],
+    }
+
+
+def read_settings(view: dict[str, Any]) -> tuple[str | None, Defaults]:
+    """The submitted token (None: keep the stored one) and defaults, from `view.state`."""
+    values = (view.get("state") or {}).get("values") or {}
+
+    def field(name: str) -> Any:
+        return (values.get(name) or {}).get(name) or {}
+
+    token = str(field("token").get("value") or "").strip() or None
+    aspect = (field("aspect").get("selected_option") or {}).get("value")
+    raw_duration = str(field("duration").get("value") or "").strip()
+    style = str(field("style").get("value") or "").strip() or None
+    duration = int(raw_duration) if raw_duration.isdigit() else None
+    return token, Defaults(aspect if aspect in ASPECTS else None, duration, style, None)
+
+
+async def save_settings(
+    engine: HomeEngine, store: HomeStore, tenant: str, view: dict[str, Any]
+) -> None:
+    token, chosen = read_settings(view)
+    if token is not None:
+        await engine.set_tenant_token(PLATFORM, tenant, token)
+    old = await store.get_defaults(PLATFORM, tenant, WORKSPACE)
+    await store.put_defaults(
+        PLATFORM,
+        tenant,
+        WORKSPACE,
+        Defaults(chosen.aspect, chosen.duration, chosen.style, old.language),
+    )
