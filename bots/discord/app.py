@@ -20,7 +20,7 @@ import httpx
 from discord import app_commands
 
 from bots.base.adapter import Engine
-from bots.discord.buttons import ActionButton
+from bots.discord.buttons import ActionButton, ChoiceButton
 from bots.discord.commands import command_tree
 from bots.discord.endpoints import interaction_endpoints, point_client
 from bots.discord.files import DiscordFiles
@@ -28,7 +28,7 @@ from bots.discord.handlers import DiscordAdapter
 from bots.discord.incoming import PLATFORM
 from bots.discord.settings import DiscordSettings
 from bots.discord.thread import NO_MENTIONS
-from core.port import Action
+from core.port import Action, Answer
 from core.redact import register_secret_patterns
 from core.settings import SettingsError, load
 
@@ -69,7 +69,7 @@ class JupiterClient(discord.Client):
 
     async def setup_hook(self) -> None:
         # Buttons posted before this start (or by another replica) dispatch through here.
-        self.add_dynamic_items(ActionButton)
+        self.add_dynamic_items(ActionButton, ChoiceButton)
         try:
             await self.tree.sync()
         except discord.HTTPException as exc:
@@ -83,6 +83,11 @@ class JupiterClient(discord.Client):
         self, interaction: discord.Interaction[Any], action: Action, thread_id: int
     ) -> None:
         await self.adapter.button(interaction, action, thread_id)
+
+    async def on_jupiter_answer(
+        self, interaction: discord.Interaction[Any], thread_id: int, answer: Answer
+    ) -> None:
+        await self.adapter.answer(interaction, thread_id, answer)
 
     async def close(self) -> None:
         await self.adapter.close()

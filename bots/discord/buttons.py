@@ -18,7 +18,7 @@ import discord
 
 from bots.base.words import LABELS
 from core.messages import say
-from core.port import Action
+from core.port import Action, Answer
 
 _ACTIONS = "|".join(re.escape(action.value) for action in Action)
 MARKER = r"[A-Za-z0-9_.-]{1,60}"
@@ -32,6 +32,11 @@ _LOOK: dict[Action, tuple[str, discord.ButtonStyle]] = {
 }
 
 ButtonHandler = Callable[[discord.Interaction[Any], Action, int], Awaitable[None]]
+AnswerHandler = Callable[[discord.Interaction[Any], int, Answer], Awaitable[None]]
+ANSWER_TEMPLATE = (
+    rf"jupiter:answer:(?P<thread>[0-9]+):(?P<question>{MARKER}):(?P<option>[0-9]{{1,3}})"
+)
+LABEL_LIMIT = 80  # Discord's limit on a button label
 
 
 def custom_id(action: Action, thread_id: int, marker: str | None = None) -> str:
@@ -78,15 +83,55 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMP
             await handler(interaction, self.action, self.thread_id)
 
 
+class ChoiceButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ANSWER_TEMPLATE):
+    """One option of a question the agent asked; the click sends `Answer(question, option)`
+    and the engine looks the label up (so a cut label still answers with the whole one)."""
+
+    def __init__(self, thread_id: int, question_id: str, option: int, label: str = "") -> None:
+        shown = label if len(label) <= LABEL_LIMIT else label[: LABEL_LIMIT - 1] + "…"
+        super().__init__(
+            discord.ui.Button(
+                label=shown or str(option + 1),
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"jupiter:answer:{thread_id}:{question_id}:{option}",
+            )
+        )
+        self.thread_id, self.answer = thread_id, Answer(question_id, option)
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls(int(match["thread"]), match["question"], int(match["option"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        handler: AnswerHandler | None = getattr(interaction.client, "on_jupiter_answer", None)
+        if handler is not None:
+            await handler(interaction, self.thread_id, self.answer)
+
+
 def button_view(
     actions: tuple[Action, ...],
     thread_id: int,
     *,
     marker: str | None = None,
     language: str = "en",
+    choices: tuple[str, ...] = (),
+    question_id: str | None = None,
 ) -> discord.ui.View:
-    """A view with one button per action (none: an empty view, which clears old buttons)."""
+    """A view with one button per action (none: an empty view, which clears old buttons), and
+    a question's options after them, 5 a row."""
     view = discord.ui.View(timeout=None)
     for action in actions:
         view.add_item(ActionButton(action, thread_id, marker, language))
+    if question_id and re.fullmatch(MARKER, question_id):
+        first_row = 1 if actions else 0
+        for option, label in enumerate(choices):
+            button = ChoiceButton(thread_id, question_id, option, label)
+            button.row = first_row + option // 5
+            view.add_item(button)
     return view

@@ -10,6 +10,7 @@ thread messages, because interaction tokens die after 15 minutes and renders can
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any, Literal
 
@@ -17,8 +18,14 @@ import discord
 
 from bots.base.adapter import Engine, tell_not_stored
 from bots.discord.files import DiscordFiles
+from bots.discord.followups import (
+    AsyncDirect,
+    FollowUpThread,
+    is_followup_key,
+    user_of,
+)
+from bots.discord.forum import ForumTags, PostState, in_forum
 from bots.discord.incoming import (
-    PLATFORM,
     MaybeTurn,
     NewThread,
     Turn,
@@ -27,7 +34,6 @@ from bots.discord.incoming import (
     dm_key,
     key_for_channel,
     locale_of,
-    tenant_of,
     thread_key,
     thread_name,
 )
@@ -36,21 +42,19 @@ from bots.discord.thread import (
     NO_MENTIONS,
     TYPING_SECONDS,
     DiscordThread,
-    InteractionThread,
     TypingIndicators,
 )
 from bots.discord.words import DiscordWords
 from core.language import reply_language
 from core.messages import say
-from core.port import Action, ChatThread, Incoming, NotStored, ThreadKey
+from core.port import Action, Answer, ChatThread, Incoming, NotStored, ThreadKey
 
 log = logging.getLogger(__name__)
 
 THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440  # a day without messages
-STARTER_PROMPT_LIMIT = 1500
 
 
-def _said(
+def said(
     interaction: discord.Interaction[Any], key: DiscordWords, text: str = "", **values: Any
 ) -> str:
     """`key` in the language of the interaction being answered: its words, else its locale."""
@@ -76,9 +80,11 @@ class DiscordAdapter:
         self.typing = TypingIndicators(typing_seconds)
         self.online = asyncio.Event()
         self._client: discord.Client | None = None
+        self.tags: ForumTags | None = None
 
     def attach(self, client: discord.Client) -> None:
         self._client = client
+        self.tags = ForumTags(client)
 
     @property
     def client(self) -> discord.Client:
@@ -91,21 +97,41 @@ class DiscordAdapter:
 
     # -- the port --------------------------------------------------------------------------
 
-    def thread(self, key: ThreadKey) -> DiscordThread:
+    def thread(self, key: ThreadKey) -> DiscordThread | FollowUpThread:
         """The `ChatThread` for a stored key; the resolver registered with the engine."""
+        if is_followup_key(key):
+            return self.followup_thread(key)
+        return self.channel_thread(key)
+
+    def followup_thread(
+        self, key: ThreadKey, interaction: discord.Interaction[Any] | None = None
+    ) -> FollowUpThread:
+        """A conversation the bot cannot post in; without an interaction, DM-only."""
+        direct = AsyncDirect(
+            self.client,
+            user_of(key),
+            lambda channel, user: self.channel_thread(dm_key(channel, user)),
+        )
+        return FollowUpThread(key, direct, interaction)
+
+    def channel_thread(self, key: ThreadKey, upload_limit: int | None = None) -> DiscordThread:
+        """A thread or DM the bot writes in as itself. `upload_limit`: what an interaction
+        there said Discord accepts (`Interaction.filesize_limit`), else the guild's."""
         guild_id = None if key.tenant.startswith("dm-") else int(key.tenant)
         channel = self.client.get_partial_messageable(int(key.thread), guild_id=guild_id)
         return DiscordThread(
             key,
             channel,
-            upload_limit=self.upload_limit(guild_id),
+            upload_limit=upload_limit if upload_limit else self.upload_limit(guild_id),
             typing=self.typing,
             files=self.files,
             online=self.online,
+            tags=self.tags,
         )
 
     def upload_limit(self, guild_id: int | None) -> int:
-        """The guild's limit (10 MiB, more with boosts); DMs get the default."""
+        """What Discord says the guild takes (`guild.filesize_limit`: 10 MiB, more with boosts);
+        DMs and guilds not cached get discord.py's default."""
         guild = self.client.get_guild(guild_id) if guild_id is not None else None
         return guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
 
@@ -117,10 +143,12 @@ class DiscordAdapter:
             return
         route = classify(message, me)
         if isinstance(route, Turn):
-            await self._handle(route.key, route.incoming)
+            await self.handle_in(route.key, route.incoming)
+            if self.tags is not None and in_forum(message.channel):  # a post at work again
+                await self.tags.mark(message.channel.id, PostState.WORKING)
         elif isinstance(route, MaybeTurn):
             if await self.engine.is_bot_thread(route.key):
-                await self._handle(route.key, route.incoming)
+                await self.handle_in(route.key, route.incoming)
         elif isinstance(route, UnknownChannel):
             await self._unknown_channel(message, route, me)
         elif isinstance(route, NewThread):
@@ -132,7 +160,7 @@ class DiscordAdapter:
         """An uncached channel: one of our threads (the store knows, or Discord says who owns
         it), or a channel where a mention opens a thread."""
         if await self.engine.is_bot_thread(route.key):
-            await self._handle(route.key, route.incoming)
+            await self.handle_in(route.key, route.incoming)
             return
         try:
             channel: object = await self.client.fetch_channel(int(route.key.thread))
@@ -141,7 +169,7 @@ class DiscordAdapter:
             channel = None
         if isinstance(channel, discord.Thread):
             if channel.owner_id == me.id:
-                await self._handle(route.key, route.incoming)
+                await self.handle_in(route.key, route.incoming)
         elif route.mentioned:
             name = thread_name(route.incoming.text)
             guild_id = int(route.key.tenant)
@@ -175,12 +203,12 @@ class DiscordAdapter:
                 return
             # A redelivered message: the thread exists and, made from a message, has its id.
             thread_id = message.id
-        await self._handle(thread_key(route.guild_id, thread_id), route.incoming)
+        await self.handle_in(thread_key(route.guild_id, thread_id), route.incoming)
 
-    async def _handle(self, key: ThreadKey, incoming: Incoming) -> None:
-        await self._hand_over(self.thread(key), incoming)
+    async def handle_in(self, key: ThreadKey, incoming: Incoming) -> None:
+        await self.hand_over(self.thread(key), incoming)
 
-    async def _hand_over(self, thread: ChatThread, incoming: Incoming) -> None:
+    async def hand_over(self, thread: ChatThread, incoming: Incoming) -> None:
         """Discord never redelivers a message: one the store refused is answered with an error."""
         try:
             await self.engine.handle(thread, incoming)
@@ -204,124 +232,57 @@ class DiscordAdapter:
         except discord.HTTPException as exc:
             log.warning("could not tell the user: HTTP %s", exc.status)
 
-    # -- slash commands --------------------------------------------------------------------
-
-    async def video_command(self, interaction: discord.Interaction[Any], prompt: str) -> None:
-        """`/video prompt:`: acknowledge now, then move into a thread the bot owns."""
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        incoming = self._incoming(interaction, prompt)
-        channel = interaction.channel
-        if isinstance(channel, discord.DMChannel):
-            await self._handle(dm_key(channel.id, interaction.user.id), incoming)
-            await _follow_up(interaction, DiscordWords.ON_IT_HERE, prompt)
-            return
-        if isinstance(channel, discord.Thread):
-            key = thread_key(channel.guild.id, channel.id)
-            if not await self._owned(channel, key):
-                await _follow_up(interaction, DiscordWords.NESTED_THREAD, prompt)
-                return
-            await self._handle(key, incoming)
-            await _follow_up(interaction, DiscordWords.ON_IT_BELOW, prompt)
-            return
-        if not isinstance(channel, discord.TextChannel | discord.VoiceChannel):
-            await _follow_up(interaction, DiscordWords.CHANNEL_KIND, prompt)
-            return
-        shown = (
-            prompt if len(prompt) <= STARTER_PROMPT_LIMIT else prompt[:STARTER_PROMPT_LIMIT] + "…"
-        )
-        try:
-            starter = await channel.send(
-                _said(
-                    interaction,
-                    DiscordWords.ASKED,
-                    prompt,
-                    user=interaction.user.mention,
-                    prompt=shown,
-                ),
-                allowed_mentions=NO_MENTIONS,
-            )
-            thread = await starter.create_thread(
-                name=thread_name(prompt), auto_archive_duration=THREAD_ARCHIVE_MINUTES
-            )
-        except discord.Forbidden:
-            await _follow_up(interaction, DiscordWords.THREAD_PERMISSION, prompt)
-            return
-        except discord.HTTPException as exc:
-            log.warning("could not open a thread: HTTP %s (code %s)", exc.status, exc.code)
-            await _follow_up(interaction, DiscordWords.NO_THREAD, prompt)
-            return
-        await self._handle(thread_key(channel.guild.id, thread.id), incoming)
-        await _follow_up(interaction, DiscordWords.YOUR_THREAD, prompt, thread=thread.mention)
-
-    async def thread_command(self, interaction: discord.Interaction[Any], action: Action) -> None:
-        """`/status`, `/export`: only inside a video thread (or the DM session)."""
-        key = await self._video_thread_of(interaction)
-        if key is None:
-            await interaction.response.send_message(
-                _said(interaction, DiscordWords.NOT_IN_THREAD, command=action.value),
-                ephemeral=True,
-            )
-            return
-        await interaction.response.send_message(_said(interaction, _ACK[action]), ephemeral=True)
-        await self._handle(key, self._incoming(interaction, action.value, action))
-
-    async def credits_command(self, interaction: discord.Interaction[Any]) -> None:
-        """`/credits` in a video thread answers there; anywhere else, privately."""
-        key = await self._video_thread_of(interaction)
-        if key is not None:
-            await interaction.response.send_message(
-                _said(interaction, _ACK[Action.CREDITS]), ephemeral=True
-            )
-            await self._handle(key, self._incoming(interaction, "credits", Action.CREDITS))
-            return
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        channel_id = interaction.channel_id or interaction.user.id
-        tenant = tenant_of(interaction.guild_id, interaction.user.id)
-        # Not a conversation: a key no message can map to, so no session grows from it.
-        key = ThreadKey(PLATFORM, tenant, f"credits-{channel_id}", str(channel_id))
-        await self._hand_over(
-            InteractionThread(key, interaction),
-            self._incoming(interaction, "credits", Action.CREDITS),
-        )
-
     # -- buttons ---------------------------------------------------------------------------
 
     async def button(
         self, interaction: discord.Interaction[Any], action: Action, thread_id: int
     ) -> None:
         """A click answers only in the thread its message lives in."""
-        if interaction.channel_id != thread_id:
+        await self.clicked(interaction, thread_id, action.value, action=action)
+
+    async def answer(
+        self, interaction: discord.Interaction[Any], thread_id: int, answer: Answer
+    ) -> None:
+        """A click on a question's option: the engine's answer, in the question's thread."""
+        await self.clicked(interaction, thread_id, "", answer=answer)
+
+    async def clicked(
+        self,
+        interaction: discord.Interaction[Any],
+        thread_id: int,
+        text: str,
+        *,
+        action: Action | None = None,
+        answer: Answer | None = None,
+    ) -> None:
+        key = await self.video_thread_of(interaction)
+        if interaction.channel_id != thread_id or key is None:
             await interaction.response.send_message(
-                _said(interaction, DiscordWords.OTHER_THREAD), ephemeral=True
-            )
-            return
-        key = await self._video_thread_of(interaction)
-        if key is None:
-            await interaction.response.send_message(
-                _said(interaction, DiscordWords.OTHER_THREAD), ephemeral=True
+                said(interaction, DiscordWords.OTHER_THREAD), ephemeral=True
             )
             return
         await interaction.response.defer()
-        await self._handle(key, self._incoming(interaction, action.value, action))
+        incoming = dataclasses.replace(self.incoming_of(interaction, text, action), answer=answer)
+        await self.hand_over(self.thread(key), incoming)
 
     # -- helpers ---------------------------------------------------------------------------
 
-    async def _video_thread_of(self, interaction: discord.Interaction[Any]) -> ThreadKey | None:
+    async def video_thread_of(self, interaction: discord.Interaction[Any]) -> ThreadKey | None:
         """The conversation an interaction happened in: a DM, or a thread the bot owns."""
         channel = interaction.channel
         key = key_for_channel(channel, interaction.user.id)
         if isinstance(channel, discord.Thread) and key is not None:
-            return key if await self._owned(channel, key) else None
+            return key if await self.owned(channel, key) else None
         return key
 
-    async def _owned(self, channel: discord.Thread, key: ThreadKey) -> bool:
+    async def owned(self, channel: discord.Thread, key: ThreadKey) -> bool:
         me = self.client.user
         if me is not None and channel.owner_id == me.id:
             return True
         return await self.engine.is_bot_thread(key)
 
     @staticmethod
-    def _incoming(
+    def incoming_of(
         interaction: discord.Interaction[Any], text: str, action: Action | None = None
     ) -> Incoming:
         return Incoming(
@@ -333,19 +294,5 @@ class DiscordAdapter:
         )
 
 
-async def _follow_up(
-    interaction: discord.Interaction[Any], key: DiscordWords, text: str, **values: Any
-) -> None:
-    """A private follow-up to a deferred interaction, in its language."""
-    await interaction.followup.send(_said(interaction, key, text, **values), ephemeral=True)
-
-
 def _language(incoming: Incoming) -> str:
     return reply_language(incoming.text, incoming.locale)
-
-
-_ACK = {
-    Action.EXPORT: DiscordWords.ACK_EXPORT,
-    Action.STATUS: DiscordWords.ACK_STATUS,
-    Action.CREDITS: DiscordWords.ACK_CREDITS,
-}

@@ -167,7 +167,11 @@ def classify(message: discord.Message, bot: discord.abc.User) -> Route | None:
         return None  # group DMs: bots are never in them
     if isinstance(channel, discord.Thread):
         key = thread_key(message.guild.id, channel.id)
-        return Turn(key, incoming) if channel.owner_id == bot.id else MaybeTurn(key, incoming)
+        if channel.owner_id == bot.id:
+            return Turn(key, incoming)
+        if isinstance(channel.parent, discord.ForumChannel) and mentions_bot(message, bot):
+            return Turn(key, incoming)  # a forum post that asks the bot: the post is the thread
+        return MaybeTurn(key, incoming)
     if mentions_bot(message, bot):
         return NewThread(message.guild.id, thread_name(incoming.text), incoming)
     return None

@@ -14,6 +14,8 @@ from core.port import Action, Reply, ReplyKind
 from core.redact import CUT_NOTE, cut
 
 _BAR_CELLS = 10
+MAX_ROWS = 5  # action rows on one message
+ROW_BUTTONS = 5
 MAX_MESSAGES = 4  # messages one reply may become (4 x 2,000 characters)
 
 
@@ -24,6 +26,8 @@ class Outgoing:
     content: str
     buttons: tuple[Action, ...] = ()
     language: str = "en"  # the reply's: the buttons are labelled in it
+    choices: tuple[str, ...] = ()  # a question's options drawn as buttons (labels), in order
+    question_id: str | None = None
 
 
 def render(reply: Reply, limit: int = MESSAGE_LIMIT) -> list[Outgoing]:
@@ -40,15 +44,36 @@ def render(reply: Reply, limit: int = MESSAGE_LIMIT) -> list[Outgoing]:
             last = last[: room // 2]
         pieces[-1] = last.rstrip() + CUT_NOTE
     messages = [Outgoing(content=piece) for piece in pieces[:-1]]
-    messages.append(Outgoing(content=pieces[-1], buttons=reply.buttons, language=reply.language))
+    messages.append(
+        Outgoing(
+            content=pieces[-1],
+            buttons=reply.buttons,
+            language=reply.language,
+            choices=drawn_choices(reply),
+            question_id=reply.question_id if reply.choices else None,
+        )
+    )
     return messages
+
+
+def drawn_choices(reply: Reply) -> tuple[str, ...]:
+    """The options that get a button: 5 a row, in the rows the action buttons leave (Discord
+    allows 5 rows); the rest stay numbered lines in the text."""
+    if not reply.choices or not reply.question_id:
+        return ()
+    rows = MAX_ROWS - (1 if reply.buttons else 0)
+    return tuple(c.label for c in reply.choices[: rows * ROW_BUTTONS])
 
 
 def _text_of(reply: Reply) -> str:
     lines = [reply.text.strip()] if reply.text.strip() else []
     if reply.kind is ReplyKind.STATUS and reply.progress is not None and "%" not in reply.text:
         lines = [" ".join([*lines, progress_bar(reply.progress)])]
-    lines.extend(f"• {detail}" for detail in reply.details if detail.strip())
+    drawn = len(drawn_choices(reply))
+    details = reply.details_without_choices if drawn else reply.details
+    lines.extend(f"• {detail}" for detail in details if detail.strip())
+    numbered = reply.details[len(reply.details) - len(reply.choices) :] if drawn else ()
+    lines.extend(line for line in numbered[drawn:] if line.strip())  # not drawn: as text
     if reply.video_url and reply.video_url not in reply.text:
         lines.append(reply.video_url)
     return "\n".join(lines)

@@ -33,6 +33,19 @@ class DiscordWords(StrEnum):
     REDIRECTS = "discord.redirects"
     PRIVATE_NO_UPLOAD = "discord.private_no_upload"
     PRIVATE_NO_FILES = "discord.private_no_files"
+    FORM_TITLE = "discord.form_title"
+    FORM_SERVER_TITLE = "discord.form_server_title"
+    FORM_ASPECT = "discord.form_aspect"
+    FORM_DURATION = "discord.form_duration"
+    FORM_STYLE = "discord.form_style"
+    FORM_LANGUAGE = "discord.form_language"
+    FORM_SAVED = "discord.form_saved"
+    FORM_CLEARED = "discord.form_cleared"
+    FORM_NO_SERVER = "discord.form_no_server"
+    FORM_NOT_MANAGER = "discord.form_not_manager"
+    BY_DM = "discord.by_dm"
+    NO_DM = "discord.no_dm"
+    FORUM_PERMISSION = "discord.forum_permission"
 
 
 _EN: dict[StrEnum, str] = {
@@ -71,6 +84,27 @@ _EN: dict[StrEnum, str] = {
     DiscordWords.REDIRECTS: "{filename}: too many redirects",
     DiscordWords.PRIVATE_NO_UPLOAD: "private answers take no files",
     DiscordWords.PRIVATE_NO_FILES: "{filename}: no files in private answers",
+    DiscordWords.FORM_TITLE: "Your defaults for new videos",
+    DiscordWords.FORM_SERVER_TITLE: "This server's defaults for new videos",
+    DiscordWords.FORM_ASPECT: "Aspect ratio",
+    DiscordWords.FORM_DURATION: "Duration (seconds)",
+    DiscordWords.FORM_STYLE: "Style",
+    DiscordWords.FORM_LANGUAGE: "Language",
+    DiscordWords.FORM_SAVED: "✅ Saved: {values}. New videos start with these.",
+    DiscordWords.FORM_CLEARED: "✅ Cleared: new videos start without defaults.",
+    DiscordWords.FORM_NO_SERVER: "Server defaults belong to a server: use `/settings` there.",
+    DiscordWords.FORM_NOT_MANAGER: (
+        "Only members with **Manage Server** can change this server's defaults; "
+        "`/settings` alone changes yours."
+    ),
+    DiscordWords.BY_DM: "🎬 I can't post in this channel, so the finished video will come to you by DM.",
+    DiscordWords.NO_DM: (
+        "I couldn't send you a DM: allow direct messages from this app, then ask again."
+    ),
+    DiscordWords.FORUM_PERMISSION: (
+        "I can't open a post in this forum. Please give me the **Send Messages** and "
+        "**Create Posts** permissions here."
+    ),
 }
 
 _ZH: dict[StrEnum, str] = {
@@ -99,6 +133,23 @@ _ZH: dict[StrEnum, str] = {
     DiscordWords.REDIRECTS: "{filename}：重定向次数过多",
     DiscordWords.PRIVATE_NO_UPLOAD: "私密回复不能附带文件",
     DiscordWords.PRIVATE_NO_FILES: "{filename}：私密回复里没有文件",
+    DiscordWords.FORM_TITLE: "你的新视频默认设置",
+    DiscordWords.FORM_SERVER_TITLE: "本服务器的新视频默认设置",
+    DiscordWords.FORM_ASPECT: "画面比例",
+    DiscordWords.FORM_DURATION: "时长（秒）",
+    DiscordWords.FORM_STYLE: "风格",
+    DiscordWords.FORM_LANGUAGE: "语言",
+    DiscordWords.FORM_SAVED: "✅ 已保存：{values}。新视频将按此开始。",
+    DiscordWords.FORM_CLEARED: "✅ 已清除：新视频将不带默认设置。",
+    DiscordWords.FORM_NO_SERVER: "服务器默认设置属于服务器：请在服务器里使用 `/settings`。",
+    DiscordWords.FORM_NOT_MANAGER: (
+        "只有拥有 **管理服务器** 权限的成员才能修改本服务器的默认设置；单独使用 `/settings` 修改你自己的。"
+    ),
+    DiscordWords.BY_DM: "🎬 我无法在这个频道发消息，完成的视频会通过私信发给你。",
+    DiscordWords.NO_DM: "我无法给你发私信：请允许此应用发送私信，然后再试一次。",
+    DiscordWords.FORUM_PERMISSION: (
+        "我无法在这个论坛发帖。请在这里授予我 **发送消息** 和 **创建帖子** 权限。"
+    ),
 }
 
 register({"en": _EN, "zh-CN": _ZH})

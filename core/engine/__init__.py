@@ -48,6 +48,7 @@ from core.models import Balance
 from core.port import ChatThread, Incoming, ThreadKey, ThreadResolver
 from core.renders import Renders
 from core.store import Store
+from core.store.base import Defaults
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,16 @@ class Engine:
 
     async def credentials(self, key: ThreadKey) -> Credentials:
         return await self.identities.credentials(key)
+
+    async def defaults(self, platform: str, tenant: str, user: str) -> Defaults:
+        """One user's own defaults for new videos as stored (user `""`: the workspace's)."""
+        return await self.store.get_defaults(platform, tenant, user)
+
+    async def save_defaults(self, platform: str, tenant: str, user: str, value: Defaults) -> None:
+        """Store defaults set outside a conversation (a settings form) and drop the cached
+        copies, so the sender's next message uses them (a workspace's: every member's)."""
+        await self.store.put_defaults(platform, tenant, user, value)
+        self.contexts.forget(ThreadKey(platform, tenant, "", ""), user or None)
 
     async def balance(self, key: ThreadKey) -> Balance:
         """The tenant's credits, for surfaces that show them outside a thread (a home page)."""

@@ -21,7 +21,13 @@ import httpx
 from core.runtime import Runtime
 from core.sim import LocalBackend
 from tests.discord.conftest import WAIT, discord_settings, running
-from tests.fakes.discord_gateway import FakeDiscord
+from tests.fakes.discord_gateway import (
+    IS_COMPONENTS_V2,
+    Call,
+    FakeDiscord,
+    buttons_of,
+    shown_text,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPT = "make a 5-second video of a sunset over the mountains"
@@ -37,7 +43,7 @@ class World:
         return self.fake.sent_messages(channel_id)
 
     def text(self, channel_id: int | str) -> str:
-        return "\n".join(m["content"] for m in self.said(channel_id))
+        return "\n".join(shown_text(m) for m in self.said(channel_id))
 
     def shown(self, channel_id: int | str) -> list[str]:
         """Everything the bot's messages ever showed there, edits included, in order."""
@@ -48,7 +54,7 @@ class World:
         ]
 
     def buttons(self, message: dict[str, Any]) -> list[str]:
-        return [b["custom_id"] for row in message["components"] for b in row["components"]]
+        return [b["custom_id"] for b in buttons_of(message)]
 
     async def settled(self, channel_id: int | str, until: str | None = None) -> None:
         """The bot said something (containing `until`) there, and the engine has finished."""
@@ -63,6 +69,10 @@ class World:
         message = await self.fake.post_message(text, mention_bot=True)
         await self.settled(message["id"], until="Timeline")
         return str(message["id"])
+
+
+def mp4_uploads(fake: FakeDiscord) -> list[Call]:
+    return [c for c in fake.calls if any((f.filename or "").endswith(".mp4") for f in c.files)]
 
 
 @asynccontextmanager
@@ -93,19 +103,27 @@ async def test_mention_thread_heartbeats_reply_export_and_the_mp4(
 
         export = await w.fake.post_message("export", channel_id=int(thread_id))
         await w.settled(thread_id, until="Your video is ready")
-        await w.fake.wait_for(lambda: [c for c in w.fake.calls if c.files], WAIT)
+        await w.fake.wait_for(lambda: mp4_uploads(w.fake), WAIT)
         await w.rt.engine.idle(WAIT)
 
         assert export["id"]
         assert any("Rendering" in h for h in w.shown(thread_id))
-        ready = next(m for m in w.said(thread_id) if "Your video is ready" in m["content"])
-        assert "http" in ready["content"]
-        (upload,) = [c for c in w.fake.calls if c.files]
-        (part,) = upload.files
-        assert upload.path == f"/channels/{thread_id}/messages"
+        (ready,) = [m for m in w.said(thread_id) if "Your video is ready" in shown_text(m)]
+        assert ready["flags"] & IS_COMPONENTS_V2 and not ready["content"]
+        assert "http" in shown_text(ready)
+        assert any(":status:" in b for b in w.buttons(ready))
+        (upload,) = mp4_uploads(w.fake)
+        (part,) = [f for f in upload.files if f.filename and f.filename.endswith(".mp4")]
+        # The MP4 goes into the card itself: its gallery plays the attachment.
+        assert upload.method == "PATCH"
+        assert upload.path == f"/channels/{thread_id}/messages/{ready['id']}"
         assert part.filename and part.filename.endswith(".mp4")
         assert 0 < part.size <= fake.filesize_limit
         assert upload.json["allowed_mentions"] == {"parse": []}
+        assert f"attachment://{part.filename}" in str(ready["components"])
+        assert [a["filename"] for a in ready["attachments"]][-1] == part.filename
+        # The poster (a frame of the video) is the card's thumbnail, posted with it.
+        assert "attachment://poster.jpg" in str(ready["components"])
 
 
 async def test_slash_video_runs_the_turn_in_a_new_thread(
@@ -143,7 +161,7 @@ async def test_buttons_keep_working_after_a_restart(
         await w.rt.engine.idle(WAIT)
 
         assert interaction.responses == [{"type": 6}]
-        assert "Timeline (" in w.said(thread_id)[-1]["content"]
+        assert "Timeline (" in shown_text(w.said(thread_id)[-1])
 
 
 async def test_everyone_in_the_backends_text_never_pings(
@@ -253,7 +271,9 @@ async def test_jupiter_discord_runs_against_the_fake(fake: FakeDiscord, tmp_path
         await fake.wait_ready(timeout=30)
         message = await fake.post_message(PROMPT, mention_bot=True)
         await fake.wait_for(
-            lambda: "Timeline" in " ".join(m["content"] for m in fake.sent_messages(message["id"])),
+            lambda: (
+                "Timeline" in " ".join(shown_text(m) for m in fake.sent_messages(message["id"]))
+            ),
             30,
         )
     finally:
@@ -281,3 +301,27 @@ async def test_jupiter_discord_without_a_token_exits_2_naming_it(tmp_path: Path)
     assert process.returncode == 2
     lines = [line for line in stderr.decode().splitlines() if not line.startswith("{")]
     assert len(lines) == 1 and "DISCORD_TOKEN" in lines[0]
+
+
+async def test_a_message_sent_during_a_turn_hears_its_place_and_an_estimate(
+    fake: FakeDiscord, sim: LocalBackend, tmp_path: Path
+) -> None:
+    async with world(fake, sim, tmp_path) as w:
+        # Long enough that the second message lands mid-turn even on a loaded machine.
+        w.sim.set_faults({"turn_seconds": 2.0})
+        first = await w.fake.post_message(PROMPT, mention_bot=True)
+        thread_id = first["id"]
+        await w.fake.wait_for(lambda: w.said(thread_id), WAIT)
+        await w.fake.post_message('change the title to "First Light"', channel_id=int(thread_id))
+
+        queued = await w.fake.wait_for(
+            lambda: [m for m in w.said(thread_id) if "Got it" in shown_text(m)], WAIT
+        )
+        await w.rt.engine.idle(WAIT)
+
+        (notice,) = queued
+        assert "1 ahead of you" in notice["content"] and "about" in notice["content"]
+        status = w.said(thread_id)[0]
+        beats = [h for h in w.fake.history[int(status["id"])] if "Still working" in h]
+        assert beats  # the heartbeat is one message edited in place, never a new post
+        assert not any("Still working" in m["content"] for m in w.said(thread_id)[1:])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from pathlib import Path
 
+import discord
 import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
@@ -65,9 +67,26 @@ async def test_handshake_intents_commands_and_heartbeats(tmp_path: Path) -> None
         assert identify["intents"] & MESSAGE_CONTENT_INTENT
         assert "shard" not in identify  # a plain Client: no /gateway/bot either
         assert not fake.find("GET", "/gateway/bot")
-        assert sorted(c["name"] for c in fake.commands) == ["credits", "export", "status", "video"]
+        assert sorted(c["name"] for c in fake.commands) == [
+            "credits",
+            "export",
+            "new",
+            "settings",
+            "status",
+            "versions",
+            "video",
+            "videos",
+        ]
         (video,) = [c for c in fake.commands if c["name"] == "video"]
         assert video["options"][0]["name"] == "prompt" and video["options"][0]["required"]
+        # Guild and user installs; servers, the bot's DM, and other DMs / group DMs.
+        assert all(sorted(c["integration_types"]) == [0, 1] for c in fake.commands)
+        assert all(sorted(c["contexts"]) == [0, 1, 2] for c in fake.commands)
+        (export,) = [c for c in fake.commands if c["name"] == "export"]
+        (version,) = export["options"]
+        assert version["name"] == "version" and version["type"] == 4 and not version["required"]
+        (settings,) = [c for c in fake.commands if c["name"] == "settings"]
+        assert [ch["value"] for ch in settings["options"][0]["choices"]] == ["me", "server"]
         assert all(c.authorized for c in fake.calls)
     # Put back for whoever runs next in this process.
     assert Route.BASE == "https://discord.com/api/v10"
@@ -140,3 +159,29 @@ async def test_the_token_never_reaches_the_logs(
     for record in caplog.records:
         assert token not in record.getMessage()
         assert token not in str(record.args)
+
+
+def test_the_invite_permissions_are_the_sum_of_the_documented_bits() -> None:
+    """The integer in the invite URL is exactly the table's bits, each one named, and the
+    README links the same integer."""
+    root = Path(__file__).resolve().parents[2]
+    guide = (root / "deploy" / "discord" / "README.md").read_text(encoding="utf-8")
+    (integer,) = set(re.findall(r"permissions=(\d+)", guide))
+    rows = re.findall(r"^\s*\| ([A-Z][\w ]+) \| 1 << (\d+) \| (\d+) \|", guide, re.MULTILINE)
+    assert all(int(value) == 1 << int(bit) for _, bit, value in rows)
+    assert sum(int(value) for _, _, value in rows) == int(integer)
+    granted = discord.Permissions(int(integer))
+    for needed in (
+        "view_channel",
+        "send_messages",
+        "embed_links",
+        "attach_files",
+        "read_message_history",
+        "use_application_commands",
+        "create_public_threads",
+        "send_messages_in_threads",
+        "manage_threads",
+    ):
+        assert getattr(granted, needed), needed
+    assert not granted.mention_everyone and not granted.administrator
+    assert f"`{integer}`" in (root / "README.md").read_text(encoding="utf-8")

@@ -30,6 +30,7 @@ import fnmatch
 import functools
 import itertools
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +50,26 @@ PREMIUM_FILE_LIMITS = {
     3: 100 * 1024 * 1024,
 }
 MESSAGE_CONTENT_INTENT = 1 << 15
+IS_COMPONENTS_V2 = 1 << 15
+# Components V2 (Discord's "Component reference"): what may sit where.
+ACTION_ROW, BUTTON, SECTION, TEXT_DISPLAY, THUMBNAIL, MEDIA_GALLERY, FILE, SEPARATOR = (
+    1,
+    2,
+    9,
+    10,
+    11,
+    12,
+    13,
+    14,
+)
+CONTAINER = 17
+FORUM = 15
+# What a user-installed app may do where it has no bot member: answer through interactions
+# (embed links, attach files, use external emojis), never post as a bot user.
+INTERACTION_ONLY_PERMISSIONS = (1 << 14) | (1 << 15) | (1 << 18)
+V2_TOP = {ACTION_ROW, SECTION, TEXT_DISPLAY, MEDIA_GALLERY, FILE, SEPARATOR, CONTAINER}
+V2_IN_CONTAINER = V2_TOP - {CONTAINER}
+V2_TEXT_LIMIT = 4000
 PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | MESSAGE_CONTENT_INTENT
 EPHEMERAL = 1 << 6
 
@@ -158,6 +179,11 @@ class FakeDiscord:
         self.calls: list[Call] = []
         self.identifies: list[dict[str, Any]] = []
         self.cdn_files: dict[str, bytes] = {}
+        # Discord's real ceiling when it is lower than what the guild reports (an upload it
+        # refuses with 413 / code 40005 although the size looked fine).
+        self.upload_refusal_limit: int | None = None
+        self.closed_dms: set[str] = set()  # users who accept no DMs from the bot (50007)
+        self.bot_manages_threads = True  # Manage Threads: tags on other people's posts
         self._sessions: list[_Session] = []
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -376,13 +402,15 @@ class FakeDiscord:
     async def slash(
         self,
         name: str,
-        options: dict[str, str] | None = None,
+        options: dict[str, str | int] | None = None,
         *,
         channel_id: int | None = None,
         user: dict[str, Any] | None = None,
         locale: str = "en-US",
+        **where: Any,
     ) -> Interaction:
-        """A user runs a slash command: INTERACTION_CREATE type 2."""
+        """A user runs a slash command: INTERACTION_CREATE type 2. `where` as for `_interact`
+        (`user_install=True`, `context=2`, `app_permissions=...`, `permissions=...`)."""
         command = next((c for c in self.commands if c["name"] == name), None)
         data: dict[str, Any] = {
             "id": command["id"] if command else str(self.snowflake()),
@@ -390,8 +418,32 @@ class FakeDiscord:
             "type": 1,
         }
         if options:
-            data["options"] = [{"name": k, "type": 3, "value": v} for k, v in options.items()]
-        return await self._interact(2, data, channel_id, user, locale)
+            data["options"] = [
+                {"name": k, "type": 4 if isinstance(v, int) else 3, "value": v}
+                for k, v in options.items()
+            ]
+        return await self._interact(2, data, channel_id, user, locale, **where)
+
+    async def submit(self, opened: Interaction, values: dict[str, str]) -> Interaction:
+        """The user fills in the modal `opened` was answered with (callback type 9) and
+        submits it: INTERACTION_CREATE type 5, values keyed by the text inputs' labels."""
+        (modal,) = [r["data"] for r in opened.responses if r.get("type") == 9]
+        rows = []
+        for row in modal["components"]:
+            inputs = row["components"] if row["type"] == ACTION_ROW else [row["component"]]
+            answered = [
+                {
+                    "type": 4,
+                    "custom_id": i["custom_id"],
+                    "value": values.get(i["label"], i.get("value") or ""),
+                }
+                for i in inputs
+            ]
+            rows.append({"type": ACTION_ROW, "components": answered})
+        data = {"custom_id": modal["custom_id"], "components": rows}
+        channel_id = int(opened.payload["channel_id"])
+        user = opened.payload.get("user") or opened.payload["member"]["user"]
+        return await self._interact(5, data, channel_id, user, opened.payload["locale"])
 
     async def click(
         self,
@@ -416,7 +468,13 @@ class FakeDiscord:
         locale: str,
         *,
         message: dict[str, Any] | None = None,
+        user_install: bool = False,
+        context: int | None = None,
+        app_permissions: str | None = None,
+        permissions: str | None = None,
     ) -> Interaction:
+        """A user install (`user_install`) in a server authorizes the user alone (owners
+        `{"1": user}`), and the app there has only what interactions give (no Send Messages)."""
         channel_id = channel_id or self.channel_id
         channel = self.channels[channel_id]
         user = user or self.user
@@ -433,20 +491,31 @@ class FakeDiscord:
             locale=locale,
             attachment_size_limit=self.filesize_limit,
         )
+        member_permissions = permissions or "2248473465835073"
         if "guild_id" in channel:
             interaction["guild_id"] = channel["guild_id"]
-            interaction["member"] = {**self._member(user), "permissions": "2248473465835073"}
+            interaction["member"] = {**self._member(user), "permissions": member_permissions}
             interaction["authorizing_integration_owners"] = {"0": channel["guild_id"]}
+            interaction["context"] = 0
+            if user_install:
+                interaction["authorizing_integration_owners"] = {"1": user["id"]}
+                interaction["app_permissions"] = str(INTERACTION_ONLY_PERMISSIONS)
         else:
             for key in ("guild_id", "guild_locale", "member"):
                 del interaction[key]
             interaction["user"] = user
             interaction["authorizing_integration_owners"] = {"1": user["id"]}
             interaction["context"] = 1
+        if context is not None:
+            interaction["context"] = context
+        if app_permissions is not None:
+            interaction["app_permissions"] = app_permissions
         if message is not None:
             interaction["message"] = message
         else:
             interaction.pop("message", None)
+        if kind == 5:
+            interaction["type"] = 5
         record = Interaction(interaction_id, token, interaction)
         self.interactions[interaction_id] = record
         await self.dispatch("INTERACTION_CREATE", interaction)
@@ -639,6 +708,7 @@ class FakeDiscord:
             case "GET", ["gateway"]:
                 return 200, {"url": self.gateway_url}
             case "PUT", ["applications", _, "commands"]:
+                check_commands(body)
                 self.commands = [
                     {
                         **c,
@@ -653,6 +723,15 @@ class FakeDiscord:
                 return 200, self.commands
             case "GET", ["channels", channel_id] if not self.minimal:
                 return 200, self._channel(int(channel_id))
+            case "PATCH", ["channels", channel_id]:
+                return 200, await self._edit_channel(int(channel_id), body)
+            case "POST", ["channels", channel_id, "threads"]:
+                return 201, await self._create_forum_post(int(channel_id), body)
+            case "POST", ["users", "@me", "channels"]:
+                user = next(
+                    u for u in (self.user, self.other_user) if u["id"] == str(body["recipient_id"])
+                )
+                return 200, self.dm_channel(user)
             case "POST", ["channels", channel_id, "typing"]:
                 self._channel(int(channel_id))
                 return 204, None
@@ -686,9 +765,16 @@ class FakeDiscord:
         return channel
 
     async def _create_message(
-        self, channel_id: int, body: dict[str, Any], files: list[UploadedPart]
+        self,
+        channel_id: int,
+        body: dict[str, Any],
+        files: list[UploadedPart],
+        *,
+        message_id: int | None = None,
     ) -> dict[str, Any]:
         channel = self._channel(channel_id)
+        if channel["type"] == 1 and channel["recipients"][0]["id"] in self.closed_dms:
+            raise _Refused(403, 50007, "Cannot send messages to this user")
         content = body.get("content") or ""
         if len(content) > 2000:
             raise _Refused(
@@ -696,10 +782,42 @@ class FakeDiscord:
             )
         if not content and not files and not body.get("embeds") and not body.get("components"):
             raise _Refused(400, 50006, "Cannot send an empty message")
+        check_components(body, [f.filename or "" for f in files])
+        attachments = self._stored_files(channel, files)
+        message = self._message(
+            channel_id,
+            self.bot,
+            content,
+            message_id=message_id,
+            attachments=attachments,
+            components=body.get("components") or [],
+            flags=body.get("flags", 0),
+        )
+        message["embeds"] = body.get("embeds") or []
+        message["mention_everyone"] = False  # allowed mentions decide; the bot's never ping
+        message["allowed_mentions"] = body.get("allowed_mentions")
+        if "message_reference" in body:
+            message["message_reference"] = body["message_reference"]
+        self.messages[int(message["id"])] = message
+        self.history[int(message["id"])] = [shown_text(message)]
+        if channel["type"] in (10, 11, 12):
+            channel["message_count"] = channel.get("message_count", 0) + 1
+        channel["last_message_id"] = message["id"]
+        echo = {k: v for k, v in message.items() if k != "allowed_mentions"}
+        await self.dispatch("MESSAGE_CREATE", echo)
+        return echo
+
+    def _stored_files(
+        self, channel: dict[str, Any], files: list[UploadedPart]
+    ) -> list[dict[str, Any]]:
+        """Attachments as Discord stores them; files over the limit are refused (413, 40005)."""
         limit = self.filesize_limit if "guild_id" in channel else DEFAULT_FILE_LIMIT
+        if self.upload_refusal_limit is not None:
+            limit = min(limit, self.upload_refusal_limit)
         if sum(f.size for f in files) > limit:
             raise _Refused(413, 40005, "Request entity too large")
-        attachments = [
+        channel_id = channel["id"]
+        return [
             {
                 "id": str(self.snowflake()),
                 "filename": f.filename or "file",
@@ -710,26 +828,6 @@ class FakeDiscord:
             }
             for f in files
         ]
-        message = self._message(
-            channel_id,
-            self.bot,
-            content,
-            attachments=attachments,
-            components=body.get("components") or [],
-        )
-        message["embeds"] = body.get("embeds") or []
-        message["mention_everyone"] = False  # allowed mentions decide; the bot's never ping
-        message["allowed_mentions"] = body.get("allowed_mentions")
-        if "message_reference" in body:
-            message["message_reference"] = body["message_reference"]
-        self.messages[int(message["id"])] = message
-        self.history[int(message["id"])] = [content]
-        if channel["type"] in (10, 11, 12):
-            channel["message_count"] = channel.get("message_count", 0) + 1
-        channel["last_message_id"] = message["id"]
-        echo = {k: v for k, v in message.items() if k != "allowed_mentions"}
-        await self.dispatch("MESSAGE_CREATE", echo)
-        return echo
 
     def _channel_messages(self, channel_id: int, query: dict[str, str]) -> list[dict[str, Any]]:
         """As Discord answers GET /channels/{id}/messages: newest first, `limit` (1..100,
@@ -759,16 +857,26 @@ class FakeDiscord:
             raise _Refused(404, 10008, "Unknown Message")
         if message["author"]["id"] != self.bot["id"]:
             raise _Refused(403, 50005, "Cannot edit a message authored by another user")
+        merged = {"flags": message.get("flags", 0), **body}
+        check_components(merged, [f.filename or "" for f in files], message["attachments"])
+        if files or "attachments" in body:
+            kept = {str(a.get("id")) for a in body.get("attachments") or [] if "id" in a}
+            old = [a for a in message["attachments"] if a["id"] in kept]
+            channel = self._channel(channel_id)
+            message["attachments"] = old + self._stored_files(channel, files)
         if "content" in body:
             if body["content"] and len(body["content"]) > 2000:
                 raise _Refused(
                     400, 50035, "Invalid Form Body: content: Must be 2000 or fewer in length."
                 )
             message["content"] = body["content"] or ""
-            self.history.setdefault(message_id, []).append(message["content"])
-        for key in ("embeds", "components", "allowed_mentions", "flags"):
+        for key in ("embeds", "components", "allowed_mentions"):
             if key in body:
                 message[key] = body[key]
+        if "content" in body or "components" in body:
+            self.history.setdefault(message_id, []).append(shown_text(message))
+        if "flags" in body:  # IS_COMPONENTS_V2 cannot be taken off once set
+            message["flags"] = body["flags"] | (message.get("flags", 0) & IS_COMPONENTS_V2)
         message["edited_timestamp"] = iso()
         message.setdefault("edits", 0)
         message["edits"] += 1
@@ -789,25 +897,106 @@ class FakeDiscord:
             raise _Refused(
                 400, 50035, "Invalid Form Body: name: Must be between 1 and 100 in length."
             )
-        thread = payload("thread_create")
-        del thread["newly_created"]
-        now = iso()
-        thread.update(
-            id=str(message_id),
-            guild_id=parent["guild_id"],
-            parent_id=str(channel_id),
-            owner_id=self.bot["id"],
-            name=name,
-        )
-        thread["thread_metadata"].update(
-            auto_archive_duration=body.get("auto_archive_duration", 1440),
-            archive_timestamp=now,
-            create_timestamp=now,
-        )
+        thread = self._thread_payload(message_id, parent, name, self.bot)
+        thread["thread_metadata"]["auto_archive_duration"] = body.get("auto_archive_duration", 1440)
         self.channels[message_id] = thread
         self.messages[message_id]["thread"] = thread
         await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
         return thread
+
+    def _thread_payload(
+        self, thread_id: int, parent: dict[str, Any], name: str, owner: dict[str, Any]
+    ) -> dict[str, Any]:
+        thread = payload("thread_create")
+        del thread["newly_created"]
+        now = iso()
+        thread.update(
+            id=str(thread_id),
+            guild_id=parent["guild_id"],
+            parent_id=parent["id"],
+            owner_id=owner["id"],
+            name=name,
+            applied_tags=[],
+        )
+        thread["thread_metadata"].update(archive_timestamp=now, create_timestamp=now)
+        return thread
+
+    async def _create_forum_post(self, channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        """`POST /channels/{forum}/threads` with a starter `message`: the post and its first
+        message, whose id is the post's (as Discord numbers them)."""
+        forum = self._channel(channel_id)
+        if forum["type"] != FORUM:
+            raise _Refused(400, 50024, "Cannot execute action on this channel type")
+        if self.forbid_threads:
+            raise _Refused(403, 50013, "Missing Permissions")
+        name, message = body.get("name", ""), body.get("message") or {}
+        if not 1 <= len(name) <= 100:
+            raise _Refused(400, 50035, "Invalid Form Body: name")
+        if not message.get("content") and not message.get("components"):
+            raise _Refused(400, 50006, "Cannot send an empty message")
+        check_components(message, [])
+        tags = _checked_tags(forum, body.get("applied_tags") or [])
+        post_id = self.snowflake()
+        thread = self._thread_payload(post_id, forum, name, self.bot)
+        thread["applied_tags"] = tags
+        self.channels[post_id] = thread
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        starter = await self._create_message(post_id, message, [], message_id=post_id)
+        return {**thread, "message": starter}
+
+    async def _edit_channel(self, channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        """`PATCH /channels/{thread}`: a post's tags (its owner, or Manage Threads)."""
+        thread = self._channel(channel_id)
+        if "applied_tags" in body:
+            if thread["owner_id"] != self.bot["id"] and not self.bot_manages_threads:
+                raise _Refused(403, 50013, "Missing Permissions")
+            forum = self._channel(int(thread["parent_id"]))
+            thread["applied_tags"] = _checked_tags(forum, body["applied_tags"])
+        await self.dispatch("THREAD_UPDATE", thread)
+        return thread
+
+    async def add_forum(self, tags: tuple[str, ...] = ("working", "ready")) -> dict[str, Any]:
+        """A forum channel (type 15) in the guild with these tags; CHANNEL_CREATE to the bot."""
+        forum_id = self.snowflake()
+        forum = {
+            **self.channels[self.channel_id],
+            "id": str(forum_id),
+            "type": FORUM,
+            "name": "videos",
+            "available_tags": [
+                {
+                    "id": str(self.snowflake()),
+                    "name": name,
+                    "moderated": False,
+                    "emoji_id": None,
+                    "emoji_name": None,
+                }
+                for name in tags
+            ],
+            "default_reaction_emoji": None,
+            "default_sort_order": None,
+            "default_forum_layout": 0,
+            "flags": 0,
+        }
+        self.channels[forum_id] = forum
+        await self.dispatch("CHANNEL_CREATE", forum)
+        return forum
+
+    def tag_id(self, forum: dict[str, Any], name: str) -> str:
+        return next(t["id"] for t in forum["available_tags"] if t["name"] == name)
+
+    async def user_post(
+        self, forum: dict[str, Any], content: str, *, mention_bot: bool = False
+    ) -> dict[str, Any]:
+        """A user opens a forum post: THREAD_CREATE (owned by the user), then its starter
+        message, whose id is the post's."""
+        post_id = self.snowflake()
+        thread = self._thread_payload(post_id, forum, content[:90] or "post", self.user)
+        self.channels[post_id] = thread
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        return await self.post_message(
+            content, channel_id=post_id, mention_bot=mention_bot, message_id=post_id
+        )
 
     def _interaction_by_token(self, token: str) -> Interaction:
         for interaction in self.interactions.values():
@@ -903,6 +1092,131 @@ class FakeDiscord:
         )
         await self._changed_now()
         raise web.HTTPFound(request.query["to"])
+
+
+def _checked_tags(forum: dict[str, Any], wanted: list[Any]) -> list[str]:
+    """A post's tags: at most 5, each one the forum's own."""
+    tags = [str(t) for t in wanted]
+    known = {t["id"] for t in forum.get("available_tags", [])}
+    if not set(tags) <= known or len(tags) > 5:
+        raise _Refused(400, 50035, "Invalid Form Body: applied_tags")
+    return tags
+
+
+def check_commands(commands: list[dict[str, Any]]) -> None:
+    """Refuse what Discord refuses in a bulk overwrite: unknown install types (0 guild, 1 user)
+    or contexts (0 guild, 1 bot DM, 2 private channel), names outside `^[-_a-z0-9]{1,32}$`."""
+    for command in commands:
+        if not re.fullmatch(r"[-_a-z0-9]{1,32}", command.get("name", "")):
+            raise _Refused(400, 50035, "Invalid Form Body: name")
+        if not set(command.get("integration_types") or [0]) <= {0, 1}:
+            raise _Refused(400, 50035, "Invalid Form Body: integration_types")
+        if not set(command.get("contexts") or []) <= {0, 1, 2}:
+            raise _Refused(400, 50035, "Invalid Form Body: contexts")
+
+
+def shown_text(message: dict[str, Any]) -> str:
+    """What a reader sees as text: the content, or a V2 message's text displays in order."""
+    texts: list[str] = [message.get("content") or ""] if message.get("content") else []
+
+    def walk(components: list[dict[str, Any]]) -> None:
+        for component in components:
+            if component.get("type") == TEXT_DISPLAY:
+                texts.append(component.get("content", ""))
+            walk(component.get("components") or [])
+
+    if message.get("flags", 0) & IS_COMPONENTS_V2:
+        walk(message.get("components") or [])
+    return "\n".join(texts)
+
+
+def buttons_of(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every button on a message, in order: in action rows, containers or beside sections."""
+    found: list[dict[str, Any]] = []
+
+    def walk(components: list[dict[str, Any]]) -> None:
+        for component in components:
+            if component.get("type") == BUTTON:
+                found.append(component)
+            walk(component.get("components") or [])
+            if component.get("accessory"):
+                walk([component["accessory"]])
+
+    walk(message.get("components") or [])
+    return found
+
+
+def check_components(
+    body: dict[str, Any], uploaded: list[str], existing: list[dict[str, Any]] | None = None
+) -> None:
+    """Refuse what Discord refuses (400, 50035): a Components V2 message (flag 1 << 15) has
+    no `content` or embeds, only V2 types in their places, at most 4,000 characters of text,
+    and `attachment://` media naming a file it carries; without the flag only action rows."""
+    components = body.get("components") or []
+    if not body.get("flags", 0) & IS_COMPONENTS_V2:
+        if any(c.get("type") != ACTION_ROW for c in components):
+            raise _Refused(400, 50035, "Invalid Form Body: components: V2 needs the flag")
+        for row in components:
+            _check_row(row)
+        return
+    if body.get("content") or body.get("embeds"):
+        raise _Refused(
+            400, 50035, "Invalid Form Body: content and embeds cannot be used with V2 components"
+        )
+    names = set(uploaded) | {a.get("filename", "") for a in existing or []}
+    texts: list[str] = []
+    for component in components:
+        if component.get("type") not in V2_TOP:
+            raise _Refused(400, 50035, f"Invalid Form Body: component type {component.get('type')}")
+        _check_v2(component, names, texts)
+    if sum(len(t) for t in texts) > V2_TEXT_LIMIT:
+        raise _Refused(400, 50035, "Invalid Form Body: text displays over 4000 characters")
+
+
+def _check_row(row: dict[str, Any]) -> None:
+    children = row.get("components") or []
+    if not 1 <= len(children) <= 5 or any(b.get("type") != BUTTON for b in children):
+        raise _Refused(400, 50035, "Invalid Form Body: an action row holds 1 to 5 buttons")
+    for button in children:
+        if len(button.get("label") or "") > 80 or len(button.get("custom_id") or "") > 100:
+            raise _Refused(400, 50035, "Invalid Form Body: button label or custom_id too long")
+
+
+def _check_v2(component: dict[str, Any], names: set[str], texts: list[str]) -> None:
+    kind = component.get("type")
+    if kind == ACTION_ROW:
+        _check_row(component)
+    elif kind == TEXT_DISPLAY:
+        if not component.get("content"):
+            raise _Refused(400, 50035, "Invalid Form Body: a text display needs content")
+        texts.append(component["content"])
+    elif kind == SECTION:
+        inner = component.get("components") or []
+        if not 1 <= len(inner) <= 3 or any(c.get("type") != TEXT_DISPLAY for c in inner):
+            raise _Refused(400, 50035, "Invalid Form Body: a section holds 1 to 3 text displays")
+        accessory = component.get("accessory") or {}
+        if accessory.get("type") not in (BUTTON, THUMBNAIL):
+            raise _Refused(400, 50035, "Invalid Form Body: a section needs a button or thumbnail")
+        for child in [*inner, accessory]:
+            _check_v2(child, names, texts)
+    elif kind in (THUMBNAIL, MEDIA_GALLERY):
+        items = component.get("items") or [] if kind == MEDIA_GALLERY else [component]
+        if not 1 <= len(items) <= 10:
+            raise _Refused(400, 50035, "Invalid Form Body: a gallery holds 1 to 10 items")
+        for item in items:
+            url = (item.get("media") or {}).get("url", "")
+            if url.startswith("attachment://"):
+                if url.removeprefix("attachment://") not in names:
+                    raise _Refused(400, 50035, f"Invalid Form Body: no attachment for {url}")
+            elif not url.startswith(("http://", "https://")):
+                raise _Refused(400, 50035, f"Invalid Form Body: media url {url!r}")
+    elif kind == CONTAINER:
+        for child in component.get("components") or []:
+            if child.get("type") not in V2_IN_CONTAINER:
+                raise _Refused(400, 50035, "Invalid Form Body: not allowed in a container")
+            _check_v2(child, names, texts)
+    elif kind == BUTTON:
+        pass
 
 
 class _Refused(Exception):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from core.port import ChatThread, Incoming, ThreadKey, ThreadResolver
+from core.store.base import Defaults
 
 WAIT = 5.0
 
@@ -17,6 +18,7 @@ class RecordingEngine:
         self.handled: list[tuple[ChatThread, Incoming]] = []
         self.owned = set(owned)
         self.resolvers: dict[str, ThreadResolver] = {}
+        self.saved_defaults: dict[tuple[str, str, str], Defaults] = {}
         self._changed = asyncio.Condition()
 
     async def handle(self, thread: ChatThread, incoming: Incoming) -> None:
@@ -29,6 +31,12 @@ class RecordingEngine:
 
     def register(self, platform: str, resolver: ThreadResolver) -> None:
         self.resolvers[platform] = resolver
+
+    async def defaults(self, platform: str, tenant: str, user: str) -> Defaults:
+        return self.saved_defaults.get((platform, tenant, user), Defaults())
+
+    async def save_defaults(self, platform: str, tenant: str, user: str, value: Defaults) -> None:
+        self.saved_defaults[(platform, tenant, user)] = value
 
     async def wait_handled(self, count: int = 1, timeout: float = WAIT) -> list[Incoming]:  # noqa: ASYNC109
         async with asyncio.timeout(timeout), self._changed:
