@@ -287,9 +287,13 @@ class Renders:
     async def resume(self, can_post: Callable[[str], bool]) -> None:
         """Take over unfinished jobs whose lease is free or lapsed (a dead process's)."""
         for job in await self.store.claim_renders(self.owner, self._lease):
+            if self.tasks.get(("render", job.id)) or self.tasks.get(("deliver", job.id)):
+                continue  # still ours and at work here: its lease was only late (a busy loop)
             if not can_post(job.key.platform):
                 await self.store.release_render(job.id, self.owner)
             elif job.status in (RenderState.READY, RenderState.POSTING):
-                self.tasks.spawn(self.deliver(job.id), f"deliver {job.render_id}")
+                self.tasks.spawn_keyed(
+                    ("deliver", job.id), self.deliver(job.id), f"deliver {job.render_id}"
+                )
             else:
                 self.drive(job)

@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -189,3 +190,39 @@ def _said(text: str):  # type: ignore[no-untyped-def]
     from core.port import Incoming
 
     return Incoming(text, user="u1")
+
+
+async def test_a_slow_post_is_not_delivered_again_by_its_own_supervisor(
+    tmp_path: Path, sim: LocalBackend
+) -> None:
+    """A busy process renews its leases late: its own supervisor must not take over the
+    delivery its task is still posting (that posted a link twice under load)."""
+    import asyncio
+
+    from core.port import Reply, ReplyKind
+    from tests.conftest import fast_settings
+    from tests.fakes.chat import Chat
+    from tests.fakes.thread import FakeThread
+
+    class SlowVideoThread(FakeThread):
+        async def post(self, reply: Reply) -> str:
+            if reply.kind is ReplyKind.VIDEO:
+                time.sleep(0.35)  # noqa: ASYNC251 (a busy loop: no lease renewal runs meanwhile)
+                await asyncio.sleep(0.4)  # then the supervisor passes while the post goes on
+            return await super().post(reply)
+
+    sim.set_faults({"credits": 1000, "no_text_ratio": 0.0})
+    settings = fast_settings(tmp_path, job_lease_seconds=0.1)
+    async with Runtime.open(settings, base_url=sim.base_url) as rt:
+        thread = SlowVideoThread(ThreadKey("console", "team", "chan", "slow"))
+        rt.engine.register("console", lambda key: thread)
+        chat = Chat(rt.engine, thread)
+        await chat.say("a 2-second clip of rain")
+        await chat.say("export", wait=30)
+        await asyncio.sleep(0.5)  # a few supervisor passes after the delivery
+        videos = [
+            s
+            for s in thread.log
+            if s.op == "post" and s.reply is not None and s.reply.kind is ReplyKind.VIDEO
+        ]
+        assert len(videos) == 1
