@@ -25,6 +25,7 @@ from pathlib import Path
 from bots.base.words import LABELS
 from bots.console_screen import Screen, terminal_keys
 from bots.console_words import ConsoleWords
+from core.intents import Intent, classify
 from core.language import reply_language
 from core.messages import say
 from core.port import Attachment, Incoming, Reply, ReplyKind, ThreadKey
@@ -235,6 +236,8 @@ async def chat(
                 screen.ask()
                 continue
             thread.language = reply_language(line, locale)
+            if classify(line) is Intent.QUIT:
+                break  # "quit" / "exit" / "退出" end the console (pending work still finishes)
             incoming, said = parse_line(line, thread.language)
             for text in said:
                 screen.line(text)

@@ -228,3 +228,9 @@ def test_a_secret_key_that_cannot_open_the_store_exits_2(tmp_path: Path) -> None
     assert done.returncode == 2, done.stderr
     lines = [line for line in done.stderr.splitlines() if not line.startswith("{")]  # logs aside
     assert len(lines) == 1 and "JUPITER_SECRET_KEY" in lines[0] and "Traceback" not in done.stderr
+
+
+def test_quit_ends_the_console_without_costing_a_turn(tmp_path: Path) -> None:
+    done = _jupiter(tmp_path, "console", "--offline", stdin="status\nquit\ncredits\n")
+    assert done.returncode == 0, done.stderr
+    assert "Timeline (0 tracks)" in done.stdout and "Credits:" not in done.stdout
