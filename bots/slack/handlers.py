@@ -83,7 +83,7 @@ def not_postable(code: str, language: str = "en") -> str:
 
 USAGE = usage()
 
-_BUTTONS = re.compile(r"^jupiter_(export|status|credits)$")
+_BUTTONS = re.compile(r"^jupiter_(export|status|credits|retry|answer_[0-9]{1,2})$")
 LOCALE_SECONDS = 1.0
 
 

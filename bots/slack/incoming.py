@@ -19,10 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.port import Action, Attachment, Incoming, ThreadKey
+from core.port import Action, Answer, Attachment, Incoming, ThreadKey
 
 PLATFORM = "slack"
 ACTION_PREFIX = "jupiter_"
+ANSWER_PREFIX = "jupiter_answer_"  # + the option's index: action ids are unique per block
 OPEN_VIDEO_ACTION = "jupiter_open_video"
 
 # Message subtypes that carry a person's words; everything else (message_changed, message_deleted,
@@ -238,10 +239,18 @@ def from_action(payload: Payload) -> Routed | None:
     action_id = str(clicked.get("action_id") or "")
     if not action_id.startswith(ACTION_PREFIX):
         return None
-    try:
-        action = Action(action_id.removeprefix(ACTION_PREFIX))
-    except ValueError:
-        return None
+    value = str(clicked.get("value") or "")
+    answer: Answer | None = None
+    action: Action | None = None
+    if action_id.startswith(ANSWER_PREFIX):
+        value, answer = _answer(value)
+        if answer is None:
+            return None
+    else:
+        try:
+            action = Action(action_id.removeprefix(ACTION_PREFIX))
+        except ValueError:
+            return None
     user = payload.get("user") or {}
     team = org_wide(payload) or str(
         (payload.get("team") or {}).get("id") or user.get("team_id") or ""
@@ -253,7 +262,7 @@ def from_action(payload: Payload) -> Routed | None:
         or (payload.get("container") or {}).get("channel_id")
         or ""
     )
-    key = parse_thread_key(str(clicked.get("value") or ""))
+    key = parse_thread_key(value)
     if key is None or key.channel != channel or (team and key.tenant != team):
         message = payload.get("message") or {}
         container = payload.get("container") or {}
@@ -266,10 +275,25 @@ def from_action(payload: Payload) -> Routed | None:
     return Routed(
         key,
         Incoming(
-            text=action.value,
+            text=action.value if action is not None else "",
             user=user_id,
             locale=_locale(payload),
             event_id=f"slack:action:{stamp}:{user_id}" if stamp else None,
             action=action,
+            answer=answer,
         ),
     )
+
+
+def answer_value(key: ThreadKey, question_id: str, option: int) -> str:
+    """A choice button's value: the thread, the question and the option's index."""
+    return f"{key}|{question_id}|{option}"
+
+
+def _answer(value: str) -> tuple[str, Answer | None]:
+    """(the thread key part, the answer) of a choice button's value; None when malformed."""
+    key, _, rest = value.partition("|")
+    question, _, option = rest.partition("|")
+    if not question or not option.isdigit() or len(option) > 4:
+        return key, None
+    return key, Answer(question, int(option))

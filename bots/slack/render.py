@@ -25,7 +25,7 @@ from core.messages import say
 from core.port import Action, Reply, ReplyKind, ThreadKey
 from core.redact import CUT_NOTE, cut
 
-from .incoming import ACTION_PREFIX, OPEN_VIDEO_ACTION
+from .incoming import ACTION_PREFIX, ANSWER_PREFIX, OPEN_VIDEO_ACTION, answer_value
 from .words import SlackWords
 
 SECTION_LIMIT = 3000
@@ -34,6 +34,8 @@ FALLBACK_LIMIT = 3000
 BUTTON_URL_LIMIT = 3000
 MAX_MESSAGES = 4  # messages one reply may become
 TEXT_LIMIT = 200_000  # characters of a reply's text (and of its details) that are shown
+MAX_CHOICE_BUTTONS = 25  # a question's options as buttons; more stay listed as text
+CHOICE_LABEL_LIMIT = 75  # Slack's button text limit
 
 _PROGRESS_CELLS = 20
 
@@ -93,6 +95,35 @@ def _buttons(actions: tuple[Action, ...], key: ThreadKey, language: str = "en") 
     }
 
 
+def _choices(reply: Reply, key: ThreadKey) -> list[Block]:
+    """One button per option (Slack: 25 elements per actions block, 75 characters of button
+    text); options past the buttons stay listed as text."""
+    if not reply.choices or reply.question_id is None:
+        return []
+    shown = reply.choices[:MAX_CHOICE_BUTTONS]
+    return [
+        {
+            "type": "actions",
+            "block_id": f"jupiter_choices_{start}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": f"{ANSWER_PREFIX}{n}",
+                    "text": {"type": "plain_text", "text": cut_label(choice.label)},
+                    "value": answer_value(key, reply.question_id, n),
+                }
+                for n, choice in enumerate(shown[start : start + 25], start=start)
+            ],
+        }
+        for start in range(0, len(shown), 25)
+    ]
+
+
+def cut_label(label: str, limit: int = CHOICE_LABEL_LIMIT) -> str:
+    label = " ".join(label.split()) or "…"
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
 def _progress_bar(progress: float) -> str:
     share = min(max(progress, 0.0), 100.0)
     filled = round(share / 100 * _PROGRESS_CELLS)
@@ -146,8 +177,15 @@ def _body(reply: Reply) -> tuple[str, list[Block]]:
         text = f"⚠️ {text or say(SlackWords.SOMETHING_WRONG, language)}"
     if reply.kind is ReplyKind.STATUS and reply.progress is not None:
         extra.append(_context(_progress_bar(reply.progress)))
-    if reply.details:
-        extra.extend(_sections(cut("\n".join(f"• {line}" for line in reply.details), TEXT_LIMIT)))
+    details = reply.details
+    if reply.choices and reply.question_id is not None:
+        hidden = min(len(reply.choices), MAX_CHOICE_BUTTONS)  # those lines become buttons
+        details = (
+            reply.details[: len(reply.details) - len(reply.choices)]
+            + reply.details[len(reply.details) - len(reply.choices) + hidden :]
+        )
+    if details:
+        extra.extend(_sections(cut("\n".join(f"• {line}" for line in details), TEXT_LIMIT)))
     if reply.balance is not None:
         balance = reply.balance
         fields = (
@@ -186,7 +224,9 @@ def render(reply: Reply, key: ThreadKey) -> list[SlackMessage]:
     blocks = _sections(raw) + extra
     if not blocks:
         blocks = [_section(escape(reply.kind.value))]
-    tail = [_buttons(reply.buttons, key, reply.language)] if reply.buttons else []
+    tail = _choices(reply, key) + (
+        [_buttons(reply.buttons, key, reply.language)] if reply.buttons else []
+    )
     room = BLOCK_LIMIT - len(tail)
     chunks = [blocks[i : i + room] for i in range(0, len(blocks), room)]
     if len(chunks) > MAX_MESSAGES:

@@ -167,10 +167,12 @@ class SlackHttp:
             timestamp=timestamp,
         )
 
-    async def click(self, action: str, key: ThreadKey, **kwargs: Any) -> httpx.Response:
+    async def click(
+        self, action: str, key: ThreadKey, value: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         data = payload("block_actions")
         data["actions"][0]["action_id"] = f"jupiter_{action}"
-        data["actions"][0]["value"] = str(key)
+        data["actions"][0]["value"] = str(key) if value is None else value
         data["actions"][0]["action_ts"] = f"{time.time():.6f}"
         data["channel"]["id"] = key.channel
         data["container"]["channel_id"] = key.channel

@@ -20,6 +20,7 @@ from core.port import ThreadKey
 from core.runtime import Runtime
 from core.sim import LocalBackend
 from tests.fakes.slack_api import FakeSlack, Message
+from tests.faults.conftest import sim_log
 from tests.slack.conftest import (
     BOT_TOKEN,
     CHANNEL,
@@ -299,3 +300,35 @@ async def test_video_command_runs_the_conversation_in_its_own_thread(w: World) -
     await w.app.click("credits", key)
     await w.slack.wait_for(lambda: "Available" in w.thread(key)[-1].all_text, WAIT)
     await w.rt.engine.idle(WAIT)
+
+
+async def test_the_agents_question_is_buttons_and_a_click_answers_it(w: World) -> None:
+    w.sim.set_faults({"question_ratio": 1.0})
+    key = await w.mention("a video of a lighthouse")
+    await w.settled(key)
+    asked = next(m for m in w.thread(key) if "jupiter_answer_0" in json.dumps(m.blocks))
+    buttons = [
+        element
+        for block in asked.blocks
+        if block.get("type") == "actions"
+        for element in block["elements"]
+        if element["action_id"].startswith("jupiter_answer_")
+    ]
+    labels = [b["text"]["text"] for b in buttons]
+    assert labels == ["Cinematic", "Anime", "Watercolor"]
+    assert "no changes" not in w.said(key).lower()
+    runs_before = len([e for e in await sim_log(w.sim.base_url) if e["path"] == "/run_sse"])
+    response = await w.app.click("answer_1", key, value=buttons[1]["value"])
+    assert response.status_code == 200
+    await w.slack.wait_for(lambda: "Answered" in w.said(key), WAIT)
+    await w.rt.engine.idle(WAIT)
+    sent = [e for e in await sim_log(w.sim.base_url) if e["path"] == "/run_sse"]
+    assert (
+        len(sent) == runs_before + 1
+        and sent[-1]["json"]["new_message"]["parts"][0]["text"] == "Anime"
+    )
+    again = await w.app.click("answer_0", key, value=buttons[0]["value"])  # a stale click
+    assert again.status_code == 200
+    await w.rt.engine.idle(WAIT)
+    runs = [e for e in await sim_log(w.sim.base_url) if e["path"] == "/run_sse"]
+    assert len(runs) == len(sent)  # nothing re-sent
