@@ -46,6 +46,8 @@ class HomeEngine(Protocol):
 
     async def balance(self, key: ThreadKey) -> Balance: ...
 
+    async def task_link(self, key: ThreadKey) -> str | None: ...
+
     async def set_tenant_token(self, platform: str, tenant: str, token: str | None) -> None: ...
 
 
@@ -79,7 +81,7 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def _video_line(job: RenderJob, language: str) -> str:
+def _video_line(job: RenderJob, language: str, task: str | None = None) -> str:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(job.posted_at or job.created_at))
     version = f"v{job.version}" if job.version else job.render_id
     link = (
@@ -87,7 +89,15 @@ def _video_line(job: RenderJob, language: str) -> str:
         if job.output_url
         else ""
     )
-    return f"• *{escape(version)}* · {when} · {link}"
+    project = f" · <{escape(task)}|{say(SlackWords.OPEN_PROJECT, language)}>" if task else ""
+    return f"• *{escape(version)}* · {when} · {link}{project}"
+
+
+async def _task_link(engine: HomeEngine, key: ThreadKey) -> str | None:
+    try:
+        return await engine.task_link(key)
+    except Exception:  # a link is a nicety on the Home: the video line stands without it
+        return None
 
 
 async def home_view(
@@ -110,7 +120,10 @@ async def home_view(
     except Exception as exc:
         log.info("no balance for the Home: %s", exc.__class__.__name__)
     videos = await store.user_videos(PLATFORM, key.tenant, user, 10)
-    lines = [_video_line(job, language) for job in videos] or [say(SlackWords.NO_VIDEOS, language)]
+    links = {job.key: await _task_link(engine, job.key) for job in videos}
+    lines = [_video_line(job, language, links[job.key]) for job in videos] or [
+        say(SlackWords.NO_VIDEOS, language)
+    ]
     blocks.append(_section(f"*{say(SlackWords.RECENT_VIDEOS, language)}*\n" + "\n".join(lines)))
     blocks.append(_section(say(SlackWords.HOW_TO_START, language)))
     if admin:

@@ -20,6 +20,7 @@ class SlackWords(StrEnum):
     RESTRICTED_ACTION = "slack.restricted_action"
     NOT_POSTABLE = "slack.not_postable"
     OPEN_VIDEO = "slack.open_video"
+    OPEN_PROJECT = "slack.open_project"
     DOWNLOAD_MP4 = "slack.download_mp4"
     SOMETHING_WRONG = "slack.something_wrong"
     AVAILABLE = "slack.available"
@@ -65,6 +66,7 @@ _EN: dict[StrEnum, str] = {
     SlackWords.RESTRICTED_ACTION: "This workspace does not let me post here.",
     SlackWords.NOT_POSTABLE: "I couldn't start a thread here ({code}).",
     SlackWords.OPEN_VIDEO: "Open the video",
+    SlackWords.OPEN_PROJECT: "Open the project",
     SlackWords.DOWNLOAD_MP4: "Download MP4",
     SlackWords.SOMETHING_WRONG: "Something went wrong.",
     SlackWords.AVAILABLE: "Available",
@@ -115,6 +117,7 @@ _ZH: dict[StrEnum, str] = {
     SlackWords.RESTRICTED_ACTION: "这个工作区不允许我在这里发消息。",
     SlackWords.NOT_POSTABLE: "我无法在这里开线程（{code}）。",
     SlackWords.OPEN_VIDEO: "打开视频",
+    SlackWords.OPEN_PROJECT: "打开项目",
     SlackWords.DOWNLOAD_MP4: "下载 MP4",
     SlackWords.SOMETHING_WRONG: "出了点问题。",
     SlackWords.AVAILABLE: "可用",

@@ -50,6 +50,8 @@ from core.renders import Renders
 from core.store import Store
 from core.store.base import Defaults
 
+TASK_LINK_SECONDS = 3.0
+
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -223,6 +225,15 @@ class Engine:
     async def balance(self, key: ThreadKey) -> Balance:
         """The tenant's credits, for surfaces that show them outside a thread (a home page)."""
         return await self.identities.client.balance(await self.credentials(key))
+
+    async def task_link(self, key: ThreadKey) -> str | None:
+        """The conversation's task detail link (renewed when expired), or None; bounded in time
+        for surfaces that list many conversations (a home page)."""
+        try:
+            async with asyncio.timeout(TASK_LINK_SECONDS):
+                return await self.identities.task_link(key)
+        except TimeoutError:
+            return None
 
     async def set_tenant_token(self, platform: str, tenant: str, token: str | None) -> None:
         """A tenant's own backend token (encrypted at rest, never shown back); None clears it."""

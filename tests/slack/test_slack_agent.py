@@ -169,3 +169,5 @@ async def test_the_home_is_refreshed_after_a_delivery_and_lists_the_video(w: Wor
     await w.rt.engine.idle(WAIT)
     home = await w.slack.wait_for(lambda: w.slack.views, WAIT)
     assert home[-1]["user_id"] == "U0ALICE" and "Open the video" in json.dumps(home[-1])
+    assert "Open the project" in json.dumps(home[-1])  # the task detail link beside it
+    assert "/workspace/claim?ct=clm_" in json.dumps(home[-1])
