@@ -6,6 +6,7 @@ render must send the draft back exactly as the backend gave it.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -83,6 +84,17 @@ class Draft(_Model):
         elif data is None:
             data = {"raw": {}}
         return data
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Draft:
+        """A draft kept as JSON (the thread's cache, a stored version); an unreadable one reads
+        as empty."""
+        if not text:
+            return cls()
+        try:
+            return cls.model_validate(json.loads(text))
+        except ValueError:
+            return cls()
 
     @property
     def ready(self) -> bool:

@@ -43,14 +43,6 @@ def draft_fingerprint(draft: Draft) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def draft_of(version: Version) -> Draft:
-    """The draft a stored version holds (an unreadable one reads as empty)."""
-    try:
-        return Draft.model_validate(json.loads(version.draft_json))
-    except ValueError:
-        return Draft()
-
-
 class Renders:
     def __init__(
         self,
@@ -106,7 +98,7 @@ class Renders:
             return
         if version is None:
             newest = await self.store.list_versions(key, limit=1)
-            if newest and draft_fingerprint(draft_of(newest[0])) == fingerprint:
+            if newest and draft_fingerprint(Draft.from_json(newest[0].draft_json)) == fingerprint:
                 version = newest[0]
         message_id = await ctx.thread.post(
             Reply(

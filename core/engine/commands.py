@@ -15,7 +15,7 @@ from core.engine.identity import Identities
 from core.engine.limits import Spending
 from core.engine.reply import BUTTONS
 from core.engine.voice import Voice
-from core.engine.workflow import Workflow, draft_of
+from core.engine.workflow import Workflow
 from core.errors import FileRejected, NemoError, SessionNotFound
 from core.files import check_upload
 from core.messages import Msg
@@ -183,7 +183,7 @@ class Commands:
             await ctx.post(ReplyKind.STATUS, Msg.RENDER_RUNNING, progress=0)
             return
         creds = await self.identities.credentials(ctx.key)
-        draft = draft_of(stored)
+        draft = Draft.from_json(stored.draft_json)
         await self.renders.export(ctx, draft, stored.session_id, creds, version=stored)
 
 

@@ -101,7 +101,7 @@ class Identities:
         last turn."""
         row = await self.store.get_thread(key)
         if row is not None and row.session_id:
-            return row.session_id, draft_from(row.draft_json)
+            return row.session_id, Draft.from_json(row.draft_json)
         return await self.new_session(key, creds, incoming), Draft()
 
     async def new_session(self, key: ThreadKey, creds: Credentials, incoming: Incoming) -> str:
@@ -141,12 +141,3 @@ class Identities:
         state = await self.client.state(creds, session_id)
         await self.store.put_draft(key, json.dumps(state.draft.raw))
         return state.draft
-
-
-def draft_from(draft_json: str | None) -> Draft:
-    if not draft_json:
-        return Draft()
-    try:
-        return Draft.model_validate(json.loads(draft_json))
-    except ValueError:
-        return Draft()

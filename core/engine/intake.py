@@ -132,19 +132,20 @@ class Intake:
 
     async def _enqueue(self, ctx: TurnContext, incoming: Incoming) -> None:
         key = ctx.key
-        if not self.queue.busy(key):
-            self._notices.pop(key, None)  # a new burst begins
-            if await _stored(self.store.enqueue_turn(key, incoming)) is None:
-                log.info("duplicate delivery ignored", extra={"thread_key": str(key)})
+        busy = self.queue.busy(key)
+        waiting = 0
+        if busy:
+            waiting = await _stored(self.store.queued_count(key))
+            if waiting >= self.max_queued:
+                await self._refuse_full(ctx)
                 return
-            self.queue.start(key)
-            return
-        waiting = await _stored(self.store.queued_count(key))
-        if waiting >= self.max_queued:
-            await self._refuse_full(ctx)
-            return
+        else:
+            self._notices.pop(key, None)  # a new burst begins
         if await _stored(self.store.enqueue_turn(key, incoming)) is None:
             log.info("duplicate delivery ignored", extra={"thread_key": str(key)})
+            return
+        if not busy:
+            self.queue.start(key)
             return
         self.metrics.queued.inc()
         ahead = waiting + (1 if self.queue.running(key) else 0)  # the turn under way counts

@@ -94,7 +94,6 @@ class Spending:
         self.store = store
         self.identities = identities
         self.daily_budget = daily_budget
-        self.bursts = Bursts()
 
     async def spent_today(self, ctx: TurnContext) -> int:
         key = ctx.key

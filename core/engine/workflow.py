@@ -19,7 +19,6 @@ from core.intents import setting_change
 from core.messages import Msg, supported
 from core.models import Draft
 from core.port import Action, ReplyKind
-from core.renders import draft_of
 from core.store import Store
 from core.store.base import Defaults, Version
 from core.timeline import total_seconds
@@ -27,12 +26,6 @@ from core.timeline import total_seconds
 ASPECTS = ("16:9", "9:16", "1:1", "4:3", "4:5")
 _ASPECT_WORDS = {"vertical": "9:16", "portrait": "9:16", "竖屏": "9:16", "horizontal": "16:9",
                  "landscape": "16:9", "横屏": "16:9", "square": "1:1", "方形": "1:1"}  # fmt: skip
-_FIELD_NAMES = {
-    "aspect": "aspect",
-    "duration": "duration",
-    "style": "style",
-    "language": "language",
-}
 MAX_STYLE = 40
 QUOTED = 60  # characters of the message quoted in a version line
 
@@ -64,7 +57,7 @@ def version_line(version: Version, first_of_video: bool) -> str:
     """`v1: "a sunset over mountains" · 30 s, 3 tracks` or `v2: "add lo-fi" · BGM 'Lo-fi' at 35%`."""
     head = f'v{version.number}: "{_quote(version.message)}"'
     if first_of_video or not version.changes:
-        draft = draft_of(version)
+        draft = Draft.from_json(version.draft_json)
         seconds = round(total_seconds(draft))
         return f"{head} · {seconds} s, {len(draft.tracks)} tracks"
     return f"{head} · {version.changes}"
@@ -146,7 +139,7 @@ class Workflow:
         updated = with_setting(mine, field, value)
         await self.store.put_defaults(key.platform, key.tenant, ctx.user, updated)
         self.contexts.forget(key, ctx.user)
-        await ctx.post(ReplyKind.NOTICE, Msg.SETTING_SAVED, field=_FIELD_NAMES[field], value=value)
+        await ctx.post(ReplyKind.NOTICE, Msg.SETTING_SAVED, field=field, value=value)
 
     async def undo(self, ctx: TurnContext) -> None:
         await ctx.post(ReplyKind.NOTICE, Msg.UNDO, (Action.STATUS,))
@@ -188,4 +181,4 @@ def parse_setting(field: str, raw: str) -> tuple[str | int | None, Msg]:
     return language, Msg.HINT_LANGUAGE
 
 
-__all__ = ["Workflow", "describe_defaults", "draft_of", "prompt_with_defaults"]
+__all__ = ["Workflow", "describe_defaults", "prompt_with_defaults"]
