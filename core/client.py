@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import mimetypes
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -78,16 +78,12 @@ class NemoClient:
         base_url: str,
         timing: ClientTiming | None = None,
         version: str = __version__,
-        stream_clients: Sequence[httpx.AsyncClient] = (),
         resolver: Resolver | None = None,
     ) -> None:
-        """`stream_clients`: see `Transport` (API calls and turn streams spread over pools).
-        `resolver`: host name to addresses for the media guard (tests inject one)."""
-        self._transport = Transport(
-            http, base_url, timing or ClientTiming(), version, stream_clients
-        )
+        """`resolver`: host name to addresses for the media guard (tests inject one)."""
+        self._transport = Transport(http, base_url, timing or ClientTiming(), version)
         self._last_render_ms = 0
-        self._media = MediaGuard(self._transport.pool(), base_url, resolver)
+        self._media = MediaGuard(http, base_url, resolver)
 
     @property
     def timing(self) -> ClientTiming:

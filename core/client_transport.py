@@ -19,11 +19,9 @@ Every answer is read within `client_envelopes.MAX_BODY_BYTES` before it is parse
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 import uuid
-import zlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -103,25 +101,12 @@ class Transport:
         base_url: str,
         timing: ClientTiming,
         version: str,
-        stream_clients: Sequence[httpx.AsyncClient] = (),
     ) -> None:
-        """`stream_clients`, when given, carry every call: turn streams spread by session, other
-        calls in turn; without them `http` carries everything. httpx's pool does work
-        proportional to its open connections on every request, so a thousand streams in one
-        pool would slow every call (and the event loop) down."""
-        self._streams = tuple(stream_clients) or (http,)
-        self._next_pool = itertools.cycle(self._streams)
+        self.http = http
         self.base = base_url.rstrip("/")
         self.timing = timing
         self._version = version
         self._token_calls: dict[str, asyncio.Future[Token]] = {}  # in flight, by client id
-
-    def pool(self) -> httpx.AsyncClient:
-        return next(self._next_pool)
-
-    def pool_for(self, session_id: str) -> httpx.AsyncClient:
-        """One session's streams always share a pool (spread evenly across sessions)."""
-        return self._streams[zlib.crc32(session_id.encode()) % len(self._streams)]
 
     def headers(self, creds: Credentials | None, platform: str) -> dict[str, str]:
         headers = {
@@ -187,7 +172,7 @@ class Transport:
             if body is not None:
                 extra, content = body()
                 headers.update(extra)
-            http = self.pool()
+            http = self.http
             request = http.build_request(
                 method,
                 self.base + path,
@@ -242,7 +227,7 @@ class Transport:
         headers["X-Client-Id"] = client_id
 
         async def attempt() -> Any:
-            http = self.pool()
+            http = self.http
             request = http.build_request(
                 "POST",
                 self.base + TOKEN_PATH,

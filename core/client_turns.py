@@ -157,7 +157,7 @@ async def _open(
     }
     idle = transport.timing.stream_idle_seconds
     timeout = httpx.Timeout(connect=15.0, read=idle, write=30.0, pool=15.0)
-    http = transport.pool_for(session_id)
+    http = transport.http
 
     async def attempt() -> httpx.Response:
         headers = transport.headers(creds, creds.platform)

@@ -23,8 +23,7 @@ from core.metrics import Metrics
 from core.settings import Settings, SettingsError
 from core.store import Store, open_store
 from core.store.cipher import SecretKeyError
-
-STREAM_POOLS = 64  # connection pools for API calls and turn streams (see NemoClient)
+from core.wire import AiohttpTransport
 
 
 def client_timing(settings: Settings) -> ClientTiming:
@@ -85,24 +84,15 @@ class Runtime:
         cls, settings: Settings, *, base_url: str | None = None, owner: str | None = None
     ) -> AsyncIterator[Runtime]:
         """Open the HTTP client, the store and the engine; close them all on the way out."""
-        limits = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
-        stream_limits = httpx.Limits(max_connections=200, max_keepalive_connections=4)
         headers = {"User-Agent": f"jupiter/{__version__}"}
-        tls = httpx.create_ssl_context()  # one context (CA bundle loaded once) for every pool
+        tls = httpx.create_ssl_context()  # the CA bundle loaded once
         async with contextlib.AsyncExitStack() as stack:
+            # One httpx client over one aiohttp connection pool (see core/wire.py).
             http = await stack.enter_async_context(
                 httpx.AsyncClient(
-                    limits=limits, headers=headers, verify=tls, follow_redirects=False
+                    transport=AiohttpTransport(tls), headers=headers, follow_redirects=False
                 )
             )
-            streams = [
-                await stack.enter_async_context(
-                    httpx.AsyncClient(
-                        limits=stream_limits, headers=headers, verify=tls, follow_redirects=False
-                    )
-                )
-                for _ in range(STREAM_POOLS)
-            ]
             secret = settings.secret_key.get_secret_value() if settings.secret_key else None
             store = await open_store(settings.database_url, secret_key=secret)
             try:
@@ -112,7 +102,6 @@ class Runtime:
                     http,
                     base_url or settings.nemo_base_url,
                     client_timing(settings),
-                    stream_clients=streams,
                 )
                 engine = Engine(client, store, engine_config(settings), metrics, owner=owner)
                 runtime = cls(settings, http, store, client, engine, metrics)

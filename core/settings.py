@@ -11,7 +11,7 @@ bad value in it is reported the same way.
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -92,6 +92,9 @@ class Settings(SettingsBase):
     http_host: str = Field("0.0.0.0", min_length=1, validation_alias=env("JUPITER_HTTP_HOST"))
     job_lease_seconds: float = Field(60.0, gt=0, validation_alias=env("JUPITER_JOB_LEASE_SECONDS"))
     log_level: str = Field("INFO", validation_alias=env("JUPITER_LOG_LEVEL"))
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        "uvloop", validation_alias=env("JUPITER_EVENT_LOOP")
+    )
     secret_key: SecretStr | None = Field(None, validation_alias=env("JUPITER_SECRET_KEY"))
     language: str = Field("en", validation_alias=env("JUPITER_LANGUAGE"))
     max_queued_per_thread: int = Field(

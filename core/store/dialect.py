@@ -6,8 +6,9 @@ The concern modules write one SQL text for both: `?` placeholders, `ON CONFLICT`
 - row locks: `Dialect.skip_locked` is `FOR UPDATE SKIP LOCKED` on PostgreSQL, so racing replicas
   neither block each other nor take the same row; on SQLite it is empty, because every write
   transaction is `BEGIN IMMEDIATE` and holds the whole file;
-- transactions: SQLite serialises them on one connection with a lock (other processes wait up to
-  `busy_timeout`); PostgreSQL takes a pooled connection per transaction;
+- transactions: SQLite serialises them on one connection with a lock, on the event loop's
+  thread (other processes are waited for up to `BUSY_TIMEOUT_MS`); PostgreSQL takes a pooled
+  connection per transaction;
 - row counts: SQLite's cursor counts them, asyncpg returns a command tag ("UPDATE 1");
 - migrations: SQLite keeps the version in `PRAGMA user_version` under `BEGIN IMMEDIATE`;
   PostgreSQL in a `schema_version` table under a transaction-scoped advisory lock, so replicas
@@ -20,22 +21,27 @@ newest row version, so of racing conditional writes ("claim if free") exactly on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import logging
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiosqlite
 import asyncpg
 
 from core.store.base import Row
 
+log = logging.getLogger("jupiter.store")
+_T = TypeVar("_T")
 BUSY_TIMEOUT_MS = 10_000
+CHECKPOINT_SECONDS = 1.0  # how often the WAL is copied into the database file after writes
 POOL_MIN_SIZE = 1
 POOL_MAX_SIZE = 10
 PING_TIMEOUT_S = 5.0
@@ -92,94 +98,135 @@ class Database(Conn, Protocol):
 # -- SQLite ---------------------------------------------------------------------------------
 
 
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 class _SQLiteConn:
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    """Statements run on the event loop's own thread: SQLite answers an indexed statement in
+    microseconds from the page cache, where handing each one to a worker thread and back
+    (aiosqlite) cost more than the statement and queued every store call of a busy process
+    behind one thread. The connection never waits for a lock inside SQLite (`timeout=0`): a
+    file locked by another process is retried here with `asyncio.sleep`, for up to
+    `BUSY_TIMEOUT_MS`, so the loop keeps running meanwhile."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
 
     async def execute(self, sql: str, *args: object) -> int:
-        async with self._db.execute(sql, args) as cursor:
-            return cursor.rowcount
+        return await _patiently(lambda: _rowcount_of(self._db, sql, args))
 
     async def fetch(self, sql: str, *args: object) -> list[Row]:
-        async with self._db.execute(sql, args) as cursor:
-            return list(await cursor.fetchall())
+        return await _patiently(lambda: _rows_of(self._db, sql, args))
 
     async def fetchrow(self, sql: str, *args: object) -> Row | None:
         rows = await self.fetch(sql, *args)
         return rows[0] if rows else None
 
 
+def _rowcount_of(db: sqlite3.Connection, sql: str, args: tuple[object, ...]) -> int:
+    cursor = db.execute(sql, args)
+    try:
+        return cursor.rowcount
+    finally:
+        cursor.close()
+
+
+def _rows_of(db: sqlite3.Connection, sql: str, args: tuple[object, ...]) -> list[Row]:
+    cursor = db.execute(sql, args)
+    try:
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+async def _patiently(work: Callable[[], _T]) -> _T:
+    """`work()`, tried again while another process holds the file (see `_SQLiteConn`)."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.002
+    while True:
+        try:
+            return work()
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
 def _make_parent(path: str) -> None:
     Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-async def _enable_wal(db: aiosqlite.Connection) -> None:
-    """Switching a new file to WAL takes an exclusive lock, and when processes open it at once
-    SQLite answers "database is locked" straight away instead of waiting `busy_timeout`: retry."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            await db.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.01)
-
-
 class SQLiteDatabase:
-    """One aiosqlite connection per process (WAL, `synchronous = NORMAL`). Every write, even a
-    single statement, runs in `BEGIN IMMEDIATE`, so it waits for the file's write lock up front
-    instead of failing when a read turns into a write."""
+    """One connection per process (WAL, `synchronous = NORMAL`), used from the event loop's
+    thread. Every write, even a single statement, runs in `BEGIN IMMEDIATE`, so it takes the
+    file's write lock up front instead of failing when a read turns into a write.
+
+    Commits do not checkpoint (`wal_autocheckpoint = 0`: a checkpoint writes and syncs the
+    database file, which must not stall the loop); a second connection, aiosqlite's, does it in
+    its own thread every `CHECKPOINT_SECONDS` after writes."""
 
     dialect = SQLITE
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, checkpoints: aiosqlite.Connection | None) -> None:
         self._db = db
         self._conn = _SQLiteConn(db)
         self._lock = asyncio.Lock()
+        self._checkpoints = checkpoints
+        self._written = False
+        self._checkpointer = (
+            asyncio.get_running_loop().create_task(self._checkpoint_now_and_then())
+            if checkpoints is not None
+            else None
+        )
 
     @classmethod
     async def open(cls, path: str) -> SQLiteDatabase:
-        if path not in ("", ":memory:"):
+        memory = path in ("", ":memory:")
+        if not memory:
             await asyncio.to_thread(_make_parent, path)
-        db = await aiosqlite.connect(path or ":memory:", isolation_level=None)
+        target = ":memory:" if memory else path
+        db = sqlite3.connect(target, timeout=0, isolation_level=None, check_same_thread=False)
+        checkpoints = None
         try:
-            db.row_factory = aiosqlite.Row
-            await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await _enable_wal(db)
-            await db.execute("PRAGMA synchronous = NORMAL")
+            db.row_factory = sqlite3.Row
+            await _patiently(lambda: db.execute("PRAGMA journal_mode = WAL").close())
+            db.execute("PRAGMA synchronous = NORMAL").close()
+            if not memory:
+                db.execute("PRAGMA wal_autocheckpoint = 0").close()
+                checkpoints = await aiosqlite.connect(target, isolation_level=None)
+                await checkpoints.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         except BaseException:
-            await db.close()
+            db.close()
             raise
-        return cls(db)
+        return cls(db, checkpoints)
+
+    async def _checkpoint_now_and_then(self) -> None:
+        while self._checkpoints is not None:
+            await asyncio.sleep(CHECKPOINT_SECONDS)
+            if not self._written or self._checkpoints is None:
+                continue
+            self._written = False
+            try:
+                await self._checkpoints.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as exc:  # tried again after the next writes
+                log.warning("checkpoint failed", extra={"error": exc.__class__.__name__})
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
         async with self._lock:
-            await self._begin()
+            if self._db.in_transaction:  # never left open, but a leftover must not join this one
+                self._db.rollback()
+            await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
+                self._db.commit()
             except BaseException:
-                await asyncio.shield(self._db.rollback())
+                if self._db.in_transaction:
+                    self._db.rollback()
                 raise
-            await asyncio.shield(self._db.commit())
-
-    async def _begin(self) -> None:
-        """BEGIN IMMEDIATE on a connection that a cancelled writer may have left inside its
-        transaction: aiosqlite runs a statement to its end in its own thread even when the
-        task awaiting it was cancelled, so a writer cancelled during its BEGIN leaves the
-        transaction open after the lock was handed on. Those leftovers are rolled back: a
-        cancelled write did not happen."""
-        if self._db.in_transaction:
-            await asyncio.shield(self._db.rollback())
-        try:
-            await self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if "within a transaction" not in str(exc):
-                raise
-            await asyncio.shield(self._db.rollback())
-            await self._db.execute("BEGIN IMMEDIATE")
+            self._written = True
 
     async def execute(self, sql: str, *args: object) -> int:
         async with self.transaction() as tx:
@@ -208,7 +255,17 @@ class SQLiteDatabase:
 
     async def close(self) -> None:
         async with self._lock:
-            await self._db.close()
+            checkpointer, checkpoints = self._checkpointer, self._checkpoints
+            self._checkpointer = self._checkpoints = None  # closing twice is closing once
+            if checkpointer is not None:
+                checkpointer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await checkpointer
+            if checkpoints is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    await checkpoints.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                await checkpoints.close()
+            self._db.close()
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------

@@ -22,6 +22,8 @@ from typing import Any
 
 import httpx
 
+from bots.cli import loop_factory
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -205,7 +207,11 @@ def main(run: Callable[[], Awaitable[list[Row]]]) -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     started = time.monotonic()
-    rows = asyncio.run(run())
+    # the loop the product runs on (`jupiter` picks it from JUPITER_EVENT_LOOP the same way)
+    with asyncio.Runner(
+        loop_factory=loop_factory(os.environ.get("JUPITER_EVENT_LOOP", "uvloop"))
+    ) as runner:
+        rows = runner.run(run())
     elapsed = time.monotonic() - started
     for row in rows:
         limit = "" if row.limit is None else f" (limit {row.limit:g})"

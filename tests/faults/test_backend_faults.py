@@ -266,6 +266,7 @@ async def test_sessions_lost_mid_render_and_mid_queue(tmp_path: Path, sim: Local
         await rt.engine.idle(WAIT)
         await rt.engine.handle(rendering, said("export"))
         await rendering.wait_text("Rendering your video")
+        await wait_for_request(sim.base_url, "POST", "/api/render/proxy/lambda")  # under way
         await rt.engine.handle(chatting, said("add a title: Market Day"))
         await rt.engine.handle(chatting, said("make it 5 seconds"))
         sim.set_faults({"drop_sessions": True})  # every session so far answers 1002

@@ -1,0 +1,169 @@
+"""The backend client's wire: httpx's API over aiohttp's connections.
+
+The client speaks httpx (requests, streamed responses, its timeouts and exceptions); this
+transport carries them on one `aiohttp.ClientSession`. Measured on loopback, httpx's own
+HTTP/1.1 stack (httpcore, h11, anyio) spent 1.0-1.9 ms of CPU per request and its pool did work
+proportional to its open connections on every request; aiohttp's C parser and connector spend
+a third to a fifth of that, which at a thousand concurrent turns is most of the bot's CPU.
+
+Failures are translated by what they mean to the retry rules (`core/client_transport.py`):
+a connection that was never made (`ConnectError`, `ConnectTimeout`, `PoolTimeout`) is safe to
+try again; silence while reading is `ReadTimeout` (a turn's idle limit); a connection that broke
+after the request went out is `RemoteProtocolError` / `ReadError`, which a turn must never
+re-send. aiohttp decodes nothing itself (httpx does, once) and keeps no cookies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+from collections.abc import AsyncIterator, Iterator
+
+import aiohttp
+import httpx
+
+CHUNK_BYTES = 64 * 1024
+
+
+def _translated(exc: BaseException) -> httpx.TransportError | None:
+    """The httpx error meaning what `exc` means, or None when it is not a transport failure."""
+    message = str(exc) or exc.__class__.__name__
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout(message)
+    if isinstance(exc, aiohttp.SocketTimeoutError | aiohttp.ServerTimeoutError):
+        return httpx.ReadTimeout(message)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return httpx.ConnectError(message)
+    if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
+        return httpx.UnsupportedProtocol(message)
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError):
+        return httpx.RemoteProtocolError(message)
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return httpx.RemoteProtocolError(message)
+    if isinstance(exc, aiohttp.ClientError | ConnectionError):
+        return httpx.ReadError(message)
+    if isinstance(exc, TimeoutError):  # waiting for a free connection (`pool`)
+        return httpx.PoolTimeout(message)
+    return None
+
+
+@contextlib.contextmanager
+def _as_httpx() -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        translated = _translated(exc)
+        if translated is None:
+            raise
+        raise translated from exc
+
+
+class _Body(httpx.AsyncByteStream):
+    """A streamed aiohttp response as httpx reads it; closing it mid-body drops the connection
+    (aiohttp returns only fully read connections to its pool)."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _as_httpx():
+            async for chunk in self._response.content.iter_chunked(CHUNK_BYTES):
+                yield chunk
+
+    async def aclose(self) -> None:
+        self._response.release()
+
+
+class _Source:
+    """A request's body as aiohttp sends it. A streamed body whose source fails (a file that
+    turns out larger than announced, a download refused halfway) fails the request with the
+    source's own error, as httpx does, not with the broken connection aiohttp reports."""
+
+    def __init__(self, request: httpx.Request) -> None:
+        self._request = request
+        self._error: BaseException | None = None
+
+    def data(self) -> bytes | AsyncIterator[bytes] | None:
+        try:
+            return self._request.content or None
+        except httpx.RequestNotRead:  # streamed: aiohttp sends it as it comes
+            return self._streamed()
+
+    async def _streamed(self) -> AsyncIterator[bytes]:
+        stream = self._request.stream
+        assert isinstance(stream, httpx.AsyncByteStream)
+        try:
+            async for chunk in stream:
+                yield chunk
+        except Exception as exc:
+            self._error = exc
+            raise
+
+    def raise_own(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """One aiohttp session (and connection pool) under any number of httpx requests."""
+
+    def __init__(self, tls: ssl.SSLContext, *, max_connections: int = 2000) -> None:
+        self._tls = tls
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections,
+                ssl=self._tls,
+                keepalive_timeout=30,
+                ttl_dns_cache=60,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                auto_decompress=False,  # httpx decodes the body, as it would its own
+                cookie_jar=aiohttp.DummyCookieJar(),
+                trust_env=False,  # aiohttp would read ~/.netrc and the proxy variables per request
+            )
+        return self._session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        session = self._open_session()
+        limits = request.extensions.get("timeout", {})
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=limits.get("pool"),
+            sock_connect=limits.get("connect"),
+            sock_read=limits.get("read"),
+        )
+        headers = [(k, v) for k, v in request.headers.multi_items() if k != "transfer-encoding"]
+        body = _Source(request)
+        try:
+            with _as_httpx():
+                response = await session.request(
+                    request.method,
+                    str(request.url),
+                    headers=headers,
+                    data=body.data(),
+                    allow_redirects=False,
+                    timeout=timeout,
+                )
+        except httpx.TransportError:
+            body.raise_own()  # the body's source failed, not the connection: its error
+            raise
+        return httpx.Response(
+            response.status,
+            headers=list(response.raw_headers),
+            stream=_Body(response),
+            request=request,
+            extensions={
+                "http_version": b"HTTP/1.1",
+                "reason_phrase": (response.reason or "").encode(),
+            },
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
