@@ -113,7 +113,7 @@ class HomePosters:
         name = f"jupiter-{job.render_id}.jpg"
         try:
             answer = await client.files_upload_v2(
-                file=base64.b64decode(stored), filename=name, title=name, alt_txt=name
+                file=base64.b64decode(stored), filename=name, title=name
             )
             file_id = str((answer.get("file") or {}).get("id") or "")
         except SlackApiError as exc:
@@ -130,6 +130,7 @@ class HomePosters:
             log.info("poster not uploaded: %s", _why(exc), extra={"render": job.render_id})
             return None
         if not file_id:
+            self._fail(tenant, job.render_id)
             return None
         return await self._store.put_poster_upload(PLATFORM, tenant, job.render_id, file_id)
 
