@@ -1,6 +1,6 @@
-"""Posters hosted by a chat platform: where a platform shows only images it hosts itself (Slack's
-Home tab takes a `slack_file`, not bytes), the poster is uploaded there once per workspace and
-video, and the platform's file id is kept here to be reused on every view.
+"""Posters hosted by a chat platform: where a platform's views show only images it hosts itself
+(a file id, not bytes), the poster is uploaded there once per workspace and video, and the
+platform's file id is kept here to be reused on every view.
 
 What must hold: one file id per (platform, tenant, render); of racing uploads the first stored
 wins and every caller gets that one; a file id is forgotten only when the platform refused it
