@@ -7,6 +7,9 @@ What must hold:
   else's is refused;
 - the workspace's NemoVideo token is stored encrypted as the tenant's own token and never shown
   back (the input is always empty); an empty field keeps the stored one;
+- each video is a section of its own, with its poster beside it (an image accessory showing a
+  Slack-hosted file, `posters.py`) where one was uploaded; at most `HOME_VIDEOS` videos, so the
+  view stays far below Slack's 100 blocks;
 - everything here is best effort: a Home that cannot be drawn never breaks a turn.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -39,6 +43,9 @@ EXAMPLES = (
     "a 15-second vertical video of ocean waves with lo-fi music",
 )
 ASPECTS = ("16:9", "9:16", "1:1")
+HOME_VIDEOS = 10  # videos listed: 5 blocks around them, far below a view's 100
+# render id -> Slack file id of the poster, for the videos listed (uploading what is missing)
+PosterIds = Callable[[Sequence[RenderJob]], Awaitable[dict[str, str]]]
 
 
 class HomeEngine(Protocol):
@@ -81,16 +88,43 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
+def _version(job: RenderJob) -> str:
+    return f"v{job.version}" if job.version else job.render_id
+
+
 def _video_line(job: RenderJob, language: str, task: str | None = None) -> str:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(job.posted_at or job.created_at))
-    version = f"v{job.version}" if job.version else job.render_id
     link = (
         f"<{escape(job.output_url)}|{say(SlackWords.OPEN_VIDEO, language)}>"
         if job.output_url
         else ""
     )
     project = f" · <{escape(task)}|{say(SlackWords.OPEN_PROJECT, language)}>" if task else ""
-    return f"• *{escape(version)}* · {when} · {link}{project}"
+    return f"*{escape(_version(job))}* · {when} · {link}{project}"
+
+
+def _video_section(
+    job: RenderJob, language: str, task: str | None, poster: str | None
+) -> dict[str, Any]:
+    """One video; its poster beside it when Slack hosts a copy (`poster`: the file id)."""
+    block = _section(_video_line(job, language, task))
+    if poster:
+        block["accessory"] = {
+            "type": "image",
+            "slack_file": {"id": poster},
+            "alt_text": say(SlackWords.POSTER_OF, language, version=_version(job)),
+        }
+    return block
+
+
+async def _poster_ids(posters: PosterIds | None, videos: Sequence[RenderJob]) -> dict[str, str]:
+    if posters is None or not videos:
+        return {}
+    try:
+        return await posters(videos)
+    except Exception as exc:  # posters are a nicety on the Home: the videos stand without them
+        log.info("no posters for the Home: %s", exc.__class__.__name__)
+        return {}
 
 
 async def _task_link(engine: HomeEngine, key: ThreadKey) -> str | None:
@@ -101,7 +135,13 @@ async def _task_link(engine: HomeEngine, key: ThreadKey) -> str | None:
 
 
 async def home_view(
-    engine: HomeEngine, store: HomeStore, key: ThreadKey, user: str, admin: bool, language: str
+    engine: HomeEngine,
+    store: HomeStore,
+    key: ThreadKey,
+    user: str,
+    admin: bool,
+    language: str,
+    posters: PosterIds | None = None,
 ) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [_section(f"*{say(SlackWords.HOME_TITLE, language)}*")]
     try:
@@ -119,12 +159,7 @@ async def home_view(
         )
     except Exception as exc:
         log.info("no balance for the Home: %s", exc.__class__.__name__)
-    videos = await store.user_videos(PLATFORM, key.tenant, user, 10)
-    links = {job.key: await _task_link(engine, job.key) for job in videos}
-    lines = [_video_line(job, language, links[job.key]) for job in videos] or [
-        say(SlackWords.NO_VIDEOS, language)
-    ]
-    blocks.append(_section(f"*{say(SlackWords.RECENT_VIDEOS, language)}*\n" + "\n".join(lines)))
+    blocks.extend(await _videos(engine, store, key, user, language, posters))
     blocks.append(_section(say(SlackWords.HOW_TO_START, language)))
     if admin:
         blocks.append(
@@ -140,6 +175,26 @@ async def home_view(
             }
         )
     return {"type": "home", "blocks": blocks}
+
+
+async def _videos(
+    engine: HomeEngine,
+    store: HomeStore,
+    key: ThreadKey,
+    user: str,
+    language: str,
+    posters: PosterIds | None,
+) -> list[dict[str, Any]]:
+    """The heading and a section per recent video, each with its task link and poster."""
+    heading = f"*{say(SlackWords.RECENT_VIDEOS, language)}*"
+    videos = await store.user_videos(PLATFORM, key.tenant, user, HOME_VIDEOS)
+    if not videos:
+        return [_section(f"{heading}\n{say(SlackWords.NO_VIDEOS, language)}")]
+    links = {job.key: await _task_link(engine, job.key) for job in videos}
+    ids = await _poster_ids(posters, videos)
+    return [_section(heading)] + [
+        _video_section(job, language, links[job.key], ids.get(job.render_id)) for job in videos
+    ]
 
 
 def _input(block_id: str, label: str, element: dict[str, Any]) -> dict[str, Any]:

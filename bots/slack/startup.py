@@ -5,13 +5,18 @@ token only on the first request, and every reply then fails), and a bad `SLACK_A
 makes slack_sdk's Socket Mode client retry every few seconds for ever, logging a traceback
 each time. Both become a `SettingsError` naming the variable (status 2); a Slack that cannot
 be reached at all names `SLACK_API_URL` (status 1).
+
+A token that works but lacks some of the manifest's scopes (Slack names the granted ones in
+`X-OAuth-Scopes` on every answer) is warned about once and served: each feature that needs a
+missing scope falls back on its own (no `files:write`: links instead of MP4s, a Home without
+posters).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import ClientError
@@ -19,6 +24,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.settings import SettingsError
+
+from .oauth import BOT_SCOPES
 
 log = logging.getLogger("jupiter.slack")
 
@@ -41,7 +48,7 @@ def _unreachable(api_url: str, exc: BaseException) -> ConnectionError:
 async def check_bot_token(client: AsyncWebClient, api_url: str) -> None:
     """`auth.test` with the bot token before serving."""
     try:
-        await client.auth_test()
+        answer = await client.auth_test()
     except SlackApiError as exc:
         error = exc.response.get("error")
         raise SettingsError(
@@ -50,6 +57,22 @@ async def check_bot_token(client: AsyncWebClient, api_url: str) -> None:
         ) from None
     except (TimeoutError, ClientError, OSError) as exc:
         raise _unreachable(api_url, exc) from None
+    missing = missing_scopes(answer.headers)
+    if missing:
+        log.warning(
+            "the Slack bot token lacks %s: what needs it is skipped; reinstall the app "
+            "from deploy/slack/manifest.yml to grant it",
+            ", ".join(missing),
+        )
+
+
+def missing_scopes(headers: Mapping[str, Any]) -> list[str]:
+    """The manifest's scopes the token was not granted, from `X-OAuth-Scopes` (none known: [])."""
+    granted = next((v for k, v in headers.items() if k.lower() == "x-oauth-scopes"), None)
+    if granted is None:
+        return []
+    have = {scope.strip() for scope in str(granted).split(",")}
+    return [scope for scope in BOT_SCOPES if scope not in have]
 
 
 def app_token_refused(error: object) -> SettingsError:

@@ -5,7 +5,9 @@ What must hold:
 - `agent_session_stopped` is "stop" for that thread (the engine cancels the turn, its queue and
   renders, and confirms in the thread) and moves the session away from `processing` at once;
   it is stored before it is acked, like every message (`process_before_response`);
-- a Settings submission from anyone but a workspace admin is refused, whatever the modal says.
+- a Settings submission from anyone but a workspace admin is refused, whatever the modal says;
+- the Home is published on its own task (`SlackThreads.refresh_home`), never inside Slack's
+  3-second acknowledgement: uploading posters first (`posters.py`) may take longer.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from .home import (
     suggested_prompts,
 )
 from .incoming import org_wide, thread_key
+from .posters import HomePosters, PosterStore
 from .thread import SlackThreads
 from .words import SlackWords
 
@@ -52,6 +55,7 @@ class SurfaceListeners:
         self._home: tuple[HomeEngine, HomeStore] | None = (
             (cast(HomeEngine, engine), cast(HomeStore, store)) if store is not None else None
         )
+        self._posters = HomePosters(cast(PosterStore, store)) if store is not None else None
 
     async def on_session_stopped(self, body: dict[str, Any]) -> None:
         event = body.get("event") or {}
@@ -79,18 +83,23 @@ class SurfaceListeners:
                 await _suggest(client, channel, None)
             return
         if event.get("tab") == "home" and user:
-            await self.publish_home(tenant, user)
+            self._threads.refresh_home(tenant, user)
 
     async def publish_home(self, tenant: str, user: str, language: str = "en") -> None:
         """Best effort: the Home view for `user`, refreshed after deliveries too."""
         if self._home is None:
             return
         client = self._threads.client_for(tenant)
+        posters = self._posters
         try:
             admin = await is_admin(client, user)
             key = thread_key(tenant, "home", user)
-            view = await home_view(*self._home, key, user, admin, language)
-            await client.views_publish(user_id=user, view=view)
+            ids = (lambda videos: posters.file_ids(client, tenant, videos)) if posters else None
+            view = await home_view(*self._home, key, user, admin, language, ids)
+            if posters is not None:
+                await posters.publish(client, tenant, user, view)
+            else:
+                await client.views_publish(user_id=user, view=view)
         except Exception as exc:
             log.info("home not published: %s", exc.__class__.__name__)
 

@@ -327,7 +327,8 @@ class SlackThreads:
         self._settings = settings
         self._status = StatusSupport()
         self.support = Support()
-        # Set by the Home: refresh a user's Home after a delivery (tenant, user), best effort.
+        # Set by the Home: publish a user's Home (tenant, user), best effort; `refresh_home`
+        # runs it on a task of its own, after a delivery and when the Home tab opens.
         self.on_delivered: Callable[[str, str], Coroutine[Any, Any, None]] | None = None
         self._refreshing: set[asyncio.Task[None]] = set()
         self._status_refresh = status_refresh_seconds
@@ -346,7 +347,7 @@ class SlackThreads:
             support=self.support,
             user=user,
             prompt=prompt,
-            delivered=self._refresh_home,
+            delivered=self.refresh_home,
             http=self._http,
             settings=self._settings,
             status=self._status,
@@ -354,7 +355,8 @@ class SlackThreads:
             status_max_seconds=self._status_max,
         )
 
-    def _refresh_home(self, tenant: str, user: str) -> None:
+    def refresh_home(self, tenant: str, user: str) -> None:
+        """Publish `user`'s Home on a task of its own (after a delivery, when the tab opens)."""
         if self.on_delivered is None:
             return
         task = asyncio.create_task(self.on_delivered(tenant, user), name="slack home refresh")

@@ -37,6 +37,7 @@ class SlackWords(StrEnum):
     HOME_TITLE = "slack.home_title"
     RECENT_VIDEOS = "slack.recent_videos"
     NO_VIDEOS = "slack.no_videos"
+    POSTER_OF = "slack.poster_of"
     HOW_TO_START = "slack.how_to_start"
     SETTINGS = "slack.settings"
     SAVE = "slack.save"
@@ -88,6 +89,7 @@ _EN: dict[StrEnum, str] = {
     SlackWords.HOME_TITLE: "🎬 Jupiter: videos from a prompt",
     SlackWords.RECENT_VIDEOS: "Your recent videos",
     SlackWords.NO_VIDEOS: "No videos yet.",
+    SlackWords.POSTER_OF: "Poster of {version}",
     SlackWords.HOW_TO_START: (
         "*How to start*: open the Messages tab and describe your video, mention @Jupiter in a "
         "channel, or type `/video a sunset over mountains`. Reply in the thread to change it; "
@@ -137,6 +139,7 @@ _ZH: dict[StrEnum, str] = {
     SlackWords.HOME_TITLE: "🎬 Jupiter：用一句话生成视频",
     SlackWords.RECENT_VIDEOS: "你最近的视频",
     SlackWords.NO_VIDEOS: "还没有视频。",
+    SlackWords.POSTER_OF: "{version} 的封面",
     SlackWords.HOW_TO_START: (
         "*如何开始*：打开“消息”标签描述你的视频，在频道里 @Jupiter，或输入 "
         "`/video 山间日落`。在线程里回复即可修改；说 `导出` 获取 MP4。"

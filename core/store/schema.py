@@ -95,6 +95,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE install_states (
             state TEXT PRIMARY KEY, expires_at DOUBLE PRECISION NOT NULL)""",
     ),
+    # 7: a poster's copy on a chat platform whose views show only images it hosts itself (the
+    # platform's file id): uploaded once per workspace and video, then reused
+    (
+        """CREATE TABLE poster_uploads (
+            platform TEXT NOT NULL, tenant TEXT NOT NULL, render_id TEXT NOT NULL,
+            file_id TEXT NOT NULL, uploaded_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (platform, tenant, render_id))""",
+    ),
 )
 
 

@@ -27,6 +27,7 @@ from core.store.dialect import Database, PostgresDatabase, SQLiteDatabase
 from core.store.health import Health
 from core.store.identities import Identities
 from core.store.installs import Installs
+from core.store.posters import PosterUploads
 from core.store.preferences import Preferences
 from core.store.questions import Questions
 from core.store.renders import RenderJobs
@@ -45,6 +46,7 @@ class Store(
     Health,
     Questions,
     Installs,
+    PosterUploads,
 ):
     """Everything the engine persists. Each method is atomic; writes that decide ownership are
     conditional ("claim if free or lapsed", "mark posted if not yet"), so two processes never

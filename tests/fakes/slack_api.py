@@ -9,6 +9,14 @@ answer a file request with a login page (the app lacks files:read), or redirect 
 A second listener plays "another host" (`other_url`): it records every request that reaches it,
 so a test can prove the bot token never went there.
 
+Files are Slack's external upload: `files.getUploadURLExternal` hands out a loopback upload URL
+and a file id, the bytes are POSTed there (raw, no token), `files.completeUploadExternal` makes
+the file (shared where `channel_id` says, else private to the uploader). `views.publish` resolves
+every `slack_file` of the view the way Slack does: an unknown, deleted, unfinished or non-image
+file, or one the caller cannot see, is `invalid_blocks` with a json-pointer to it. The token's
+scopes (`scopes`) ride on every answer as `X-OAuth-Scopes`, and a method whose scope is missing
+answers `missing_scope` with `needed` / `provided`.
+
     async with FakeSlack(bot_token="xoxb-...") as slack:
         settings = Settings(slack_api_url=slack.api_url, ...)
         ...
@@ -22,6 +30,7 @@ import base64
 import hashlib
 import itertools
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +41,31 @@ from aiohttp import WSMsgType, web
 
 SECTION_TEXT_LIMIT = 3000
 BLOCK_LIMIT = 50
+VIEW_BLOCK_LIMIT = 100  # a Home tab or modal
+SLACK_FILE_ID = re.compile(r"^[F][A-Z0-9]{8,}$")
+IMAGE_TYPES = {"png", "jpg", "jpeg", "gif"}  # what a slack_file may be
+# The scopes of the manifest (deploy/slack/manifest.yml): what a fresh install grants.
+MANIFEST_SCOPES = frozenset(
+    {
+        "app_mentions:read",
+        "assistant:write",
+        "channels:history",
+        "chat:write",
+        "commands",
+        "files:read",
+        "files:write",
+        "groups:history",
+        "im:history",
+        "users:read",
+    }
+)
+METHOD_SCOPES = {  # Slack's method reference pages, for the methods whose scope tests take away
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "users.info": "users:read",
+}
 
 
 @dataclass
@@ -82,6 +116,15 @@ class Upload:
     sha256: str = ""
     content_length_header: str | None = None
     completed: dict[str, Any] | None = None
+    uploader: str | None = None  # the token that asked for the upload URL (the file's owner)
+    deleted: bool = False
+    data: bytes = b""  # kept only for images (posters are small; videos are only counted)
+
+    @property
+    def shared(self) -> bool:
+        return bool(
+            self.completed and (self.completed.get("channel_id") or self.completed.get("channels"))
+        )
 
 
 @dataclass
@@ -146,6 +189,9 @@ class FakeSlack:
         self.user_locales: dict[str, str] = {}
         self.post_errors: dict[str, str] = {}  # channel -> error for chat.postMessage
         self.file_mode = "ok"  # ok | html | redirect_other | redirect_slack | forbidden
+        self.scopes: set[str] = set(MANIFEST_SCOPES)  # what the bot token was granted
+        # Upload POSTs of files named "*.jpg" (say) answer this HTTP status instead of 200.
+        self.upload_refusals: dict[str, int] = {}
         self._state = _State()
         self._changed = asyncio.Condition()
         self._ts = itertools.count(1)
@@ -260,6 +306,10 @@ class FakeSlack:
             retry_after = 0
         self._state.faults[method] = Fault(status, count, retry_after)
 
+    def delete_file(self, file_id: str) -> None:
+        """As a workspace admin deleting an uploaded file in Slack."""
+        self._state.uploads[file_id].deleted = True
+
     def add_file(self, file_id: str, name: str, data: bytes, content_type: str = "") -> str:
         """Serve `data` as a private file; returns its `url_private_download`."""
         self._state.files[file_id] = PrivateFile(name, data, content_type or _guess(name))
@@ -333,8 +383,14 @@ class FakeSlack:
             handler = getattr(self, "_m_" + method.replace(".", "_"), None)
             if handler is None:
                 return _error("unknown_method")
+            headers = {"X-OAuth-Scopes": ",".join(sorted(self.scopes))}
+            needed = METHOD_SCOPES.get(method)
+            if needed and needed not in self.scopes:
+                provided = ",".join(sorted(self.scopes))
+                missing = {"ok": False, "error": "missing_scope", "needed": needed}
+                return web.json_response({**missing, "provided": provided}, headers=headers)
             answer: dict[str, Any] = handler(args)
-            return web.json_response(answer)
+            return web.json_response(answer, headers=headers)
         finally:
             await self._touch()
 
@@ -431,8 +487,48 @@ class FakeSlack:
         view = json.loads(view) if isinstance(view, str) else view
         if not args.get("user_id") or not isinstance(view, dict) or view.get("type") != "home":
             return {"ok": False, "error": "invalid_arguments"}
+        blocks = view.get("blocks") or []
+        if len(blocks) > VIEW_BLOCK_LIMIT:
+            return {"ok": False, "error": "invalid_blocks"}
+        problems = self._slack_file_problems(blocks)
+        if problems:
+            return {
+                "ok": False,
+                "error": "invalid_blocks",
+                "errors": problems,
+                "response_metadata": {"messages": [f"[ERROR] {p}" for p in problems]},
+            }
         self.views.append({"user_id": args["user_id"], **view})
         return {"ok": True, "view": {"id": f"V{next(self._ids):08d}", **view}}
+
+    def _slack_file_problems(self, blocks: list[dict[str, Any]]) -> list[str]:
+        """Slack's refusals of the view's `slack_file` references, worded as Slack words them."""
+        problems = []
+        for pointer, ref in _slack_files(blocks):
+            if not isinstance(ref, dict) or ("id" in ref) == ("url" in ref):
+                problems.append(f"must provide either url or id [json-pointer:{pointer}]")
+                continue
+            file_id = str(ref.get("id") or "")
+            if "id" in ref and not SLACK_FILE_ID.match(file_id):
+                problems.append(
+                    f"input must match regex pattern: ^[F][A-Z0-9]{{8,}}$ [json-pointer:{pointer}/id]"
+                )
+                continue
+            if "url" in ref:
+                file_id = str(ref["url"]).split("/files-pri/", 1)[-1].split("/", 1)[0]
+                file_id = file_id.split("-", 1)[-1]
+            if not self._visible_image(file_id):
+                problems.append(f"invalid slack file [json-pointer:{pointer}]")
+        return problems
+
+    def _visible_image(self, file_id: str) -> bool:
+        """A finished, undeleted image the caller may see: shared, or its own private file."""
+        upload = self._state.uploads.get(file_id)
+        if upload is None or upload.completed is None or upload.deleted:
+            return False
+        if upload.filename.rsplit(".", 1)[-1].lower() not in IMAGE_TYPES:
+            return False
+        return upload.shared or upload.uploader == self._caller
 
     def _m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
         view = args.get("view")
@@ -527,8 +623,11 @@ class FakeSlack:
             return {"ok": False, "error": "invalid_arguments"}
         if not args.get("filename"):
             return {"ok": False, "error": "invalid_arguments"}
+        if length <= 0:
+            return {"ok": False, "error": "missing_argument"}
         file_id = f"F{next(self._ids):08d}"
-        self._state.uploads[file_id] = Upload(file_id, str(args["filename"]), length)
+        upload = Upload(file_id, str(args["filename"]), length, uploader=self._caller)
+        self._state.uploads[file_id] = upload
         return {"ok": True, "upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
 
     def _m_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -542,8 +641,30 @@ class FakeSlack:
             if upload is None or upload.received != upload.length:
                 return {"ok": False, "error": "file_not_found"}
             upload.completed = dict(args)
-            done.append({"id": upload.file_id, "name": upload.filename, "title": item.get("title")})
+            done.append(self._file_object(upload, item.get("title")))
         return {"ok": True, "files": done}
+
+    def _file_object(self, upload: Upload, title: str | None) -> dict[str, Any]:
+        """The file object Slack answers with (the fields a client reads)."""
+        extension = upload.filename.rsplit(".", 1)[-1].lower()
+        private = f"{self.base_url}/files-pri/{self.team_id}-{upload.file_id}/{upload.filename}"
+        channel = (upload.completed or {}).get("channel_id")
+        return {
+            "id": upload.file_id,
+            "name": upload.filename,
+            "title": title or upload.filename,
+            "mimetype": _guess(upload.filename),
+            "filetype": extension,
+            "size": upload.length,
+            "user": self.bot_user_id,
+            "is_public": bool(channel),
+            "url_private": private,
+            "url_private_download": private.replace(
+                f"/{upload.filename}", f"/download/{upload.filename}"
+            ),
+            "permalink": f"{self.base_url}/files/{self.bot_user_id}/{upload.file_id}/{upload.filename}",
+            "channels": [channel] if channel else [],
+        }
 
     def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         if self.users_error:
@@ -569,11 +690,19 @@ class FakeSlack:
         if upload is None:
             return web.Response(status=404, text="unknown upload")
         upload.content_length_header = request.headers.get("Content-Length")
+        status = self.upload_refusals.get("." + upload.filename.rsplit(".", 1)[-1].lower())
+        if status is not None:
+            await request.read()
+            await self._touch()
+            return web.Response(status=status, text=f"refused - {status}")
         digest = hashlib.sha256()
+        image = upload.filename.rsplit(".", 1)[-1].lower() in IMAGE_TYPES
         async for chunk in request.content.iter_any():
             upload.received += len(chunk)
             upload.chunks += 1
             digest.update(chunk)
+            if image:
+                upload.data += chunk
         upload.sha256 = digest.hexdigest()
         await self._touch()
         return web.Response(text=f"OK - {upload.received}")
@@ -635,6 +764,23 @@ class FakeSlack:
 
     def response_url(self, name: str = "1") -> str:
         return f"{self.base_url}/respond/{name}"
+
+
+def _slack_files(blocks: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    """(json-pointer, slack_file) of every image block, section accessory and context image."""
+    found = []
+    for i, block in enumerate(blocks):
+        if block.get("type") == "image" and "image_url" not in block:
+            found.append((f"/blocks/{i}/slack_file", block.get("slack_file")))
+        accessory = block.get("accessory") or {}
+        if accessory.get("type") == "image" and "image_url" not in accessory:
+            found.append((f"/blocks/{i}/accessory/slack_file", accessory.get("slack_file")))
+        for j, element in enumerate(block.get("elements") or []):
+            if isinstance(element, dict) and element.get("type") == "image":
+                if "image_url" not in element:
+                    pointer = f"/blocks/{i}/elements/{j}/slack_file"
+                    found.append((pointer, element.get("slack_file")))
+    return found
 
 
 def _append_chunks(message: Message, args: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ import pytest
 from core.port import ThreadKey
 from core.runtime import Runtime
 from core.sim import LocalBackend
-from tests.fakes.slack_api import FakeSlack, Message
+from tests.fakes.slack_api import Call, FakeSlack, Message
 from tests.faults.conftest import sim_log
 from tests.slack.conftest import (
     BOT_TOKEN,
@@ -88,6 +88,11 @@ async def world(
         yield World(slack, sim, rt, app)
 
 
+def shared_uploads(slack: FakeSlack) -> list[Call]:
+    """Completed uploads shared into a channel (the MP4s; the Home's posters stay private)."""
+    return [c for c in slack.calls("files.completeUploadExternal") if c.args.get("channel_id")]
+
+
 @pytest.fixture
 async def w(slack: FakeSlack, sim: LocalBackend, tmp_path: Path) -> AsyncIterator[World]:
     async with world(slack, sim, tmp_path) as value:
@@ -104,10 +109,10 @@ async def test_happy_path_to_an_mp4_in_the_thread(w: World) -> None:
     assert "Done!" in answer.all_text
 
     assert (await w.app.click("export", key)).status_code == 200
-    (done,) = await w.slack.wait_for(lambda: w.slack.calls("files.completeUploadExternal"), WAIT)
+    (done,) = await w.slack.wait_for(lambda: shared_uploads(w.slack), WAIT)
     await w.rt.engine.idle(WAIT)
     assert done.args["channel_id"] == CHANNEL and done.args["thread_ts"] == key.thread
-    (upload,) = w.slack.uploads
+    (upload,) = [u for u in w.slack.uploads if u.filename.endswith(".mp4")]  # and the poster
     assert upload.received == upload.length > 1000 and upload.chunks >= 1
     links = [m for m in w.thread(key) if "Your video is ready" in m.all_text]
     assert len(links) == 1
@@ -273,14 +278,14 @@ async def test_a_restart_in_the_middle_of_a_render_posts_the_link_once(
         await slack.wait_for(
             lambda: any("Rendering" in m.all_text and m.edits for m in first.thread(key)), WAIT
         )
-    assert not slack.calls("files.completeUploadExternal")
+    assert not shared_uploads(slack)
 
     async with world(slack, sim, tmp_path, owner="second") as second:
-        await slack.wait_for(lambda: slack.calls("files.completeUploadExternal"), WAIT)
+        await slack.wait_for(lambda: shared_uploads(slack), WAIT)
         await second.rt.engine.idle(WAIT)
         links = [m for m in second.thread(key) if "Your video is ready" in m.all_text]
         assert len(links) == 1
-        assert len(slack.uploads) == 1
+        assert len([u for u in slack.uploads if u.filename.endswith(".mp4")]) == 1
 
 
 async def test_video_command_runs_the_conversation_in_its_own_thread(w: World) -> None:

@@ -71,6 +71,7 @@ METHOD_SCOPES = {
     "assistant_threads_setSuggestedPrompts": "assistant:write",
     "files_getUploadURLExternal": "files:write",
     "files_completeUploadExternal": "files:write",
+    "files_upload_v2": "files:write",  # the two above and the upload POST: Home posters
     "users_info": "users:read",
     "views_publish": "",
     "views_open": "",
