@@ -141,15 +141,15 @@ class Intake:
                 return
         else:
             self._notices.pop(key, None)  # a new burst begins
-        if await _stored(self.store.enqueue_turn(key, incoming)) is None:
+        turn_id = await _stored(self.store.enqueue_turn(key, incoming))
+        if turn_id is None:
             log.info("duplicate delivery ignored", extra={"thread_key": str(key)})
             return
         if not busy:
             self.queue.start(key)
             return
         self.metrics.queued.inc()
-        ahead = waiting + (1 if self.queue.running(key) else 0)  # the turn under way counts
-        self.tasks.spawn(self.voice.guard(ctx, self._tell_queued(ctx, ahead)), f"queued {key}")
+        self.tasks.spawn(self.voice.guard(ctx, self._tell_queued(ctx, turn_id)), f"queued {key}")
 
     async def _refuse_full(self, ctx: TurnContext) -> None:
         """Past the thread's queue limit: not stored, not charged; a flood hears it once."""
@@ -162,8 +162,12 @@ class Intake:
             notice = ctx.post(ReplyKind.ERROR, Msg.LIMIT_QUEUE, limit=self.max_queued)
             self.tasks.spawn(self.voice.guard(ctx, notice), f"refused {ctx.key}")
 
-    async def _tell_queued(self, ctx: TurnContext, ahead: int) -> None:
-        """Where the message stands and about how long: one message per burst, kept current."""
+    async def _tell_queued(self, ctx: TurnContext, turn_id: int) -> None:
+        """Where the message stands and about how long: one message per burst, kept current.
+        The turns ahead are counted by the store in one read, the one under way included."""
+        ahead = await self.store.turns_ahead(ctx.key, turn_id)
+        if not ahead:
+            return  # the turns before it finished meanwhile: it is under way, not waiting
         eta = self.queue.estimate(ahead, ctx.language)
         notice = self._notices.get(ctx.key)
         if notice is None:
