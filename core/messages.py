@@ -75,6 +75,7 @@ class Msg(StrEnum):
     LIMIT_DAILY = "limit_daily"
     LIMIT_CREDITS = "limit_credits"
     CREDITS_SPENT = "credits_spent"
+    REFUSED_SO_FAR = "refused_so_far"  # the count a burst's one refusal message keeps current
     NEW_VIDEO = "new_video"
     VERSIONS_NONE = "versions_none"
     VERSIONS_HEAD = "versions_head"
@@ -189,6 +190,7 @@ _EN: dict[StrEnum, str] = {
     Msg.LIMIT_DAILY: "⚠️ This would cost about {cost} credits and your daily budget has {left} left (JUPITER_USER_DAILY_CREDITS: {budget} a day), so I didn't send it. It resets at midnight UTC.",
     Msg.LIMIT_CREDITS: '⚠️ This would cost about {cost} credits and only {left} are left, so I didn\'t send it. Say "credits" for the balance.',
     Msg.CREDITS_SPENT: "Today you've spent about {spent} of your {budget} daily credits.",
+    Msg.REFUSED_SO_FAR: "{count} messages refused for this so far; none was sent or charged.",
     Msg.NEW_VIDEO: '🆕 Starting a new video in this conversation: describe what you want. Earlier versions stay listed under "versions".',
     Msg.VERSIONS_NONE: "No versions yet: describe a video to make v1.",
     Msg.VERSIONS_HEAD: 'Versions in this conversation (say "export v2" to render one as it was):',
@@ -301,6 +303,7 @@ _ZH: dict[StrEnum, str] = {
     Msg.LIMIT_DAILY: "⚠️ 这一步大约需要 {cost} 积分，你今天的预算只剩 {left}（JUPITER_USER_DAILY_CREDITS：每天 {budget}），所以没有发送。预算在 UTC 零点重置。",
     Msg.LIMIT_CREDITS: "⚠️ 这一步大约需要 {cost} 积分，但只剩 {left}，所以没有发送。发送“积分”查看余额。",
     Msg.CREDITS_SPENT: "你今天已使用约 {spent} / {budget} 每日积分。",
+    Msg.REFUSED_SO_FAR: "到目前为止已因此拒绝 {count} 条消息，都没有发送，也没有扣费。",
     Msg.NEW_VIDEO: "🆕 在这个对话里开始一个新视频：请描述你想要的内容。之前的版本仍可在“版本”里查看。",
     Msg.VERSIONS_NONE: "还没有版本：先描述一个视频来生成 v1。",
     Msg.VERSIONS_HEAD: "本对话的版本（发送“导出 v2”可按当时的样子渲染）：",
