@@ -75,6 +75,7 @@ class Msg(StrEnum):
     LIMIT_DAILY = "limit_daily"
     LIMIT_CREDITS = "limit_credits"
     CREDITS_SPENT = "credits_spent"
+    REFUSED_SO_FAR = "refused_so_far"  # the count a burst's one refusal message keeps current
     NEW_VIDEO = "new_video"
     VERSIONS_NONE = "versions_none"
     VERSIONS_HEAD = "versions_head"
@@ -93,6 +94,10 @@ class Msg(StrEnum):
     HINT_DURATION = "hint_duration"
     HINT_STYLE = "hint_style"
     HINT_LANGUAGE = "hint_language"
+    FIELD_ASPECT = "field_aspect"  # a default's name, as `set ...` and the settings say it
+    FIELD_DURATION = "field_duration"
+    FIELD_STYLE = "field_style"
+    FIELD_LANGUAGE = "field_language"
     USING_DEFAULTS = "using_defaults"
     UNDO = "undo"
     QUIT_CHAT = "quit_chat"
@@ -123,7 +128,7 @@ _EN: dict[StrEnum, str] = {
     Msg.CONNECTING: "Connecting...",
     Msg.WORKING: "⏳ Still working... ({elapsed})",
     Msg.BUSY: "Working on your video...",
-    Msg.QUEUED: "📥 Got it. I'll start on this as soon as the current step finishes ({ahead} ahead of you, about {eta}).",
+    Msg.QUEUED: "📥 Got it. I'll start on this as soon as the current step finishes ({ahead} ahead of you, {eta}).",
     Msg.STOPPED: "🛑 Stopped.",
     Msg.STOPPED_QUEUE: "🛑 Stopped. Dropped {count} waiting message(s).",
     Msg.NOTHING_RUNNING: "Nothing is running right now.",
@@ -178,13 +183,14 @@ _EN: dict[StrEnum, str] = {
     Msg.ERR_FILE: "⚠️ I couldn't use that file: {detail}",
     Msg.ERR_FILE_SIZE_UNKNOWN: "⚠️ I couldn't tell how big {name} is, so I skipped it. Please attach it again.",
     Msg.ERR_INTERNAL: "⚠️ Something went wrong on my side. Your conversation is safe: please try again.",
-    Msg.QUEUED_WAITING: "📥 Got it. {waiting} messages are waiting; the first starts as soon as the current step finishes (about {eta}).",
-    Msg.ETA_MINUTES: "{minutes} min",
+    Msg.QUEUED_WAITING: "📥 Got it. {waiting} messages are waiting; the first starts as soon as the current step finishes ({eta}).",
+    Msg.ETA_MINUTES: "about {minutes} min",
     Msg.ETA_SOON: "under a minute",
     Msg.LIMIT_QUEUE: '⚠️ {limit} messages are already waiting in this thread (the limit, JUPITER_MAX_QUEUED_PER_THREAD), so I didn\'t take this one and nothing was charged. Send it again once they are done, or say "stop" to clear them.',
     Msg.LIMIT_DAILY: "⚠️ This would cost about {cost} credits and your daily budget has {left} left (JUPITER_USER_DAILY_CREDITS: {budget} a day), so I didn't send it. It resets at midnight UTC.",
     Msg.LIMIT_CREDITS: '⚠️ This would cost about {cost} credits and only {left} are left, so I didn\'t send it. Say "credits" for the balance.',
     Msg.CREDITS_SPENT: "Today you've spent about {spent} of your {budget} daily credits.",
+    Msg.REFUSED_SO_FAR: "{count} messages refused for this so far; none was sent or charged.",
     Msg.NEW_VIDEO: '🆕 Starting a new video in this conversation: describe what you want. Earlier versions stay listed under "versions".',
     Msg.VERSIONS_NONE: "No versions yet: describe a video to make v1.",
     Msg.VERSIONS_HEAD: 'Versions in this conversation (say "export v2" to render one as it was):',
@@ -203,6 +209,10 @@ _EN: dict[StrEnum, str] = {
     Msg.HINT_DURATION: "use a number of seconds from 3 to 600.",
     Msg.HINT_STYLE: "use a short word or two, e.g. cinematic, anime, watercolor.",
     Msg.HINT_LANGUAGE: "use en or zh.",
+    Msg.FIELD_ASPECT: "aspect",
+    Msg.FIELD_DURATION: "duration",
+    Msg.FIELD_STYLE: "style",
+    Msg.FIELD_LANGUAGE: "language",
     Msg.USING_DEFAULTS: "Using your defaults: {values}",
     Msg.UNDO: 'There\'s no undo on the video service, but every change is a version: say "versions" to list them and "export v2" to get one as it was. To change the current video back, describe it ("remove the music").',
     Msg.QUIT_CHAT: "Nothing to quit here: this conversation simply waits for your next message.",
@@ -236,7 +246,7 @@ _ZH: dict[StrEnum, str] = {
     Msg.CONNECTING: "连接中...",
     Msg.WORKING: "⏳ Still working... 仍在处理中（{elapsed}）",
     Msg.BUSY: "正在制作你的视频...",
-    Msg.QUEUED: "📥 收到。当前步骤完成后我会马上处理这条消息（前面还有 {ahead} 条，大约 {eta}）。",
+    Msg.QUEUED: "📥 收到。当前步骤完成后我会马上处理这条消息（前面还有 {ahead} 条，{eta}）。",
     Msg.STOPPED: "🛑 已停止。",
     Msg.STOPPED_QUEUE: "🛑 已停止，并取消了 {count} 条排队消息。",
     Msg.NOTHING_RUNNING: "当前没有正在进行的任务。",
@@ -286,13 +296,14 @@ _ZH: dict[StrEnum, str] = {
     Msg.ERR_FILE: "⚠️ 无法使用该文件：{detail}",
     Msg.ERR_FILE_SIZE_UNKNOWN: "⚠️ 无法确定 {name} 的大小，已跳过，请重新附加。",
     Msg.ERR_INTERNAL: "⚠️ 我这边出了点问题。你的会话没有丢失，请再试一次。",
-    Msg.QUEUED_WAITING: "📥 收到。共有 {waiting} 条消息在排队，当前步骤完成后依次处理（大约 {eta}）。",
-    Msg.ETA_MINUTES: "{minutes} 分钟",
+    Msg.QUEUED_WAITING: "📥 收到。共有 {waiting} 条消息在排队，当前步骤完成后依次处理（{eta}）。",
+    Msg.ETA_MINUTES: "大约 {minutes} 分钟",
     Msg.ETA_SOON: "不到一分钟",
     Msg.LIMIT_QUEUE: "⚠️ 本线程已有 {limit} 条消息在排队（上限 JUPITER_MAX_QUEUED_PER_THREAD），这条没有接收，也没有扣费。等它们完成后再发一次，或发送“停止”清空队列。",
     Msg.LIMIT_DAILY: "⚠️ 这一步大约需要 {cost} 积分，你今天的预算只剩 {left}（JUPITER_USER_DAILY_CREDITS：每天 {budget}），所以没有发送。预算在 UTC 零点重置。",
     Msg.LIMIT_CREDITS: "⚠️ 这一步大约需要 {cost} 积分，但只剩 {left}，所以没有发送。发送“积分”查看余额。",
     Msg.CREDITS_SPENT: "你今天已使用约 {spent} / {budget} 每日积分。",
+    Msg.REFUSED_SO_FAR: "到目前为止已因此拒绝 {count} 条消息，都没有发送，也没有扣费。",
     Msg.NEW_VIDEO: "🆕 在这个对话里开始一个新视频：请描述你想要的内容。之前的版本仍可在“版本”里查看。",
     Msg.VERSIONS_NONE: "还没有版本：先描述一个视频来生成 v1。",
     Msg.VERSIONS_HEAD: "本对话的版本（发送“导出 v2”可按当时的样子渲染）：",
@@ -311,6 +322,10 @@ _ZH: dict[StrEnum, str] = {
     Msg.HINT_DURATION: "请用 3 到 600 之间的秒数。",
     Msg.HINT_STYLE: "请用一两个词，例如 cinematic、anime、watercolor。",
     Msg.HINT_LANGUAGE: "请用 en 或 zh。",
+    Msg.FIELD_ASPECT: "比例",
+    Msg.FIELD_DURATION: "时长",
+    Msg.FIELD_STYLE: "风格",
+    Msg.FIELD_LANGUAGE: "语言",
     Msg.USING_DEFAULTS: "使用你的默认设置：{values}",
     Msg.UNDO: "视频服务没有撤销功能，但每次修改都是一个版本：发送“版本”查看，发送“导出 v2”获取当时的视频。要改回当前视频，直接描述即可（例如“去掉音乐”）。",
     Msg.QUIT_CHAT: "这里无需退出：对话会一直等你的下一条消息。",

@@ -91,14 +91,18 @@ class AgentTurn:
         self.recovery_seconds = recovery_seconds
 
     async def run(self, ctx: TurnContext, text: str) -> None:
-        """One charged turn: refused before anything is sent when it would exceed a budget,
+        """One charged turn: refused before anything is sent when it would exceed a budget
+        (the daily budget even before "Connecting...", so a burst of refusals is one message),
         and waiting while the user already runs their share of turns elsewhere."""
+        # nothing made yet in this session (or no session yet): a new video
+        generation = not (await self.identities.cached_draft(ctx.key)).ready
+        cost = GENERATION_COST if generation else EDIT_COST
+        if not await self.spending.within_budget(ctx, cost):
+            return
         status_id = await ctx.post(ReplyKind.STATUS, Msg.CONNECTING)
         creds = await self.identities.credentials(ctx.key)
         session_id, before = await self.identities.session(ctx.key, creds, ctx.incoming)
-        generation = not before.ready  # nothing made yet in this session: a new video
-        cost = GENERATION_COST if generation else EDIT_COST
-        refusal = await self.spending.refusal(ctx, creds, cost, generation)
+        refusal = await self.spending.balance_refusal(ctx, creds, cost, generation)
         if refusal is not None:
             await self._replace(ctx, status_id, refusal)
             return

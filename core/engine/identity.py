@@ -104,6 +104,12 @@ class Identities:
             return row.session_id, Draft.from_json(row.draft_json)
         return await self.new_session(key, creds, incoming), Draft()
 
+    async def cached_draft(self, key: ThreadKey) -> Draft:
+        """The draft cached after the thread's last turn (empty without a session): whether
+        the next turn makes a new video, known without asking the backend."""
+        row = await self.store.get_thread(key)
+        return Draft.from_json(row.draft_json) if row is not None and row.session_id else Draft()
+
     async def new_session(self, key: ThreadKey, creds: Credentials, incoming: Incoming) -> str:
         language = session_language(incoming.locale, incoming.text, self.language)
         info = await self.client.create_session(creds, language)

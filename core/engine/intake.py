@@ -17,7 +17,7 @@ from core.engine.answers import Answers
 from core.engine.commands import Commands
 from core.engine.context import Contexts, TurnContext
 from core.engine.directory import ThreadDirectory
-from core.engine.limits import Bursts
+from core.engine.limits import QUEUE_LIMIT, Refusals
 from core.engine.queue import TurnQueue
 from core.engine.tasks import TaskSet
 from core.engine.voice import Voice
@@ -89,7 +89,7 @@ class Intake:
         self.contexts = contexts
         self.answers = answers
         self.max_queued = max_queued
-        self.bursts = Bursts()
+        self.refusals = Refusals()
         self._notices: dict[ThreadKey, str] = {}  # this burst's "queued" message per thread
 
     async def handle(self, thread: ChatThread, incoming: Incoming) -> None:
@@ -139,31 +139,37 @@ class Intake:
             if waiting >= self.max_queued:
                 await self._refuse_full(ctx)
                 return
-        else:
-            self._notices.pop(key, None)  # a new burst begins
-        if await _stored(self.store.enqueue_turn(key, incoming)) is None:
+        else:  # the queue drained: a new burst begins, for the notice and for refusals
+            self._notices.pop(key, None)
+            self.refusals.end(key, QUEUE_LIMIT)
+        turn_id = await _stored(self.store.enqueue_turn(key, incoming))
+        if turn_id is None:
             log.info("duplicate delivery ignored", extra={"thread_key": str(key)})
             return
         if not busy:
             self.queue.start(key)
             return
         self.metrics.queued.inc()
-        ahead = waiting + (1 if self.queue.running(key) else 0)  # the turn under way counts
-        self.tasks.spawn(self.voice.guard(ctx, self._tell_queued(ctx, ahead)), f"queued {key}")
+        self.tasks.spawn(self.voice.guard(ctx, self._tell_queued(ctx, turn_id)), f"queued {key}")
 
     async def _refuse_full(self, ctx: TurnContext) -> None:
-        """Past the thread's queue limit: not stored, not charged; a flood hears it once."""
+        """Past the thread's queue limit: not stored, not charged; a flood hears it in one
+        message, which counts the refused messages."""
         if ctx.incoming.event_id and not await _stored(
             self.store.first_seen(ctx.incoming.event_id)
         ):
             return
         self.metrics.refused.labels("queue").inc()
-        if self.bursts.should_speak(ctx.key, "queue"):
-            notice = ctx.post(ReplyKind.ERROR, Msg.LIMIT_QUEUE, limit=self.max_queued)
-            self.tasks.spawn(self.voice.guard(ctx, notice), f"refused {ctx.key}")
+        reply = ctx.reply(ReplyKind.ERROR, ctx.say(Msg.LIMIT_QUEUE, limit=self.max_queued))
+        notice = self.refusals.refuse(ctx, QUEUE_LIMIT, reply)
+        self.tasks.spawn(self.voice.guard(ctx, notice), f"refused {ctx.key}")
 
-    async def _tell_queued(self, ctx: TurnContext, ahead: int) -> None:
-        """Where the message stands and about how long: one message per burst, kept current."""
+    async def _tell_queued(self, ctx: TurnContext, turn_id: int) -> None:
+        """Where the message stands and about how long: one message per burst, kept current.
+        The turns ahead are counted by the store in one read, the one under way included."""
+        ahead = await self.store.turns_ahead(ctx.key, turn_id)
+        if not ahead:
+            return  # the turns before it finished meanwhile: it is under way, not waiting
         eta = self.queue.estimate(ahead, ctx.language)
         notice = self._notices.get(ctx.key)
         if notice is None:

@@ -28,6 +28,12 @@ _ASPECT_WORDS = {"vertical": "9:16", "portrait": "9:16", "竖屏": "9:16", "hori
                  "landscape": "16:9", "横屏": "16:9", "square": "1:1", "方形": "1:1"}  # fmt: skip
 MAX_STYLE = 40
 QUOTED = 60  # characters of the message quoted in a version line
+FIELD_NAMES = {
+    "aspect": Msg.FIELD_ASPECT,
+    "duration": Msg.FIELD_DURATION,
+    "style": Msg.FIELD_STYLE,
+    "language": Msg.FIELD_LANGUAGE,
+}
 
 
 def describe_defaults(d: Defaults) -> str:
@@ -131,7 +137,11 @@ class Workflow:
         value, hint = parse_setting(field, raw)
         if value is None:
             await ctx.post(
-                ReplyKind.ERROR, Msg.SETTING_BAD, value=raw[:80], field=field, hint=ctx.say(hint)
+                ReplyKind.ERROR,
+                Msg.SETTING_BAD,
+                value=raw[:80],
+                field=ctx.say(FIELD_NAMES[field]),
+                hint=ctx.say(hint),
             )
             return
         key = ctx.key
@@ -139,7 +149,8 @@ class Workflow:
         updated = with_setting(mine, field, value)
         await self.store.put_defaults(key.platform, key.tenant, ctx.user, updated)
         self.contexts.forget(key, ctx.user)
-        await ctx.post(ReplyKind.NOTICE, Msg.SETTING_SAVED, field=field, value=value)
+        name = ctx.say(FIELD_NAMES[field])
+        await ctx.post(ReplyKind.NOTICE, Msg.SETTING_SAVED, field=name, value=value)
 
     async def undo(self, ctx: TurnContext) -> None:
         await ctx.post(ReplyKind.NOTICE, Msg.UNDO, (Action.STATUS,))
@@ -181,4 +192,4 @@ def parse_setting(field: str, raw: str) -> tuple[str | int | None, Msg]:
     return language, Msg.HINT_LANGUAGE
 
 
-__all__ = ["Workflow", "describe_defaults", "prompt_with_defaults"]
+__all__ = ["FIELD_NAMES", "Workflow", "describe_defaults", "prompt_with_defaults"]

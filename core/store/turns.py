@@ -139,6 +139,19 @@ class TurnQueue(SQLTables):
         )
         return int(row["n"]) if row else 0
 
+    async def turns_ahead(self, key: ThreadKey, turn_id: int) -> int:
+        """The thread's turns queued or running before `turn_id`: its place in the queue, read
+        at one moment (a turn that starts meanwhile is counted once, as queued or as running)."""
+        row = await self._db.fetchrow(
+            f"""SELECT COUNT(*) AS n FROM turns
+                WHERE {KEY_WHERE} AND status IN (?, ?) AND id < ?""",
+            *key_params(key),
+            _QUEUED,
+            _RUNNING,
+            turn_id,
+        )
+        return int(row["n"]) if row else 0
+
     async def cancel_queued(self, key: ThreadKey) -> int:
         """Queued -> cancelled for the thread; how many."""
         return await self._db.execute(

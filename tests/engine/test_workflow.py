@@ -161,7 +161,9 @@ async def test_a_full_queue_refuses_once_and_sends_nothing_more(
             await rt.engine.handle(thread, Incoming(f"make it {n + 3} seconds", user="u1"))
         await rt.engine.idle(30)
         refusals = [s for s in thread.log if "JUPITER_MAX_QUEUED_PER_THREAD" in s.text]
-        assert len(refusals) == 1  # one reply for the burst, not one per message
+        assert [s.op for s in refusals if s.op == "post"] == ["post"]  # one for the burst
+        assert {s.message_id for s in refusals} == {refusals[0].message_id}  # kept current:
+        assert "5 messages refused for this so far" in refusals[-1].text  # none unanswered
         assert len(await sent_turns(sim)) == 3  # the first, and the two that fit the queue
         assert chat.last.reply is not None
 

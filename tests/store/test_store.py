@@ -279,7 +279,9 @@ async def test_turn_lifecycle(store: Store) -> None:
     assert turn is not None and turn.id == second
     assert await store.queued_count(KEY) == 2
 
+    assert [await store.turns_ahead(KEY, t) for t in (first, second, third)] == [0, 1, 2]
     await store.finish_turn(first, TurnStatus.FAILED, "backend said no")
+    assert await store.turns_ahead(KEY, third) == 1  # finished turns are not ahead
     assert await store.start_turn(first) is False
     assert await store.cancel_queued(KEY) == 2
     assert await store.cancel_queued(KEY) == 0
