@@ -136,6 +136,8 @@ class Intake:
         waiting = 0
         if busy:
             waiting = await _stored(self.store.queued_count(key))
+            if waiting and not self.queue.running(key):
+                waiting -= 1  # the worker is about to take the first one: it does not wait
             if waiting >= self.max_queued:
                 await self._refuse_full(ctx)
                 return
