@@ -19,7 +19,9 @@ class SlackSettings(AdapterSettings):
         r"xox[abprs]-[A-Za-z0-9\-]+",
         r"xapp-[A-Za-z0-9\-]+",
     )
-    loggers: ClassVar[tuple[str, ...]] = ("slack_bolt", "slack_sdk")
+    # "jupiter.slack.web" is the Web API client's: slack_sdk formats every request's debug
+    # line (URL, body, headers) unless that very logger's own level is above DEBUG.
+    loggers: ClassVar[tuple[str, ...]] = ("slack_bolt", "slack_sdk", "jupiter.slack.web")
 
     slack_bot_token: SecretStr | None = Field(None, validation_alias=env("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(

@@ -185,7 +185,10 @@ async def test_export_v1_after_an_edit_renders_the_draft_v1_stored(
     assert 'Version v1: "a 4-second sunset over mountains"' in shown(video)
     assert "🎬 Rendered (100%)." in said  # the progress message, finished
     assert abs(await seconds_of(video_url(video), tmp_path) - 4.0) < 0.3  # v1's 4 s, not 6 s
-    (upload,) = w.slack.calls("files.completeUploadExternal")  # the MP4 itself, in the thread
+    # the MP4 itself, shared in the thread (the Home's poster uploads stay private)
+    (upload,) = [
+        c for c in w.slack.calls("files.completeUploadExternal") if c.args.get("channel_id")
+    ]
     assert upload.args["thread_ts"] == talk.key.thread
 
     again = await talk.say("export v1")  # delivered already: the same link, no second render
