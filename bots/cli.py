@@ -281,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     for adapter, config in every:
         commands[adapter.name] = functools.partial(_serve, settings, args, [(adapter, config)])
     try:
+        from core.runtime import tune_gc
+
+        tune_gc()
         with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner:
             return runner.run(_until_terminated(commands[args.command]()))
     except KeyboardInterrupt:

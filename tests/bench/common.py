@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from bots.cli import loop_factory
+from core.runtime import tune_gc
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -207,6 +208,7 @@ def main(run: Callable[[], Awaitable[list[Row]]]) -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     started = time.monotonic()
+    tune_gc()  # as `jupiter` does before it serves
     # the loop the product runs on (`jupiter` picks it from JUPITER_EVENT_LOOP the same way)
     with asyncio.Runner(
         loop_factory=loop_factory(os.environ.get("JUPITER_EVENT_LOOP", "uvloop"))
