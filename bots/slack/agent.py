@@ -173,6 +173,17 @@ class TurnStream:
             self._held = held + self._held  # the words wait for the next call
             raise
 
+    async def words_now(self) -> None:
+        """The held words at once, the task line as it was (the engine then skips that
+        interval's heartbeat: the same one call, the words sooner). A refused call keeps them
+        held for the next one."""
+        try:
+            await self.beat(self._title)
+        except Exception:
+            log.warning(
+                "stream append failed; the words wait", extra={"thread_key": str(self._key)}
+            )
+
     async def stop(self, blocks: list[dict[str, Any]] | None, done: bool = True) -> None:
         """Finish the message: the held words, the task closed, the answer's blocks below."""
         ts, self.ts = self.ts, None

@@ -115,7 +115,8 @@ class SlackThread:
     async def post(self, reply: Reply) -> str:
         if self._stream.open:
             if reply.kind is ReplyKind.TEXT:
-                self._stream.hold(reply.text)  # rides on the next heartbeat or the answer
+                self._stream.hold(reply.text)
+                await self._stream.words_now()
                 assert self._stream.ts is not None
                 return self._stream.ts
             await self._close_stream(None, done=False)  # an error or a stop: words first

@@ -62,6 +62,11 @@ class Heard:
     actions: Actions = field(default_factory=list)
     questions: list[QuestionEvent] = field(default_factory=list)
     stage: str | None = None  # what the status message says the turn is at, with its beats
+    staged_at: float = 0.0  # when the status message last showed a new stage (monotonic)
+
+    def moved_since(self, moment: float) -> bool:
+        """Whether the thread visibly moved (new words, a new stage) after `moment`."""
+        return max(self.relay.shown_at, self.staged_at) > moment
 
 
 class AgentTurn:
@@ -282,17 +287,22 @@ class AgentTurn:
             await ctx.thread.update(
                 status_id, Reply(ReplyKind.STATUS, heard.stage, language=ctx.language)
             )
+            heard.staged_at = time.monotonic()
 
     async def _heartbeat(
         self, ctx: TurnContext, status_id: str, started: float, heard: Heard
     ) -> None:
         # A fixed cadence from the start of the turn: a slow chat API call or a busy loop delays
-        # one heartbeat, not every one after it.
+        # one heartbeat, not every one after it. An interval in which the thread moved anyway
+        # (the agent's words were posted, the status showed a new stage) needs no beat: one
+        # chat call per interval at most.
         interval = self.heartbeat_seconds
         due = started + interval
         while True:
             await asyncio.sleep(max(due - time.monotonic(), 0))
-            due = max(due + interval, time.monotonic() + interval / 2)
+            previous, due = due - interval, max(due + interval, time.monotonic() + interval / 2)
+            if heard.moved_since(previous):
+                continue
             text = ctx.say(Msg.WORKING, elapsed=elapsed_words(time.monotonic() - started))
             text = f"{heard.stage}\n{text}" if heard.stage else text
             try:

@@ -21,6 +21,7 @@ class Relay:
         self.texts: list[str] = []
         self._posted = 0
         self._held_since = 0.0
+        self.shown_at = 0.0  # when words were last posted (monotonic): the thread moved then
 
     @property
     def final(self) -> str | None:
@@ -41,3 +42,4 @@ class Relay:
             text = self.texts[self._posted]
             self._posted += 1
             await self._thread.post(Reply(ReplyKind.TEXT, text, language=self._language))
+            self.shown_at = time.monotonic()

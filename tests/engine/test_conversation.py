@@ -75,6 +75,28 @@ async def test_heartbeats_edit_the_status_message_while_a_turn_runs(
         assert thread.busy[0] and thread.busy[-1] is None
 
 
+async def test_an_interval_in_which_the_thread_moved_has_no_heartbeat(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
+    """The agent's words posted, or a new stage shown, are the interval's sign of life: the
+    heartbeat due at its end is skipped, so a turn costs one chat call per interval at most."""
+    interval = 0.2
+    sim.set_faults({"turn_seconds": 1.6, "no_text_ratio": 0.0})
+    async with runtime(heartbeat_seconds=interval) as rt:
+        thread = FakeThread(key())
+        await Chat(rt.engine, thread).say("a city timelapse")
+        beats = [s.at for s in thread.log if s.op == "update" and "Still working" in s.text]
+        moves = [
+            s.at
+            for s in thread.log
+            if (s.op == "post" and s.reply is not None and s.reply.kind is ReplyKind.TEXT)
+            or (s.op == "update" and "adding music" in s.text)
+        ]
+        assert beats and moves, thread.transcript()
+        for moved in moves:  # the next beat comes at least half an interval later
+            assert not [b for b in beats if moved < b < moved + interval * 0.45], (moved, beats)
+
+
 async def test_chinese_keywords_answer_in_chinese(runtime: RuntimeFactory) -> None:
     async with runtime() as rt:
         thread = FakeThread(key())

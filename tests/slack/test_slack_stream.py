@@ -30,12 +30,14 @@ def threads(slack: FakeSlack, http: httpx.AsyncClient, tmp_path: Path) -> SlackT
 
 async def turn(thread: SlackThread, beats: int = BEATS) -> None:
     """What `core.engine.agent.AgentTurn` does with the port during one turn with two texts:
-    the first is posted as the agent's interim words, the second is the answer."""
+    the first is posted as the agent's interim words, the second is the answer. The interval
+    in which the words were posted has no heartbeat (the thread moved anyway)."""
     status = await thread.post(Reply(ReplyKind.STATUS, say(Msg.CONNECTING, "en")))
     await thread.set_busy(say(Msg.BUSY, "en"))
     for n in range(beats):
         if n == 1:
             await thread.post(Reply(ReplyKind.TEXT, "I'll make a sunset <!channel>."))
+            continue
         await thread.update(status, Reply(ReplyKind.STATUS, f"⏳ Still working... ({n}s)"))
         await thread.set_busy(say(Msg.BUSY, "en"))
     await thread.set_busy(None)
