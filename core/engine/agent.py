@@ -62,11 +62,12 @@ class Heard:
     actions: Actions = field(default_factory=list)
     questions: list[QuestionEvent] = field(default_factory=list)
     stage: str | None = None  # what the status message says the turn is at, with its beats
-    staged_at: float = 0.0  # when the status message last showed a new stage (monotonic)
+    stages: int = 0  # how many times the status message showed a new stage
 
-    def moved_since(self, moment: float) -> bool:
-        """Whether the thread visibly moved (new words, a new stage) after `moment`."""
-        return max(self.relay.shown_at, self.staged_at) > moment
+    @property
+    def moves(self) -> int:
+        """The chat calls the turn made besides its heartbeats: words posted, stages shown."""
+        return self.relay.posted + self.stages
 
 
 class AgentTurn:
@@ -287,22 +288,28 @@ class AgentTurn:
             await ctx.thread.update(
                 status_id, Reply(ReplyKind.STATUS, heard.stage, language=ctx.language)
             )
-            heard.staged_at = time.monotonic()
+            heard.stages += 1
 
     async def _heartbeat(
         self, ctx: TurnContext, status_id: str, started: float, heard: Heard
     ) -> None:
         # A fixed cadence from the start of the turn: a slow chat API call or a busy loop delays
-        # one heartbeat, not every one after it. An interval in which the thread moved anyway
-        # (the agent's words were posted, the status showed a new stage) needs no beat: one
-        # chat call per interval at most.
+        # one heartbeat, not every one after it. The thread moving anyway (the agent's words
+        # posted, a new stage shown) stands in for a beat: a turn makes at most one chat call
+        # per interval besides its first and last; yet the thread never stays still for two
+        # intervals running (a flood of words early does not silence the beats after it).
         interval = self.heartbeat_seconds
         due = started + interval
+        intervals = beats = moves = moved = 0
         while True:
             await asyncio.sleep(max(due - time.monotonic(), 0))
-            previous, due = due - interval, max(due + interval, time.monotonic() + interval / 2)
-            if heard.moved_since(previous):
+            due = max(due + interval, time.monotonic() + interval / 2)
+            intervals += 1
+            if heard.moves != moves:
+                moves, moved = heard.moves, intervals
+            if moves + beats >= intervals and intervals - moved <= 1:
                 continue
+            beats += 1
             text = ctx.say(Msg.WORKING, elapsed=elapsed_words(time.monotonic() - started))
             text = f"{heard.stage}\n{text}" if heard.stage else text
             try:

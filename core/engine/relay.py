@@ -21,7 +21,11 @@ class Relay:
         self.texts: list[str] = []
         self._posted = 0
         self._held_since = 0.0
-        self.shown_at = 0.0  # when words were last posted (monotonic): the thread moved then
+
+    @property
+    def posted(self) -> int:
+        """How many texts were posted as messages of their own so far."""
+        return self._posted
 
     @property
     def final(self) -> str | None:
@@ -42,4 +46,3 @@ class Relay:
             text = self.texts[self._posted]
             self._posted += 1
             await self._thread.post(Reply(ReplyKind.TEXT, text, language=self._language))
-            self.shown_at = time.monotonic()
