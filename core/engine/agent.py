@@ -63,6 +63,7 @@ class Heard:
     questions: list[QuestionEvent] = field(default_factory=list)
     stage: str | None = None  # what the status message says the turn is at, with its beats
     stages: int = 0  # how many times the status message showed a new stage
+    staged: float | None = None  # when a stage not shown yet was reached (held like words)
 
     @property
     def moves(self) -> int:
@@ -260,30 +261,31 @@ class AgentTurn:
                     heard.questions.append(event)
                 elif isinstance(event, ToolCallEvent | ToolResultEvent):
                     log.debug("tool event", extra={"tool": event.name, "thread_key": str(ctx.key)})
-                    await self._stage(ctx, status_id, heard, event)
+                    await self._stage(heard, event, ctx.say(Msg.STAGE_EXTRAS))
                 await relay.tick()
+                await self._show_stage(ctx, status_id, heard)
         except NemoError:
             await relay.flush()
             raise
 
-    async def _stage(
-        self,
-        ctx: TurnContext,
-        status_id: str,
-        heard: Heard,
-        event: ToolCallEvent | ToolResultEvent,
-    ) -> None:
+    async def _stage(self, heard: Heard, event: ToolCallEvent | ToolResultEvent, text: str) -> None:
         """The two stages of a generation: once the agent's first words announced the video
-        and the raw video is made, the backend adds music, a title and effects on its own."""
+        and the raw video is made, the backend adds music, a title and effects on its own.
+        The stage is held like the agent's words: one the answer follows at once is never
+        shown (the answer replaces it), one that lasts is shown after the hold."""
         if heard.stage or heard.before.ready or not heard.relay.texts:
             return
         if isinstance(event, ToolResultEvent):
             await heard.relay.flush()
+            heard.stage, heard.staged = text, time.monotonic()
+
+    async def _show_stage(self, ctx: TurnContext, status_id: str, heard: Heard) -> None:
+        if heard.staged is not None and time.monotonic() - heard.staged >= heard.relay.hold:
             await self._set_stage(ctx, status_id, heard, Msg.STAGE_EXTRAS)
 
     async def _set_stage(self, ctx: TurnContext, status_id: str, heard: Heard, key: Msg) -> None:
         """The status message says where the turn is (and keeps saying it with each beat)."""
-        heard.stage = ctx.say(key)
+        heard.stage, heard.staged = ctx.say(key), None
         with contextlib.suppress(Exception):
             await ctx.thread.update(
                 status_id, Reply(ReplyKind.STATUS, heard.stage, language=ctx.language)
@@ -316,6 +318,7 @@ class AgentTurn:
                 await ctx.thread.update(
                     status_id, Reply(ReplyKind.STATUS, text, language=ctx.language)
                 )
+                heard.staged = None  # the beat showed the stage too
                 await ctx.thread.set_busy(ctx.say(Msg.BUSY))
             except Exception:
                 log.warning("heartbeat post failed", extra={"thread_key": str(ctx.key)})

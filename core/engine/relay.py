@@ -23,6 +23,10 @@ class Relay:
         self._held_since = 0.0
 
     @property
+    def hold(self) -> float:
+        return self._hold
+
+    @property
     def posted(self) -> int:
         """How many texts were posted as messages of their own so far."""
         return self._posted

@@ -147,8 +147,9 @@ def _generation(text: str, session: Session, rng: random.Random, seconds: float)
     steps: tuple[Step, ...] = (
         Say(f"I'll generate a {wish.seconds}-second {wish.aspect} video of {wish.subject}{sound}."),
         Call(GENERATE_TOOL, args),
-        Work(seconds),
+        Work(seconds * 0.8),
         Result(GENERATE_TOOL, result, commit),
+        Work(seconds * 0.2),  # the second stage: the backend adds music, a title, effects
         Say(done),
     )
     return Turn("generate", GENERATION_COST, steps)
