@@ -34,9 +34,11 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import yaml
 from aiohttp import WSMsgType, web
 
 SECTION_TEXT_LIMIT = 3000
@@ -46,18 +48,9 @@ SLACK_FILE_ID = re.compile(r"^[F][A-Z0-9]{8,}$")
 IMAGE_TYPES = {"png", "jpg", "jpeg", "gif"}  # what a slack_file may be
 # The scopes of the manifest (deploy/slack/manifest.yml): what a fresh install grants.
 MANIFEST_SCOPES = frozenset(
-    {
-        "app_mentions:read",
-        "assistant:write",
-        "channels:history",
-        "chat:write",
-        "commands",
-        "files:read",
-        "files:write",
-        "groups:history",
-        "im:history",
-        "users:read",
-    }
+    yaml.safe_load((Path(__file__).parents[2] / "deploy/slack/manifest.yml").read_text())[
+        "oauth_config"
+    ]["scopes"]["bot"]
 )
 METHOD_SCOPES = {  # Slack's method reference pages, for the methods whose scope tests take away
     "files.getUploadURLExternal": "files:write",
