@@ -64,6 +64,8 @@ class Heard:
     stage: str | None = None  # what the status message says the turn is at, with its beats
     stages: int = 0  # how many times the status message showed a new stage
     staged: float | None = None  # when a stage not shown yet was reached (held like words)
+    started: float = field(default_factory=time.monotonic)  # when the heartbeats' cadence began
+    beats: int = 0  # heartbeats sent
 
     @property
     def moves(self) -> int:
@@ -133,7 +135,8 @@ class AgentTurn:
         cost: int,
     ) -> None:
         """Stream the turn (a lost stream is watched, never re-sent), then say what happened."""
-        beat = asyncio.create_task(self._heartbeat(ctx, status_id, time.monotonic(), heard))
+        heard.started = time.monotonic()
+        beat = asyncio.create_task(self._heartbeat(ctx, status_id, heard))
         lost, recovered = False, None
         try:
             with contextlib.suppress(Exception):
@@ -280,8 +283,16 @@ class AgentTurn:
             heard.stage, heard.staged = text, time.monotonic()
 
     async def _show_stage(self, ctx: TurnContext, status_id: str, heard: Heard) -> None:
-        if heard.staged is not None and time.monotonic() - heard.staged >= heard.relay.hold:
+        """A held stage once its hold is over, if this interval has a chat call left (else the
+        next heartbeat shows it)."""
+        if heard.staged is None or time.monotonic() - heard.staged < heard.relay.hold:
+            return
+        if heard.moves + heard.beats < self._intervals(heard):
             await self._set_stage(ctx, status_id, heard, Msg.STAGE_EXTRAS)
+
+    def _intervals(self, heard: Heard) -> int:
+        """Whole heartbeat intervals since the turn began (timers may fire a hair early)."""
+        return int((time.monotonic() - heard.started) / self.heartbeat_seconds + 0.01)
 
     async def _set_stage(self, ctx: TurnContext, status_id: str, heard: Heard, key: Msg) -> None:
         """The status message says where the turn is (and keeps saying it with each beat)."""
@@ -292,27 +303,26 @@ class AgentTurn:
             )
             heard.stages += 1
 
-    async def _heartbeat(
-        self, ctx: TurnContext, status_id: str, started: float, heard: Heard
-    ) -> None:
+    async def _heartbeat(self, ctx: TurnContext, status_id: str, heard: Heard) -> None:
         # A fixed cadence from the start of the turn: a slow chat API call or a busy loop delays
         # one heartbeat, not every one after it. The thread moving anyway (the agent's words
         # posted, a new stage shown) stands in for a beat: a turn makes at most one chat call
         # per interval besides its first and last; yet the thread never stays still for two
         # intervals running (a flood of words early does not silence the beats after it).
         interval = self.heartbeat_seconds
-        due = started + interval
-        intervals = beats = moves = moved = 0
+        due = heard.started + interval
+        moves = moved = 0
         while True:
             await asyncio.sleep(max(due - time.monotonic(), 0))
             due = max(due + interval, time.monotonic() + interval / 2)
-            intervals += 1
+            # whole intervals elapsed, not wake-ups: a late wake-up moves the next one closer
+            intervals = self._intervals(heard)
             if heard.moves != moves:
                 moves, moved = heard.moves, intervals
-            if moves + beats >= intervals and intervals - moved <= 1:
+            if moves + heard.beats >= intervals and intervals - moved <= 1:
                 continue
-            beats += 1
-            text = ctx.say(Msg.WORKING, elapsed=elapsed_words(time.monotonic() - started))
+            heard.beats += 1
+            text = ctx.say(Msg.WORKING, elapsed=elapsed_words(time.monotonic() - heard.started))
             text = f"{heard.stage}\n{text}" if heard.stage else text
             try:
                 await ctx.thread.update(

@@ -95,6 +95,10 @@ async def test_an_interval_in_which_the_thread_moved_has_no_heartbeat(
         assert beats and moves, thread.transcript()
         for moved in moves:  # the next beat comes at least half an interval later
             assert not [b for b in beats if moved < b < moved + interval * 0.45], (moved, beats)
+        # between the first post and the answer: at most one chat call per whole interval
+        first, answer = thread.log[0].at, thread.log[-1].at
+        between = [s for s in thread.log[1:-1] if s.op in ("post", "update")]
+        assert len(between) <= int((answer - first) / interval), thread.transcript()
 
 
 async def test_chinese_keywords_answer_in_chinese(runtime: RuntimeFactory) -> None:
