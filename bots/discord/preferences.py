@@ -16,7 +16,7 @@ import discord
 
 from bots.discord.incoming import PLATFORM, locale_of
 from bots.discord.words import DiscordWords
-from core.engine.workflow import describe_defaults, parse_setting
+from core.engine.workflow import FIELD_NAMES, describe_defaults, parse_setting
 from core.language import reply_language
 from core.messages import Msg, say
 from core.store.base import Defaults
@@ -86,7 +86,7 @@ class DefaultsForm(discord.ui.Modal):
                         Msg.SETTING_BAD,
                         self.language,
                         value=raw[:40],
-                        field=field,
+                        field=say(FIELD_NAMES[field], self.language),
                         hint=say(hint, self.language),
                     )
                 )

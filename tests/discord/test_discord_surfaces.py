@@ -262,6 +262,18 @@ async def test_a_wrong_value_saves_nothing_and_says_what_fits(
     assert "16:9" in submitted.responses[0]["data"]["content"]
 
 
+async def test_a_wrong_value_is_explained_in_the_users_language(
+    fake: FakeDiscord, engine: RecordingEngine
+) -> None:
+    opened = await fake.slash("settings", locale="zh-CN")
+    await fake.wait_for(lambda: opened.responses, WAIT)
+    submitted = await fake.submit(opened, {"画面比例": "sideways"})
+    await fake.wait_for(lambda: submitted.responses, WAIT)
+    content = submitted.responses[0]["data"]["content"]
+    assert engine.saved_defaults == {}
+    assert "比例" in content and "aspect" not in content  # the field named in Chinese too
+
+
 async def test_server_defaults_need_manage_server(
     fake: FakeDiscord, engine: RecordingEngine
 ) -> None:
