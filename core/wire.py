@@ -36,9 +36,10 @@ def _translated(exc: BaseException) -> httpx.TransportError | None:
         return httpx.ConnectError(message)
     if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
         return httpx.UnsupportedProtocol(message)
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError):
-        return httpx.RemoteProtocolError(message)
-    if isinstance(exc, aiohttp.ClientPayloadError):
+    broken = (
+        aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError | aiohttp.ClientPayloadError
+    )
+    if isinstance(exc, broken):
         return httpx.RemoteProtocolError(message)
     if isinstance(exc, aiohttp.ClientError | ConnectionError):
         return httpx.ReadError(message)

@@ -64,7 +64,7 @@ class Heard:
     stage: str | None = None  # what the status message says the turn is at, with its beats
     stages: int = 0  # how many times the status message showed a new stage
     staged: float | None = None  # when a stage not shown yet was reached (held like words)
-    started: float = field(default_factory=time.monotonic)  # when the heartbeats' cadence began
+    started: float = 0.0  # when the heartbeats' cadence began (monotonic), set as it begins
     beats: int = 0  # heartbeats sent
 
     @property
@@ -103,14 +103,14 @@ class AgentTurn:
         """One charged turn: refused before anything is sent when it would exceed a budget
         (the daily budget even before "Connecting...", so a burst of refusals is one message),
         and waiting while the user already runs their share of turns elsewhere."""
-        # nothing made yet in this session (or no session yet): a new video
-        generation = not (await self.identities.cached_draft(ctx.key)).ready
+        stored, before = await self.identities.stored_session(ctx.key)
+        generation = not before.ready  # nothing made yet in this session (or none yet): new video
         cost = GENERATION_COST if generation else EDIT_COST
         if not await self.spending.within_budget(ctx, cost):
             return
         status_id = await ctx.post(ReplyKind.STATUS, Msg.CONNECTING)
         creds = await self.identities.credentials(ctx.key)
-        session_id, before = await self.identities.session(ctx.key, creds, ctx.incoming)
+        session_id = stored or await self.identities.new_session(ctx.key, creds, ctx.incoming)
         refusal = await self.spending.balance_refusal(ctx, creds, cost, generation)
         if refusal is not None:
             await self._replace(ctx, status_id, refusal)
@@ -264,14 +264,16 @@ class AgentTurn:
                     heard.questions.append(event)
                 elif isinstance(event, ToolCallEvent | ToolResultEvent):
                     log.debug("tool event", extra={"tool": event.name, "thread_key": str(ctx.key)})
-                    await self._stage(heard, event, ctx.say(Msg.STAGE_EXTRAS))
+                    await self._stage(ctx, heard, event)
                 await relay.tick()
                 await self._show_stage(ctx, status_id, heard)
         except NemoError:
             await relay.flush()
             raise
 
-    async def _stage(self, heard: Heard, event: ToolCallEvent | ToolResultEvent, text: str) -> None:
+    async def _stage(
+        self, ctx: TurnContext, heard: Heard, event: ToolCallEvent | ToolResultEvent
+    ) -> None:
         """The two stages of a generation: once the agent's first words announced the video
         and the raw video is made, the backend adds music, a title and effects on its own.
         The stage is held like the agent's words: one the answer follows at once is never
@@ -280,19 +282,24 @@ class AgentTurn:
             return
         if isinstance(event, ToolResultEvent):
             await heard.relay.flush()
-            heard.stage, heard.staged = text, time.monotonic()
+            heard.stage, heard.staged = ctx.say(Msg.STAGE_EXTRAS), time.monotonic()
 
     async def _show_stage(self, ctx: TurnContext, status_id: str, heard: Heard) -> None:
         """A held stage once its hold is over, if this interval has a chat call left (else the
         next heartbeat shows it)."""
         if heard.staged is None or time.monotonic() - heard.staged < heard.relay.hold:
             return
-        if heard.moves + heard.beats < self._intervals(heard):
+        if self._call_left(heard):
             await self._set_stage(ctx, status_id, heard, Msg.STAGE_EXTRAS)
 
     def _intervals(self, heard: Heard) -> int:
         """Whole heartbeat intervals since the turn began (timers may fire a hair early)."""
         return int((time.monotonic() - heard.started) / self.heartbeat_seconds + 0.01)
+
+    def _call_left(self, heard: Heard) -> bool:
+        """Whether the turn may make a chat call besides its first and last: one per whole
+        interval elapsed, words, stages and beats alike."""
+        return heard.moves + heard.beats < self._intervals(heard)
 
     async def _set_stage(self, ctx: TurnContext, status_id: str, heard: Heard, key: Msg) -> None:
         """The status message says where the turn is (and keeps saying it with each beat)."""
@@ -311,7 +318,7 @@ class AgentTurn:
         # intervals running (a flood of words early does not silence the beats after it).
         interval = self.heartbeat_seconds
         due = heard.started + interval
-        moves = moved = 0
+        moves = moved = 0  # the moves seen so far, and the interval in which the last came
         while True:
             await asyncio.sleep(max(due - time.monotonic(), 0))
             due = max(due + interval, time.monotonic() + interval / 2)
@@ -319,7 +326,7 @@ class AgentTurn:
             intervals = self._intervals(heard)
             if heard.moves != moves:
                 moves, moved = heard.moves, intervals
-            if moves + heard.beats >= intervals and intervals - moved <= 1:
+            if not self._call_left(heard) and intervals - moved <= 1:
                 continue
             heard.beats += 1
             text = ctx.say(Msg.WORKING, elapsed=elapsed_words(time.monotonic() - heard.started))

@@ -99,16 +99,19 @@ class Identities:
     ) -> tuple[str, Draft]:
         """The thread's backend session (created on first use) and the draft cached after its
         last turn."""
+        session_id, draft = await self.stored_session(key)
+        if session_id is not None:
+            return session_id, draft
+        return await self.new_session(key, creds, incoming), Draft()
+
+    async def stored_session(self, key: ThreadKey) -> tuple[str | None, Draft]:
+        """The thread's session and the draft cached after its last turn, as stored (None and
+        an empty draft before the first turn): whether the next turn makes a new video, known
+        without asking the backend."""
         row = await self.store.get_thread(key)
         if row is not None and row.session_id:
             return row.session_id, Draft.from_json(row.draft_json)
-        return await self.new_session(key, creds, incoming), Draft()
-
-    async def cached_draft(self, key: ThreadKey) -> Draft:
-        """The draft cached after the thread's last turn (empty without a session): whether
-        the next turn makes a new video, known without asking the backend."""
-        row = await self.store.get_thread(key)
-        return Draft.from_json(row.draft_json) if row is not None and row.session_id else Draft()
+        return None, Draft()
 
     async def new_session(self, key: ThreadKey, creds: Credentials, incoming: Incoming) -> str:
         language = session_language(incoming.locale, incoming.text, self.language)

@@ -114,30 +114,22 @@ class _SQLiteConn:
         self._db = db
 
     async def execute(self, sql: str, *args: object) -> int:
-        return await _patiently(lambda: _rowcount_of(self._db, sql, args))
+        return await _patiently(lambda: self._run(sql, args, lambda cursor: cursor.rowcount))
 
     async def fetch(self, sql: str, *args: object) -> list[Row]:
-        return await _patiently(lambda: _rows_of(self._db, sql, args))
+        return await _patiently(lambda: self._run(sql, args, lambda cursor: cursor.fetchall()))
 
     async def fetchrow(self, sql: str, *args: object) -> Row | None:
         rows = await self.fetch(sql, *args)
         return rows[0] if rows else None
 
-
-def _rowcount_of(db: sqlite3.Connection, sql: str, args: tuple[object, ...]) -> int:
-    cursor = db.execute(sql, args)
-    try:
-        return cursor.rowcount
-    finally:
-        cursor.close()
-
-
-def _rows_of(db: sqlite3.Connection, sql: str, args: tuple[object, ...]) -> list[Row]:
-    cursor = db.execute(sql, args)
-    try:
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
+    def _run(self, sql: str, args: tuple[object, ...], take: Callable[[sqlite3.Cursor], _T]) -> _T:
+        """One statement, what `take` reads from its cursor, the cursor closed."""
+        cursor = self._db.execute(sql, args)
+        try:
+            return take(cursor)
+        finally:
+            cursor.close()
 
 
 async def _patiently(work: Callable[[], _T]) -> _T:
@@ -216,8 +208,6 @@ class SQLiteDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
         async with self._lock:
-            if self._db.in_transaction:  # never left open, but a leftover must not join this one
-                self._db.rollback()
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn

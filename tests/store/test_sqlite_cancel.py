@@ -1,5 +1,5 @@
-"""A writer cancelled mid-statement must not leave the shared SQLite connection inside its
-transaction (aiosqlite finishes the statement in its thread after the task is gone)."""
+"""A writer cancelled at any point of its write must not leave the shared SQLite connection
+inside its transaction."""
 
 from __future__ import annotations
 
