@@ -15,6 +15,7 @@ re-send. aiohttp decodes nothing itself (httpx does, once) and keeps no cookies.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ssl
 from collections.abc import AsyncIterator, Iterator
@@ -140,16 +141,23 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
         headers = [(k, v) for k, v in request.headers.multi_items() if k != "transfer-encoding"]
         body = _Source(request)
+        # aiohttp has no write timeout: sending the request and hearing its answer begin are
+        # bounded by httpx's write and read limits together (a peer that stops reading the body)
+        write, read = limits.get("write"), limits.get("read")
+        sending = write + read if write is not None and read is not None else None
         try:
-            with _as_httpx():
-                response = await session.request(
-                    request.method,
-                    str(request.url),
-                    headers=headers,
-                    data=body.data(),
-                    allow_redirects=False,
-                    timeout=timeout,
-                )
+            async with asyncio.timeout(sending):
+                with _as_httpx():
+                    response = await session.request(
+                        request.method,
+                        str(request.url),
+                        headers=headers,
+                        data=body.data(),
+                        allow_redirects=False,
+                        timeout=timeout,
+                    )
+        except TimeoutError:
+            raise httpx.WriteTimeout(f"the request was not taken within {sending:g} s") from None
         except httpx.TransportError:
             body.raise_own()  # the body's source failed, not the connection: its error
             raise
