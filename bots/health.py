@@ -1,6 +1,8 @@
 """`/healthz` and `/metrics` on `JUPITER_HTTP_PORT`, for any adapter an orchestrator watches.
 
 `/healthz` is 200 `{"status":"ok"}` while the store answers and can write (within 5 s), else 503.
+`/livez` is 200 as soon as the event loop gets to it, with no other work: a liveness probe (and
+the load benchmark's loop-lag probe) that costs nothing, where `/metrics` renders every series.
 
 Every HTTP server here is built by `web_runner`, with limits a public port needs: header lines
 and fields (`MAX_LINE_BYTES`, `MAX_HEADERS`), a body size (`BODY_MAX_BYTES`, Slack's payloads are far smaller),
@@ -66,7 +68,11 @@ def add_health_routes(web_app: web.Application, rt: HealthRuntime) -> None:
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(body=rt.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
+    async def livez(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
     web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/livez", livez)
     web_app.router.add_get("/metrics", metrics)
 
 

@@ -13,7 +13,7 @@ commands alternate between them (as a load balancer in front of them would).
 
 Which limit sets it is read from the first run that missed (`LoadResult.limit`): the bot's CPU
 (share of a core per replica, from /proc), the fakes' CPU, the machine's two cores, the bot's
-event loop (/metrics response time), the store (/healthz, a store probe), or queueing before a
+event loop (/livez response time), the store (/healthz, a store probe), or queueing before a
 turn starts.
 
 Plots (PNG, next to this file) need matplotlib, a bench-only extra (`pip install -e '.[bench]'`;
@@ -53,7 +53,7 @@ def _show(r: LoadResult) -> str:
         f" ({r.ratio_p50:.2f}x), p99 {r.answer_p99:.2f} s, answered {r.answered},"
         f" CPU {r.bot_cpu_ms_per_conversation:.1f} ms/conv ({r.bot_cpu_share:.0%} of a core),"
         f" fakes {r.fakes_cpu_share:.0%}, machine {r.machine_busy:.0%} busy, RSS {r.peak_rss_mb:.0f} MB,"
-        f" /metrics p99 {r.metrics_p99_ms:.0f} ms, /healthz p99 {r.healthz_p99_ms:.0f} ms;"
+        f" /livez p99 {r.livez_p99_ms:.0f} ms, /healthz p99 {r.healthz_p99_ms:.0f} ms;"
         f" load {r.load}"
     )
 
