@@ -40,6 +40,8 @@ async def test_health_and_metrics_are_served_beside_the_bot() -> None:
             assert response.status_code == 200 and response.json() == {"status": "ok"}
             rt.ok = False
             assert (await http.get("/healthz")).status_code == 503
+            live = await http.get("/livez")  # the process answers, whatever the store does
+            assert live.status_code == 200 and live.text == "ok"
             metrics = await http.get("/metrics")
             assert 'jupiter_turns_total{outcome="done"} 1.0' in metrics.text
     finally:
