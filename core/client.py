@@ -48,6 +48,7 @@ from core.models import (
     TurnEvent,
     UploadResult,
 )
+from core.wire import AiohttpTransport
 
 StreamOpener = Callable[[], AsyncIterator[bytes]]
 RENDER_PATH = "/api/render/proxy/lambda"
@@ -79,9 +80,11 @@ class NemoClient:
         timing: ClientTiming | None = None,
         version: str = __version__,
         resolver: Resolver | None = None,
+        wire: AiohttpTransport | None = None,
     ) -> None:
-        """`resolver`: host name to addresses for the media guard (tests inject one)."""
-        self._transport = Transport(http, base_url, timing or ClientTiming(), version)
+        """`resolver`: host name to addresses for the media guard (tests inject one). `wire`:
+        the aiohttp transport under `http`, if it is one (its JSON calls then go direct)."""
+        self._transport = Transport(http, base_url, timing or ClientTiming(), version, wire)
         self._last_render_ms = 0
         self._media = MediaGuard(http, base_url, resolver)
 

@@ -68,11 +68,17 @@ async def read_capped(response: httpx.Response, limit: int = MAX_BODY_BYTES) -> 
 def unwrap(response: httpx.Response, path: str, content: bytes | None = None) -> Any:
     """The `data` of a successful answer; raises the error a refusal stands for. `content`: the
     body already read (`read_capped`), else the response's own."""
-    status = response.status_code
+    return unwrap_answer(
+        response.status_code, path, response.content if content is None else content
+    )
+
+
+def unwrap_answer(status: int, path: str, content: bytes) -> Any:
+    """`unwrap` of an answer read whole: its HTTP status and body."""
     if status == 429:
         raise RateLimited("the video service is busy (rate limited)")
     try:
-        body = loads(response.content if content is None else content)
+        body = loads(content)
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError, RecursionError):
         body = None
     if status >= 500:

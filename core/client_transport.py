@@ -19,6 +19,7 @@ Every answer is read within `client_envelopes.MAX_BODY_BYTES` before it is parse
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -29,9 +30,10 @@ from typing import Any, TypeVar
 import httpx
 
 from core import SKILL_SOURCE
-from core.client_envelopes import parse, read_capped, unwrap
+from core.client_envelopes import MAX_BODY_BYTES, parse, read_capped, unwrap, unwrap_answer
 from core.errors import BackendUnavailable, MissingClientId, RateLimited, TokenRejected
 from core.models import Token
+from core.wire import AiohttpTransport
 
 RenewHook = Callable[["Credentials"], Awaitable[None]]
 ReloadHook = Callable[["Credentials"], Awaitable[None]]
@@ -95,17 +97,25 @@ def new_client_id() -> str:
 
 
 class Transport:
+    """`wire`: the aiohttp transport under `http`, when it is one; the JSON calls then go
+    straight to it (`AiohttpTransport.exchange`), the turn's stream and uploads through httpx."""
+
     def __init__(
         self,
         http: httpx.AsyncClient,
         base_url: str,
         timing: ClientTiming,
         version: str,
+        wire: AiohttpTransport | None = None,
     ) -> None:
         self.http = http
         self.base = base_url.rstrip("/")
         self.timing = timing
         self._version = version
+        self._wire = wire
+        self._client_headers = {  # the httpx client's own (User-Agent), for the direct road
+            k: v for k, v in http.headers.items() if k.lower() != "accept-encoding"
+        } | {"Accept-Encoding": "gzip, deflate"}
         self._token_calls: dict[str, asyncio.Future[Token]] = {}  # in flight, by client id
 
     def headers(self, creds: Credentials | None, platform: str) -> dict[str, str]:
@@ -168,6 +178,8 @@ class Transport:
 
         async def attempt() -> Any:
             headers = self.headers(creds, creds.platform)
+            if body is None and self._wire is not None:
+                return await self._exchange(method, path, headers, json_body)
             content = None
             if body is not None:
                 extra, content = body()
@@ -184,6 +196,36 @@ class Transport:
             return await self.answer(http, request, path)
 
         return await self.retrying(creds, attempt, idempotent=idempotent)
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        json_body: Any = None,
+        *,
+        missing_id: bool = False,
+    ) -> Any:
+        """`answer`'s work on the direct road (see the class docstring)."""
+        assert self._wire is not None
+        content = None
+        headers = self._client_headers | headers
+        if json_body is not None:
+            content = json.dumps(
+                json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            ).encode()
+            headers["Content-Type"] = "application/json"
+        status, answer = await self._wire.exchange(
+            method,
+            self.base + path,
+            headers,
+            content,
+            seconds=self.timing.request_timeout_seconds,
+            limit=MAX_BODY_BYTES,
+        )
+        if missing_id and status == 400:
+            raise MissingClientId("the token call was refused for a missing client id")
+        return unwrap_answer(status, path, answer)
 
     async def answer(
         self,
@@ -227,6 +269,8 @@ class Transport:
         headers["X-Client-Id"] = client_id
 
         async def attempt() -> Any:
+            if self._wire is not None:
+                return await self._exchange("POST", TOKEN_PATH, headers, missing_id=True)
             http = self.http
             request = http.build_request(
                 "POST",

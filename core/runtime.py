@@ -99,10 +99,9 @@ class Runtime:
         tls = httpx.create_ssl_context()  # the CA bundle loaded once
         async with contextlib.AsyncExitStack() as stack:
             # One httpx client over one aiohttp connection pool (see core/wire.py).
+            wire = AiohttpTransport(tls)
             http = await stack.enter_async_context(
-                httpx.AsyncClient(
-                    transport=AiohttpTransport(tls), headers=headers, follow_redirects=False
-                )
+                httpx.AsyncClient(transport=wire, headers=headers, follow_redirects=False)
             )
             secret = settings.secret_key.get_secret_value() if settings.secret_key else None
             store = await open_store(settings.database_url, secret_key=secret)
@@ -113,6 +112,7 @@ class Runtime:
                     http,
                     base_url or settings.nemo_base_url,
                     client_timing(settings),
+                    wire=wire,
                 )
                 engine = Engine(client, store, engine_config(settings), metrics, owner=owner)
                 runtime = cls(settings, http, store, client, engine, metrics)

@@ -29,6 +29,7 @@ from core.engine.identity import Identities
 from core.errors import NemoError, OutOfCredits
 from core.explain import explain
 from core.messages import Msg, say
+from core.models import Balance
 from core.port import Reply, ReplyKind, ThreadKey
 from core.store import Store
 
@@ -125,6 +126,62 @@ class Refusals:
         return replace(burst.reply, details=(*burst.reply.details, line))
 
 
+BALANCE_FRESH_SECONDS = 5.0  # how long one balance read lets other turns through
+
+
+class SharedBalance:
+    """Balance reads for the pre-check, shared by the turns of one token: turns that start
+    together ask the backend once, and a read that showed enough lets turns through for
+    `BALANCE_FRESH_SECONDS`. A refusal is never based on an old read (see `balance_refusal`);
+    the backend, which refuses a turn it cannot charge, stays the authority either way."""
+
+    def __init__(self, client: NemoClient, clock: Callable[[], float] = time.monotonic) -> None:
+        self.client = client
+        self.clock = clock
+        self._reads: dict[tuple[str, str | None], tuple[float, asyncio.Future[Balance]]] = {}
+
+    async def read(self, creds: Credentials, *, not_before: float | None = None) -> Balance:
+        """A shared read; `not_before`: one started at that `clock()` instant or later."""
+        key = (creds.client_id, creds.token)
+        now = self.clock()
+        held = self._reads.get(key)
+        if held is None or not _usable(held, now, not_before):
+            if len(self._reads) >= MAX_SHARED_READS:
+                self._forget_old(now)
+            held = (now, asyncio.ensure_future(self.client.balance(creds)))
+            held[1].add_done_callback(_retrieved)
+            self._reads[key] = held
+        return await asyncio.shield(held[1])
+
+    def _forget_old(self, now: float) -> None:
+        for key, (at, _) in list(self._reads.items()):
+            if now - at > BALANCE_FRESH_SECONDS:
+                del self._reads[key]
+        if len(self._reads) >= MAX_SHARED_READS:  # a burst of distinct tokens: start over
+            self._reads.clear()
+
+
+MAX_SHARED_READS = 10_000
+
+
+def _usable(
+    held: tuple[float, asyncio.Future[Balance]], now: float, not_before: float | None
+) -> bool:
+    at, read = held
+    if not_before is not None and at < not_before:
+        return False
+    if not read.done():
+        return True
+    if read.cancelled() or read.exception() is not None:
+        return False
+    return now - at <= BALANCE_FRESH_SECONDS
+
+
+def _retrieved(read: asyncio.Future[Balance]) -> None:
+    if not read.cancelled():
+        read.exception()  # read here: callers that went away must not leave it unread
+
+
 class Spending:
     """Whether a charged turn may be sent: the user's daily budget (when one is set) and, for
     a new video, the balance. A refused turn is not sent; the reply says what it would have
@@ -145,6 +202,7 @@ class Spending:
         self.daily_budget = daily_budget
         self.clock = clock
         self.refusals = Refusals()
+        self.balances = SharedBalance(client)
 
     async def spent_today(self, ctx: TurnContext) -> int:
         key = ctx.key
@@ -171,11 +229,15 @@ class Spending:
     async def balance_refusal(
         self, ctx: TurnContext, creds: Credentials, cost: int, generation: bool
     ) -> Reply | None:
-        """The reply refusing a new video the balance cannot pay for, or None."""
+        """The reply refusing a new video the balance cannot pay for, or None. A shared read
+        (`SharedBalance`) lets the turn through; a refusal reads the balance again first."""
         if not generation:
             return None
+        asked = self.balances.clock()
         try:
-            balance = await self.client.balance(creds)
+            balance = await self.balances.read(creds)
+            if balance.available < cost:  # refused only by a read begun since it was asked
+                balance = await self.balances.read(creds, not_before=asked)
         except NemoError:
             return None  # no verdict on the balance: the turn itself will say what is wrong
         if balance.available >= cost:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 
@@ -377,3 +378,45 @@ async def test_the_agents_first_words_show_while_the_work_goes_on(
         final = thread.log[-1]
         assert final.op == "update" and final.reply is not None and final.reply.buttons
         assert final.at - first_words.at > 1.0  # the words came well before the answer
+
+
+async def test_turns_starting_together_share_one_balance_read(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
+    """Twelve new videos in one workspace at once: one balance read lets them all through (the
+    backend is asked once, not twelve times), and each is answered."""
+    sim.set_faults({"turn_seconds": 0.3, "credits": 10_000})
+    async with runtime() as rt:
+        await Chat(rt.engine, FakeThread(key("warm"))).say("credits")  # the token, fetched once
+        threads = [FakeThread(key(f"t{i}")) for i in range(12)]
+        await asyncio.gather(
+            *(
+                Chat(rt.engine, thread, user=f"u{i}").say(f"a {i}-second sunrise", wait=30)
+                for i, thread in enumerate(threads)
+            )
+        )
+        assert all("Timeline (3 tracks)" in thread.log[-1].text for thread in threads)
+        log = await sim_log(sim)
+        reads = [e for e in log if e["path"] == "/api/credits/balance/simple"]
+        assert len(reads) == 2  # the `credits` command's own, and the turns' one
+        assert len([e for e in log if e["path"] == "/run_sse"]) == 12
+
+
+async def test_a_refusal_for_credits_reads_the_balance_again(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
+    """A refusal is never based on a shared read older than the turn: with credits added
+    since one refused a video, the next new video (seconds later) reads the balance again
+    and is made."""
+    sim.set_faults({"credits": 40})
+    async with runtime() as rt:
+        first, second = FakeThread(key("first")), FakeThread(key("second"))
+        await Chat(rt.engine, first).say("a 3-second sunrise")
+        refusal = first.log[-1]
+        assert refusal.reply is not None and refusal.reply.kind is ReplyKind.ERROR
+        assert "40" in refusal.text
+        sim.set_faults({"credits": 1000})  # within the shared read's few seconds
+        await Chat(rt.engine, second).say("a 3-second sunset")
+        assert "Timeline (3 tracks)" in second.log[-1].text
+        reads = [e for e in await sim_log(sim) if e["path"] == "/api/credits/balance/simple"]
+        assert len(reads) == 2  # the refusal's, and the second turn's own (not the shared one)
