@@ -26,6 +26,7 @@ import httpx
 from core.errors import ProtocolError
 
 CHUNK_BYTES = 64 * 1024
+CALL_CONNECTIONS = 128  # kept-alive connections for the JSON calls (`exchange`)
 
 
 def _translated(exc: BaseException) -> httpx.TransportError | None:
@@ -111,26 +112,42 @@ class _Source:
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """One aiohttp session (and connection pool) under any number of httpx requests."""
 
-    def __init__(self, tls: ssl.SSLContext, *, max_connections: int = 2000) -> None:
+    def __init__(
+        self,
+        tls: ssl.SSLContext,
+        *,
+        max_connections: int = 2000,
+        call_connections: int = CALL_CONNECTIONS,
+    ) -> None:
         self._tls = tls
         self._max_connections = max_connections
+        self._call_connections = call_connections
         self._session: aiohttp.ClientSession | None = None
+        self._calls: aiohttp.ClientSession | None = None
 
     def _open_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=self._max_connections,
-                ssl=self._tls,
-                keepalive_timeout=30,
-                ttl_dns_cache=60,
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                auto_decompress=False,  # httpx decodes the body, as it would its own
-                cookie_jar=aiohttp.DummyCookieJar(),
-                trust_env=False,  # aiohttp would read ~/.netrc and the proxy variables per request
-            )
+            self._session = self._new_session(self._max_connections)
         return self._session
+
+    def _calls_session(self) -> aiohttp.ClientSession:
+        """`exchange`'s own pool: a few kept-alive connections that short calls take turns on,
+        where a thousand turns asking at once would each open (and soon drop) a connection of
+        their own; the streams, which hold theirs for minutes, stay in the other pool."""
+        if self._calls is None or self._calls.closed:
+            self._calls = self._new_session(self._call_connections)
+        return self._calls
+
+    def _new_session(self, limit: int) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=limit, ssl=self._tls, keepalive_timeout=30, ttl_dns_cache=60
+        )
+        return aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=False,  # httpx decodes the body, as it would its own
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trust_env=False,  # aiohttp would read ~/.netrc and the proxy variables per request
+        )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._open_session()
@@ -189,7 +206,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         road, past httpx's request and response objects (a third of a call's CPU); the
         failures raised are the same httpx errors as `handle_async_request`'s, and each phase
         is bounded by `seconds` as httpx's `timeout=` bounds it."""
-        session = self._open_session()
+        session = self._calls_session()
         limits = aiohttp.ClientTimeout(
             total=None, connect=seconds, sock_connect=seconds, sock_read=seconds
         )
@@ -213,9 +230,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             response.release()
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._calls):
+            if session is not None:
+                await session.close()
+        self._session = self._calls = None
 
 
 async def _read_within(response: aiohttp.ClientResponse, limit: int) -> bytes:
