@@ -98,6 +98,7 @@ class SlackThread:
         self._status_max = status_max_seconds
         self._status = status or StatusSupport()
         self._status_refresh = status_refresh_seconds
+        self._status_lock = asyncio.Lock()
         self._status_works_here = True
         self._status_shown = False
         self._status_text = ""
@@ -214,6 +215,12 @@ class SlackThread:
         await self._session.set("active")
 
     async def _assistant_status(self, text: str | None) -> None:
+        """One change at a time: a heartbeat asking while the turn's first status is still
+        on its way would otherwise see none shown and send it again."""
+        async with self._status_lock:
+            await self._change_status(text)
+
+    async def _change_status(self, text: str | None) -> None:
         if (
             text is not None
             and self._status_shown

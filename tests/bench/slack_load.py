@@ -531,7 +531,14 @@ def _per_conversation(result: LoadResult, rows: list[list[Any]], posted: dict[st
             if ratio > worst[0]:
                 mix = collections.Counter(m for _, m, _ in in_turn)
                 shown = ", ".join(f"{m} {c}" for m, c in sorted(mix.items()))
-                worst = (ratio, f"{len(in_turn)} calls in {intervals} intervals: {shown}")
+                order = " ".join(
+                    f"{m.split('.')[-1]}{'*' if a else ''}@{at - in_turn[0][0]:.1f}"
+                    for at, m, a in in_turn
+                )
+                worst = (
+                    ratio,
+                    f"{len(in_turn)} calls in {intervals} intervals: {shown}; {order}",
+                )
     n = result.n
     result.answered = len(answers)
     result.answer_p50 = median(answers)

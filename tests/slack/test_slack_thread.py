@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -108,6 +109,21 @@ async def test_assistant_status_is_set_refreshed_and_cleared(
     settled = len(calls)
     await thread.set_busy(None)
     assert len(slack.calls("assistant.threads.setStatus")) == settled
+
+
+async def test_a_heartbeat_while_the_first_status_is_on_its_way_sends_it_once(
+    slack: FakeSlack, threads: SlackThreads
+) -> None:
+    """The turn sets the status and a heartbeat asks for the same one before Slack answered:
+    one call (the second would spend the interval's call budget for nothing)."""
+    thread = threads(KEY)
+    await asyncio.gather(thread.set_busy("Working..."), thread.set_busy("Working..."))
+    assert len(slack.calls("assistant.threads.setStatus")) == 1
+    await thread.set_busy(None)
+    assert [c.args["status"] for c in slack.calls("assistant.threads.setStatus")] == [
+        "Working...",
+        "",
+    ]
 
 
 async def test_without_the_scope_status_is_tried_once_per_process(
