@@ -27,8 +27,16 @@ def reply_language(text: str, locale: str | None = None) -> str:
     catalogue has it (a button click, a bare file), else English."""
     from core.messages import DEFAULT_LANGUAGE, supported
 
+    return words_language(text) or supported(locale) or DEFAULT_LANGUAGE
+
+
+def words_language(text: str) -> str | None:
+    """`reply_language` when the words alone decide it (any letters), else None: the locale
+    is then not worth a lookup."""
+    from core.messages import DEFAULT_LANGUAGE, supported
+
     if is_chinese(text):
         return supported("zh-CN") or DEFAULT_LANGUAGE
     if any(ch.isalpha() for ch in text):
         return DEFAULT_LANGUAGE
-    return supported(locale) or DEFAULT_LANGUAGE
+    return None

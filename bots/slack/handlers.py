@@ -37,7 +37,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.base.adapter import Engine, tell_not_stored
 from core.files import ACCEPTED_TYPES
-from core.language import reply_language
+from core.language import reply_language, words_language
 from core.messages import say
 from core.port import NotStored
 
@@ -148,6 +148,9 @@ class Listeners:
     async def _language(self, text: str, user: object) -> str:
         """The language the adapter answers a command in itself: the words, else the user's
         Slack locale (waited for briefly: the ack is due within 3 seconds)."""
+        decided = words_language(text)
+        if decided is not None:
+            return decided
         locale: str | None = None
         if isinstance(user, str) and user:
             with contextlib.suppress(TimeoutError):
@@ -158,19 +161,19 @@ class Listeners:
         self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
     ) -> None:
         request = from_command(command)
-        language = await self._language(str(command.get("text") or ""), command.get("user_id"))
+        text = str(command.get("text") or "")
         if request is None or request.wants_usage:
+            language = await self._language(text, command.get("user_id"))
             await ack(text=usage(language), response_type="ephemeral")
             return
-        await ack()
-        task = asyncio.create_task(
-            self._open_thread(request, respond, language), name="slack /video"
-        )
+        await ack()  # at once: nothing below is needed for an empty ack
+        task = asyncio.create_task(self._open_thread(request, respond, text), name="slack /video")
         self._opening.add(task)
         task.add_done_callback(self._opening.discard)
 
-    async def _open_thread(self, request: Command, respond: AsyncRespond, language: str) -> None:
+    async def _open_thread(self, request: Command, respond: AsyncRespond, text: str) -> None:
         """After the ack: the thread's root message, then the prompt handed over."""
+        language = await self._language(text, request.user)
         root = root_message(request.prompt, request.user, language)
         try:
             posted = await self._threads.client_for(request.team).chat_postMessage(

@@ -180,6 +180,8 @@ class FakeSlack:
         self._caller: str | None = None
         self.users_error: str | None = None
         self.user_locales: dict[str, str] = {}
+        # A method named here answers only once its event is set (a slow Slack).
+        self.holds: dict[str, asyncio.Event] = {}
         self.post_errors: dict[str, str] = {}  # channel -> error for chat.postMessage
         self.file_mode = "ok"  # ok | html | redirect_other | redirect_slack | forbidden
         self.scopes: set[str] = set(MANIFEST_SCOPES)  # what the bot token was granted
@@ -357,6 +359,10 @@ class FakeSlack:
                 args.update(parse_qsl(raw.decode(), keep_blank_values=True))
         call = Call(method, args, dict(request.headers))
         self._state.calls.append(call)
+        hold = self.holds.get(method)
+        if hold is not None:
+            await self._touch()  # seen, not answered yet
+            await hold.wait()
         try:
             fault = self._state.faults.get(method)
             if fault is not None and fault.count > 0:

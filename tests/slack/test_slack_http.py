@@ -125,6 +125,23 @@ async def test_slash_command_opens_a_thread_with_a_root_message(
     assert incoming.text == "a sunset over mountains @channel" and incoming.user == USER
 
 
+async def test_slash_command_is_acked_before_slack_answers_anything(
+    app: SlackHttp, engine: RecordingEngine, slack: FakeSlack
+) -> None:
+    """The ack does not wait for the user's locale (nor for the root message): with Slack's
+    users.info and chat.postMessage held, the POST is answered, and the thread opens once
+    they are."""
+    slack.holds["users.info"] = asyncio.Event()
+    slack.holds["chat.postMessage"] = asyncio.Event()
+    response = await app.command("a sunset over mountains")
+    assert response.status_code == 200 and response.text == ""
+    assert engine.handled == [] and slack.calls("users.info") == []  # not even asked yet
+    for event in slack.holds.values():
+        event.set()
+    (incoming,) = await engine.wait_handled()
+    assert incoming.text == "a sunset over mountains"
+
+
 async def test_slash_command_alone_or_help_shows_usage(
     app: SlackHttp, engine: RecordingEngine, slack: FakeSlack
 ) -> None:
