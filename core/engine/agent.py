@@ -304,11 +304,13 @@ class AgentTurn:
     async def _set_stage(self, ctx: TurnContext, status_id: str, heard: Heard, key: Msg) -> None:
         """The status message says where the turn is (and keeps saying it with each beat)."""
         heard.stage, heard.staged = ctx.say(key), None
+        # counted as it goes out, like words and beats: a heartbeat due while a slow edit is
+        # on its way must see this interval's call spent
+        heard.stages += 1
         with contextlib.suppress(Exception):
             await ctx.thread.update(
                 status_id, Reply(ReplyKind.STATUS, heard.stage, language=ctx.language)
             )
-            heard.stages += 1
 
     async def _heartbeat(self, ctx: TurnContext, status_id: str, heard: Heard) -> None:
         # A fixed cadence from the start of the turn: a slow chat API call or a busy loop delays

@@ -102,6 +102,24 @@ async def test_an_interval_in_which_the_thread_moved_has_no_heartbeat(
         assert len(between) <= int((answer - first) / interval), thread.transcript()
 
 
+async def test_a_slow_edit_still_spends_its_intervals_call(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
+    """Edits that take most of an interval to be answered (a busy chat API): a stage on its
+    way already counts, so a heartbeat due meanwhile does not add a second call to the
+    interval. Between the first post and the answer: at most one call per whole interval."""
+    interval = 0.2
+    sim.set_faults({"turn_seconds": 2.4, "no_text_ratio": 0.0, "credits": 10_000})
+    async with runtime(heartbeat_seconds=interval) as rt:
+        for n in range(3):
+            thread = FakeThread(key(f"slow{n}"), update_seconds=interval * 0.9)
+            await Chat(rt.engine, thread).say("a city timelapse")
+            assert any("adding music" in s.text for s in thread.log), thread.transcript()
+            first, answer = thread.log[0].at, thread.log[-1].at
+            between = [s for s in thread.log[1:-1] if s.op in ("post", "update")]
+            assert len(between) <= int((answer - first) / interval), thread.transcript()
+
+
 async def test_chinese_keywords_answer_in_chinese(runtime: RuntimeFactory) -> None:
     async with runtime() as rt:
         thread = FakeThread(key())

@@ -32,8 +32,12 @@ class FakeThread:
         *,
         upload_limit: int = 50 * 1024 * 1024,
         files: dict[str, bytes] | None = None,
+        update_seconds: float = 0.0,
     ) -> None:
+        """`update_seconds`: how long an edit takes to be answered (a busy chat API); it is
+        recorded as sent, as the platform sees it."""
         self.key = key
+        self.update_seconds = update_seconds
         self._upload_limit = upload_limit
         self.files = files or {}
         self.log: list[Said] = []
@@ -60,6 +64,8 @@ class FakeThread:
 
     async def update(self, message_id: str, reply: Reply) -> None:
         self._record(Said("update", reply, message_id))
+        if self.update_seconds:
+            await asyncio.sleep(self.update_seconds)
 
     async def upload(
         self, filename: str, size: int, chunks: AsyncIterator[bytes], reply: Reply
