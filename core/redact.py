@@ -43,10 +43,25 @@ def register_secret_patterns(*patterns: str) -> None:
         re.compile("|".join(new))  # a bad pattern fails here, not inside a log call
         _PATTERNS.extend(new)
         _SECRET = re.compile("|".join(f"(?:{p})" for p in _PATTERNS))
+        _clean.clear()  # a new shape may be in what was clean
+
+
+# Short texts come back again and again (each heartbeat's "Still working", a status, a
+# button's label): those found clean are remembered, a bounded number of them, so the next
+# time costs a lookup. A text with a secret in it is never kept.
+_clean: set[str] = set()
+CLEAN_KEPT, CLEAN_LONGEST = 4096, 256
 
 
 def mask_secrets(text: str) -> str:
-    return _SECRET.sub("[redacted]", text)
+    if text in _clean:
+        return text
+    masked = _SECRET.sub("[redacted]", text)
+    if masked == text and len(text) <= CLEAN_LONGEST:
+        if len(_clean) >= CLEAN_KEPT:
+            _clean.clear()
+        _clean.add(text)
+    return masked
 
 
 def looks_like_json(text: str) -> bool:

@@ -46,6 +46,19 @@ def test_ordinary_text_is_untouched() -> None:
     assert mask_secrets(text) == text
 
 
+def test_a_text_found_clean_is_masked_again_once_a_new_shape_is_registered() -> None:
+    """Clean short texts are remembered (heartbeats repeat them); a shape registered later
+    applies to them too, and a text with a secret is masked every time, never remembered."""
+    from core import redact
+
+    text = "ticket qqz-0123456789abcdef here"
+    assert mask_secrets(text) == text and mask_secrets(text) == text
+    redact.register_secret_patterns(r"qqz-[0-9a-f]{16}")
+    assert mask_secrets(text) == "ticket [redacted] here"
+    assert mask_secrets(text) == "ticket [redacted] here"
+    assert text not in redact._clean
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
