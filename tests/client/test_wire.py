@@ -69,3 +69,86 @@ async def test_an_answer_arrives_through_httpx_as_httpx_would_give_it() -> None:
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def _serving(
+    answer: bytes, *, cut_after: int | None = None, hold: bool = False
+) -> tuple[asyncio.Server, str]:
+    """A loopback peer that reads one request and writes `answer` (only its first `cut_after`
+    bytes, then drops the connection), or, with `hold`, never answers."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        if hold:
+            await asyncio.sleep(30)
+        writer.write(answer if cut_after is None else answer[:cut_after])
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/x"
+
+
+def _http(body: bytes, *headers: str) -> bytes:
+    head = "".join(f"{h}\r\n" for h in headers)
+    return f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n{head}\r\n".encode() + body
+
+
+async def _exchange(url: str, *, limit: int = 1024, seconds: float = 5.0) -> tuple[int, bytes]:
+    transport = AiohttpTransport(httpx.create_ssl_context())
+    try:
+        return await transport.exchange("GET", url, {}, None, seconds=seconds, limit=limit)
+    finally:
+        await transport.aclose()
+
+
+async def test_a_direct_call_reads_a_compressed_answer_whole() -> None:
+    import gzip
+
+    body = b'{"code":0,"data":{"available":25000}}'
+    server, url = await _serving(_http(gzip.compress(body), "Content-Encoding: gzip"))
+    async with server:
+        assert await _exchange(url) == (200, body)
+
+
+async def test_a_direct_call_refuses_an_answer_past_its_limit() -> None:
+    """Declared too large, or growing past the limit as it is decoded (a small gzip of a large
+    body): refused either way, never held whole."""
+    import gzip
+
+    from core.errors import ProtocolError
+
+    for answer in (
+        _http(b"x" * 5000),
+        _http(gzip.compress(b"x" * 200_000), "Content-Encoding: gzip"),
+    ):
+        server, url = await _serving(answer)
+        async with server:
+            try:
+                await _exchange(url, limit=4096)
+            except ProtocolError as exc:
+                assert "too large" in str(exc)
+            else:
+                raise AssertionError("an answer past the limit was read")
+
+
+async def test_a_direct_call_cut_off_or_unanswered_fails_as_httpx_would() -> None:
+    """A body cut short is a broken connection after sending (never re-sent for a charged
+    call); silence is httpx's read timeout: the errors the retry rules know."""
+    whole = _http(b'{"code":0,"data":{"available":25000}}')
+    server, url = await _serving(whole, cut_after=len(whole) - 8)
+    async with server:
+        try:
+            await _exchange(url)
+        except httpx.TransportError as exc:
+            assert isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError)
+        else:
+            raise AssertionError("a cut answer was read")
+    server, url = await _serving(b"", hold=True)
+    async with server:
+        try:
+            await _exchange(url, seconds=0.3)
+        except httpx.TimeoutException:
+            pass
+        else:
+            raise AssertionError("an unanswered call returned")
