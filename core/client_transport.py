@@ -113,9 +113,8 @@ class Transport:
         self.timing = timing
         self._version = version
         self._wire = wire
-        self._client_headers = {  # the httpx client's own (User-Agent), for the direct road
-            k: v for k, v in http.headers.items() if k.lower() != "accept-encoding"
-        } | {"Accept-Encoding": "gzip, deflate"}
+        # the httpx client's own (User-Agent), for the direct road; httpx gives them lower-case
+        self._client_headers = dict(http.headers.items()) | {"accept-encoding": "gzip, deflate"}
         self._token_calls: dict[str, asyncio.Future[Token]] = {}  # in flight, by client id
 
     def headers(self, creds: Credentials | None, platform: str) -> dict[str, str]:
@@ -209,12 +208,12 @@ class Transport:
         """`answer`'s work on the direct road (see the class docstring)."""
         assert self._wire is not None
         content = None
-        headers = self._client_headers | headers
+        headers = self._client_headers | {name.lower(): value for name, value in headers.items()}
         if json_body is not None:
             content = json.dumps(
                 json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
             ).encode()
-            headers["Content-Type"] = "application/json"
+            headers["content-type"] = "application/json"
         status, answer = await self._wire.exchange(
             method,
             self.base + path,

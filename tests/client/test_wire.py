@@ -152,3 +152,34 @@ async def test_a_direct_call_cut_off_or_unanswered_fails_as_httpx_would() -> Non
             pass
         else:
             raise AssertionError("an unanswered call returned")
+
+
+async def test_a_direct_call_sends_each_header_once() -> None:
+    """The httpx client's own headers (lower-case) and the call's (`Accept`, attribution,
+    `Authorization`) are merged by name: one `Accept`, the call's, not httpx's `*/*` as well."""
+    from core.client_transport import ClientTiming, Credentials, Transport
+
+    seen: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(_http(b'{"code":0,"data":{"available":1}}'))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    wire = AiohttpTransport(httpx.create_ssl_context())
+    async with (
+        server,
+        httpx.AsyncClient(transport=wire, headers={"User-Agent": "jupiter/t"}) as http,
+    ):
+        transport = Transport(http, base, ClientTiming(), "9.9", wire)
+        creds = Credentials("jupiter-test", platform="slack", token="nmv_usr_test")
+        data = await transport.call("GET", "/api/credits/balance/simple", creds, idempotent=True)
+        assert data == {"available": 1}
+    lines = [line.lower() for line in seen[0].decode().split("\r\n")[1:] if line]
+    names = [line.split(":", 1)[0] for line in lines]
+    assert len(names) == len(set(names)), names
+    assert "accept: application/json" in lines and "user-agent: jupiter/t" in lines
+    assert "x-skill-platform: slack" in lines and "authorization: bearer nmv_usr_test" in lines
