@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -49,7 +50,22 @@ def loads(text: str | bytes) -> Any:
     return json.loads(text, parse_float=_finite, parse_constant=_no_constant)
 
 
-async def read_capped(response: httpx.Response, limit: int = MAX_BODY_BYTES) -> bytes:
+class Answer(Protocol):
+    """What is read of a streamed answer: httpx's response, or the direct road's
+    (`core.wire.Streamed`)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+async def read_capped(response: Answer, limit: int = MAX_BODY_BYTES) -> bytes:
     """The body of a streamed response, refused (`ProtocolError`) as soon as it outgrows
     `limit`: an endless or huge answer is never held whole."""
     declared = response.headers.get("content-length", "")

@@ -196,6 +196,15 @@ class Transport:
 
         return await self.retrying(creds, attempt, idempotent=idempotent)
 
+    @property
+    def wire(self) -> AiohttpTransport | None:
+        return self._wire
+
+    def direct_headers(self, headers: dict[str, str]) -> dict[str, str]:
+        """A call's headers on the direct road: the httpx client's own, then the call's, by
+        name (lower-case, as httpx gives its own)."""
+        return self._client_headers | {name.lower(): value for name, value in headers.items()}
+
     async def _exchange(
         self,
         method: str,
@@ -208,11 +217,9 @@ class Transport:
         """`answer`'s work on the direct road (see the class docstring)."""
         assert self._wire is not None
         content = None
-        headers = self._client_headers | {name.lower(): value for name, value in headers.items()}
+        headers = self.direct_headers(headers)
         if json_body is not None:
-            content = json.dumps(
-                json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-            ).encode()
+            content = json_bytes(json_body)
             headers["content-type"] = "application/json"
         status, answer = await self._wire.exchange(
             method,
@@ -319,6 +326,11 @@ class Transport:
     def _backoff(self, attempt: int) -> float:
         timing = self.timing
         return float(min(timing.backoff_cap_seconds, timing.backoff_seconds * 2 ** (attempt - 1)))
+
+
+def json_bytes(value: Any) -> bytes:
+    """A request's JSON body, encoded as httpx encodes `json=`."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 def transport_error(exc: httpx.TransportError) -> BackendUnavailable:

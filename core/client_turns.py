@@ -27,11 +27,12 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 
-from core.client_envelopes import read_capped, unwrap
-from core.client_transport import Credentials, Transport
+from core.client_envelopes import Answer, read_capped, unwrap_answer
+from core.client_transport import Credentials, Transport, json_bytes
 from core.errors import (
     NemoError,
     OutOfCredits,
@@ -144,9 +145,7 @@ def in_stream_error(event: ErrorEvent) -> NemoError:
     return TurnFailed(backend_text(event.message, 2000) or "unknown error", code=event.code)
 
 
-async def _open(
-    transport: Transport, creds: Credentials, session_id: str, text: str
-) -> httpx.Response:
+async def _open(transport: Transport, creds: Credentials, session_id: str, text: str) -> Answer:
     """The open stream of an accepted turn; a refusal (even HTTP 200 with a JSON envelope) is
     raised before a byte of the turn is read, so the retry loop may try again."""
     body = {
@@ -156,17 +155,12 @@ async def _open(
         "new_message": {"parts": [{"text": text}]},
     }
     idle = transport.timing.stream_idle_seconds
-    timeout = httpx.Timeout(connect=15.0, read=idle, write=30.0, pool=15.0)
-    http = transport.http
 
-    async def attempt() -> httpx.Response:
+    async def attempt() -> Answer:
         headers = transport.headers(creds, creds.platform)
         headers["Accept"] = "text/event-stream"
-        request = http.build_request(
-            "POST", transport.base + RUN_PATH, json=body, headers=headers, timeout=timeout
-        )
         with _stream_errors(idle):
-            response = await http.send(request, stream=True)
+            response = await _send(transport, headers, body, idle)
             content_type = response.headers.get("content-type", "")
             if response.status_code == 200 and "json" not in content_type:
                 return response
@@ -174,14 +168,33 @@ async def _open(
                 content = await read_capped(response)
             finally:
                 await response.aclose()
-        unwrap(response, RUN_PATH, content)
+        unwrap_answer(response.status_code, RUN_PATH, content)
         raise ProtocolError(f"the turn was refused (HTTP {response.status_code})")
 
     return await transport.retrying(creds, attempt, idempotent=False)
 
 
+async def _send(
+    transport: Transport, headers: dict[str, str], body: dict[str, Any], idle: float
+) -> Answer:
+    """The turn's request, its answer begun: straight on the aiohttp transport where the
+    client has one (`Transport.wire`), else through httpx."""
+    connect, write = 15.0, 30.0
+    url = transport.base + RUN_PATH
+    wire = transport.wire
+    if wire is not None:
+        sent = transport.direct_headers(headers) | {"content-type": "application/json"}
+        return await wire.open_stream(
+            "POST", url, sent, json_bytes(body), connect=connect, read=idle, write=write
+        )
+    http = transport.http
+    timeout = httpx.Timeout(connect=connect, read=idle, write=write, pool=connect)
+    request = http.build_request("POST", url, json=body, headers=headers, timeout=timeout)
+    return await http.send(request, stream=True)
+
+
 async def _events(
-    transport: Transport, response: httpx.Response, deadline: float
+    transport: Transport, response: Answer, deadline: float
 ) -> AsyncGenerator[TurnEvent, None]:
     """The stream's events as decoded, then `EndEvent` when the server closes it."""
     only_beats = transport.timing.heartbeat_only_seconds

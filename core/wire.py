@@ -206,34 +206,89 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         road, past httpx's request and response objects (a third of a call's CPU); the
         failures raised are the same httpx errors as `handle_async_request`'s, and each phase
         is bounded by `seconds` as httpx's `timeout=` bounds it."""
-        session = self._calls_session()
         limits = aiohttp.ClientTimeout(
             total=None, connect=seconds, sock_connect=seconds, sock_read=seconds
         )
-        try:
-            async with asyncio.timeout(2 * seconds):  # sent and begun (see above)
-                with _as_httpx():
-                    response = await session.request(
-                        method,
-                        url,
-                        headers=headers,
-                        data=content,
-                        allow_redirects=False,
-                        timeout=limits,
-                        auto_decompress=True,
-                    )
-        except TimeoutError:
-            raise httpx.WriteTimeout(f"the request was not taken within {seconds:g} s") from None
+        response = await _sent(
+            self._calls_session(), method, url, headers, content, limits, 2 * seconds
+        )
         try:
             return response.status, await _read_within(response, limit)
         finally:
             response.release()
+
+    async def open_stream(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        content: bytes | None,
+        *,
+        connect: float,
+        read: float,
+        write: float,
+    ) -> Streamed:
+        """A request whose answer is read as it comes (the turn's event stream), past httpx's
+        objects as `exchange` is; `read` bounds each silence, as httpx's read timeout does."""
+        limits = aiohttp.ClientTimeout(
+            total=None, connect=connect, sock_connect=connect, sock_read=read
+        )
+        response = await _sent(
+            self._open_session(), method, url, headers, content, limits, write + read
+        )
+        return Streamed(response)
 
     async def aclose(self) -> None:
         for session in (self._session, self._calls):
             if session is not None:
                 await session.close()
         self._session = self._calls = None
+
+
+async def _sent(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    content: bytes | None,
+    limits: aiohttp.ClientTimeout,
+    bound: float,
+) -> aiohttp.ClientResponse:
+    """The request sent and its answer begun, within `bound` seconds (aiohttp has no write
+    timeout: see `handle_async_request`); failures as httpx's errors."""
+    try:
+        async with asyncio.timeout(bound):
+            with _as_httpx():
+                return await session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    data=content,
+                    allow_redirects=False,
+                    timeout=limits,
+                    auto_decompress=True,
+                )
+    except TimeoutError:
+        raise httpx.WriteTimeout(f"the request was not taken within {bound:g} s") from None
+
+
+class Streamed:
+    """An answer read as it comes, straight from aiohttp, with the part of httpx's response a
+    stream's reader uses (`status_code`, `headers`, `aiter_bytes`, `aclose`). Closing it
+    before the end drops the connection."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status_code = response.status
+        self.headers = response.headers
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        with _as_httpx():
+            async for chunk in self._response.content.iter_chunked(CHUNK_BYTES):
+                yield chunk
+
+    async def aclose(self) -> None:
+        self._response.release()
 
 
 async def _read_within(response: aiohttp.ClientResponse, limit: int) -> bytes:
