@@ -278,17 +278,15 @@ class Streamed:
     before the end drops the connection."""
 
     def __init__(self, response: aiohttp.ClientResponse) -> None:
-        self._response = response
+        self._body = _Body(response)
         self.status_code = response.status
         self.headers = response.headers
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
-        with _as_httpx():
-            async for chunk in self._response.content.iter_chunked(CHUNK_BYTES):
-                yield chunk
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        return self._body.__aiter__()
 
     async def aclose(self) -> None:
-        self._response.release()
+        await self._body.aclose()
 
 
 async def _read_within(response: aiohttp.ClientResponse, limit: int) -> bytes:
