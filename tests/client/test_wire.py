@@ -5,6 +5,7 @@ timeout of its own)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
@@ -71,22 +72,39 @@ async def test_an_answer_arrives_through_httpx_as_httpx_would_give_it() -> None:
         await server.wait_closed()
 
 
+@contextlib.asynccontextmanager
 async def _serving(
     answer: bytes, *, cut_after: int | None = None, hold: bool = False
-) -> tuple[asyncio.Server, str]:
-    """A loopback peer that reads one request and writes `answer` (only its first `cut_after`
-    bytes, then drops the connection), or, with `hold`, never answers."""
+) -> AsyncIterator[str]:
+    """A loopback peer (its URL) that reads one request and writes `answer` (only its first
+    `cut_after` bytes, then drops the connection), or, with `hold`, never answers. On the way
+    out it waits for its connections to close, so none outlives the test's loop."""
+    handlers: list[asyncio.Task[None]] = []
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        if hold:
-            await asyncio.sleep(30)
-        writer.write(answer if cut_after is None else answer[:cut_after])
-        await writer.drain()
-        writer.close()
+        task = asyncio.current_task()
+        if task is not None:
+            handlers.append(task)
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            if hold:  # silent until the caller gives up and hangs up
+                await asyncio.wait_for(reader.read(), 30)
+            else:
+                writer.write(answer if cut_after is None else answer[:cut_after])
+                await writer.drain()
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/x"
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/x"
+    finally:
+        server.close()
+        await server.wait_closed()
+        if handlers:
+            await asyncio.wait(handlers, timeout=5)
 
 
 def _http(body: bytes, *headers: str) -> bytes:
@@ -106,8 +124,7 @@ async def test_a_direct_call_reads_a_compressed_answer_whole() -> None:
     import gzip
 
     body = b'{"code":0,"data":{"available":25000}}'
-    server, url = await _serving(_http(gzip.compress(body), "Content-Encoding: gzip"))
-    async with server:
+    async with _serving(_http(gzip.compress(body), "Content-Encoding: gzip")) as url:
         assert await _exchange(url) == (200, body)
 
 
@@ -122,8 +139,7 @@ async def test_a_direct_call_refuses_an_answer_past_its_limit() -> None:
         _http(b"x" * 5000),
         _http(gzip.compress(b"x" * 200_000), "Content-Encoding: gzip"),
     ):
-        server, url = await _serving(answer)
-        async with server:
+        async with _serving(answer) as url:
             try:
                 await _exchange(url, limit=4096)
             except ProtocolError as exc:
@@ -136,16 +152,14 @@ async def test_a_direct_call_cut_off_or_unanswered_fails_as_httpx_would() -> Non
     """A body cut short is a broken connection after sending (never re-sent for a charged
     call); silence is httpx's read timeout: the errors the retry rules know."""
     whole = _http(b'{"code":0,"data":{"available":25000}}')
-    server, url = await _serving(whole, cut_after=len(whole) - 8)
-    async with server:
+    async with _serving(whole, cut_after=len(whole) - 8) as url:
         try:
             await _exchange(url)
         except httpx.TransportError as exc:
             assert isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError)
         else:
             raise AssertionError("a cut answer was read")
-    server, url = await _serving(b"", hold=True)
-    async with server:
+    async with _serving(b"", hold=True) as url:
         try:
             await _exchange(url, seconds=0.3)
         except httpx.TimeoutException:
@@ -166,6 +180,7 @@ async def test_a_direct_call_sends_each_header_once() -> None:
         writer.write(_http(b'{"code":0,"data":{"available":1}}'))
         await writer.drain()
         writer.close()
+        await writer.wait_closed()
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
@@ -178,6 +193,7 @@ async def test_a_direct_call_sends_each_header_once() -> None:
         creds = Credentials("jupiter-test", platform="slack", token="nmv_usr_test")
         data = await transport.call("GET", "/api/credits/balance/simple", creds, idempotent=True)
         assert data == {"available": 1}
+        await wire.aclose()  # its connection closed before the loop is
     lines = [line.lower() for line in seen[0].decode().split("\r\n")[1:] if line]
     names = [line.split(":", 1)[0] for line in lines]
     assert len(names) == len(set(names)), names
