@@ -187,10 +187,14 @@ WEB_API_TIMEOUT_SECONDS = 30.0  # slack_sdk's own default per call
 @contextlib.asynccontextmanager
 async def web_session() -> AsyncIterator[aiohttp.ClientSession]:
     """One HTTP session (kept-alive connections) for every Web API call: slack_sdk otherwise
-    opens a session and a connection per call, the bot's largest CPU cost under load."""
+    opens a session and a connection per call, the bot's largest CPU cost under load. It keeps
+    no cookies: the Web API needs none, and Slack's answers set some that would be parsed on
+    every answer and sent back on every call."""
     connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=30)
     async with aiohttp.ClientSession(
-        connector=connector, timeout=aiohttp.ClientTimeout(total=WEB_API_TIMEOUT_SECONDS)
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=WEB_API_TIMEOUT_SECONDS),
+        cookie_jar=aiohttp.DummyCookieJar(),
     ) as session:
         yield session
 

@@ -182,6 +182,7 @@ class FakeSlack:
         self.user_locales: dict[str, str] = {}
         # A method named here answers only once its event is set (a slow Slack).
         self.holds: dict[str, asyncio.Event] = {}
+        self.cookie: str | None = None  # a Set-Cookie every Web API answer carries, as Slack's do
         self.post_errors: dict[str, str] = {}  # channel -> error for chat.postMessage
         self.file_mode = "ok"  # ok | html | redirect_other | redirect_slack | forbidden
         self.scopes: set[str] = set(MANIFEST_SCOPES)  # what the bot token was granted
@@ -383,6 +384,8 @@ class FakeSlack:
             if handler is None:
                 return _error("unknown_method")
             headers = {"X-OAuth-Scopes": ",".join(sorted(self.scopes))}
+            if self.cookie is not None:
+                headers["Set-Cookie"] = self.cookie
             needed = METHOD_SCOPES.get(method)
             if needed and needed not in self.scopes:
                 provided = ",".join(sorted(self.scopes))

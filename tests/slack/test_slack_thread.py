@@ -111,6 +111,25 @@ async def test_assistant_status_is_set_refreshed_and_cleared(
     assert len(slack.calls("assistant.threads.setStatus")) == settled
 
 
+async def test_the_web_api_session_sends_back_no_cookies(
+    slack: FakeSlack, threads: SlackThreads
+) -> None:
+    """Slack's answers set cookies; the one session every call shares keeps none of them."""
+    from bots.slack.app import web_session
+
+    slack.cookie = "b=abc123; Path=/"
+    client = threads.client
+    # by a host name, as slack.com is (aiohttp keeps no cookies from an IP address anyway)
+    client.base_url = client.base_url.replace("127.0.0.1", "localhost")
+    async with web_session() as session:
+        client.session = session
+        for _ in range(3):
+            await client.chat_postMessage(channel=CHANNEL, text="hello")
+    calls = slack.calls("chat.postMessage")
+    assert len(calls) == 3
+    assert all("Cookie" not in c.headers and "cookie" not in c.headers for c in calls)
+
+
 async def test_a_heartbeat_while_the_first_status_is_on_its_way_sends_it_once(
     slack: FakeSlack, threads: SlackThreads
 ) -> None:
