@@ -18,7 +18,6 @@ import math
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol, TypeVar
 
-import httpx
 from pydantic import BaseModel, ValidationError
 
 from core.errors import (
@@ -81,16 +80,9 @@ async def read_capped(response: Answer, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(parts)
 
 
-def unwrap(response: httpx.Response, path: str, content: bytes | None = None) -> Any:
-    """The `data` of a successful answer; raises the error a refusal stands for. `content`: the
-    body already read (`read_capped`), else the response's own."""
-    return unwrap_answer(
-        response.status_code, path, response.content if content is None else content
-    )
-
-
-def unwrap_answer(status: int, path: str, content: bytes) -> Any:
-    """`unwrap` of an answer read whole: its HTTP status and body."""
+def unwrap(status: int, path: str, content: bytes) -> Any:
+    """The `data` of a successful answer (its HTTP status and its body, read whole within the
+    cap by `read_capped`); raises the error a refusal stands for."""
     if status == 429:
         raise RateLimited("the video service is busy (rate limited)")
     try:

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 import httpx
 
 from core import SKILL_SOURCE
-from core.client_envelopes import MAX_BODY_BYTES, parse, read_capped, unwrap, unwrap_answer
+from core.client_envelopes import Answer, parse, read_capped, unwrap
 from core.errors import BackendUnavailable, MissingClientId, RateLimited, TokenRejected
 from core.models import Token
 from core.wire import AiohttpTransport
@@ -97,8 +97,9 @@ def new_client_id() -> str:
 
 
 class Transport:
-    """`wire`: the aiohttp transport under `http`, when it is one; the JSON calls then go
-    straight to it (`AiohttpTransport.exchange`), the turn's stream and uploads through httpx."""
+    """`wire`: the aiohttp transport under `http`, when it is one; the JSON calls
+    (`AiohttpTransport.exchange`) and the turn's stream (`open_stream`) then go straight to it,
+    uploads and the media guard's fetches through httpx."""
 
     def __init__(
         self,
@@ -221,17 +222,14 @@ class Transport:
         if json_body is not None:
             content = json_bytes(json_body)
             headers["content-type"] = "application/json"
-        status, answer = await self._wire.exchange(
+        response = await self._wire.exchange(
             method,
             self.base + path,
             headers,
             content,
             seconds=self.timing.request_timeout_seconds,
-            limit=MAX_BODY_BYTES,
         )
-        if missing_id and status == 400:
-            raise MissingClientId("the token call was refused for a missing client id")
-        return unwrap_answer(status, path, answer)
+        return await _read_answer(response, path, missing_id=missing_id)
 
     async def answer(
         self,
@@ -243,14 +241,9 @@ class Transport:
     ) -> Any:
         """Send `request` and read its answer within `MAX_BODY_BYTES` (never held whole past
         it); `missing_id`: an HTTP 400 is the token call's missing client id."""
-        response = await http.send(request, stream=True)
-        try:
-            if missing_id and response.status_code == 400:
-                raise MissingClientId("the token call was refused for a missing client id")
-            content = await read_capped(response)
-        finally:
-            await response.aclose()
-        return unwrap(response, path, content)
+        return await _read_answer(
+            await http.send(request, stream=True), path, missing_id=missing_id
+        )
 
     async def anonymous_token(
         self, client_id: str, platform: str = "console", *, patient: bool = True
@@ -326,6 +319,17 @@ class Transport:
     def _backoff(self, attempt: int) -> float:
         timing = self.timing
         return float(min(timing.backoff_cap_seconds, timing.backoff_seconds * 2 ** (attempt - 1)))
+
+
+async def _read_answer(response: Answer, path: str, *, missing_id: bool) -> Any:
+    """The `data` of an answer read within `MAX_BODY_BYTES`, the answer closed either way."""
+    try:
+        if missing_id and response.status_code == 400:
+            raise MissingClientId("the token call was refused for a missing client id")
+        content = await read_capped(response)
+    finally:
+        await response.aclose()
+    return unwrap(response.status_code, path, content)
 
 
 def json_bytes(value: Any) -> bytes:

@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from core.client_envelopes import Answer, read_capped, unwrap_answer
+from core.client_envelopes import Answer, read_capped, unwrap
 from core.client_transport import Credentials, Transport, json_bytes
 from core.errors import (
     NemoError,
@@ -168,7 +168,7 @@ async def _open(transport: Transport, creds: Credentials, session_id: str, text:
                 content = await read_capped(response)
             finally:
                 await response.aclose()
-        unwrap_answer(response.status_code, RUN_PATH, content)
+        unwrap(response.status_code, RUN_PATH, content)
         raise ProtocolError(f"the turn was refused (HTTP {response.status_code})")
 
     return await transport.retrying(creds, attempt, idempotent=False)

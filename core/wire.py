@@ -10,7 +10,9 @@ Failures are translated by what they mean to the retry rules (`core/client_trans
 a connection that was never made (`ConnectError`, `ConnectTimeout`, `PoolTimeout`) is safe to
 try again; silence while reading is `ReadTimeout` (a turn's idle limit); a connection that broke
 after the request went out is `RemoteProtocolError` / `ReadError`, which a turn must never
-re-send. aiohttp decodes nothing itself (httpx does, once) and keeps no cookies.
+re-send. Under httpx, aiohttp decodes nothing itself (httpx does, once); on the direct roads
+(`exchange`, `open_stream`: the JSON calls and the turn's stream, past httpx's objects) it
+decodes the body, which the reader caps as it comes. It keeps no cookies.
 """
 
 from __future__ import annotations
@@ -22,8 +24,6 @@ from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import httpx
-
-from core.errors import ProtocolError
 
 CHUNK_BYTES = 64 * 1024
 CALL_CONNECTIONS = 128  # kept-alive connections for the JSON calls (`exchange`)
@@ -199,23 +199,19 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         content: bytes | None,
         *,
         seconds: float,
-        limit: int,
-    ) -> tuple[int, bytes]:
-        """A small request answered in full: its status and body, the body refused
-        (`ProtocolError`) as soon as it outgrows `limit`. The backend's JSON calls take this
-        road, past httpx's request and response objects (a third of a call's CPU); the
-        failures raised are the same httpx errors as `handle_async_request`'s, and each phase
-        is bounded by `seconds` as httpx's `timeout=` bounds it."""
+    ) -> Streamed:
+        """A short call on the calls' own pool, its answer begun (the caller reads it within
+        its cap and closes it). The backend's JSON calls take this road, past httpx's request
+        and response objects (a third of a call's CPU); the failures raised are the same httpx
+        errors as `handle_async_request`'s, and each phase is bounded by `seconds` as httpx's
+        `timeout=` bounds it."""
         limits = aiohttp.ClientTimeout(
             total=None, connect=seconds, sock_connect=seconds, sock_read=seconds
         )
         response = await _sent(
             self._calls_session(), method, url, headers, content, limits, 2 * seconds
         )
-        try:
-            return response.status, await _read_within(response, limit)
-        finally:
-            response.release()
+        return Streamed(response)
 
     async def open_stream(
         self,
@@ -287,18 +283,3 @@ class Streamed:
 
     async def aclose(self) -> None:
         await self._body.aclose()
-
-
-async def _read_within(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    too_large = f"the video service's answer is too large (over {limit} bytes)"
-    if (response.content_length or 0) > limit:
-        raise ProtocolError(too_large)
-    parts: list[bytes] = []
-    total = 0
-    with _as_httpx():
-        async for chunk in response.content.iter_chunked(CHUNK_BYTES):
-            total += len(chunk)
-            if total > limit:
-                raise ProtocolError(too_large)
-            parts.append(chunk)
-    return b"".join(parts)

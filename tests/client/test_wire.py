@@ -113,9 +113,16 @@ def _http(body: bytes, *headers: str) -> bytes:
 
 
 async def _exchange(url: str, *, limit: int = 1024, seconds: float = 5.0) -> tuple[int, bytes]:
+    """A direct call, its answer read within `limit` as the client reads it (`read_capped`)."""
+    from core.client_envelopes import read_capped
+
     transport = AiohttpTransport(httpx.create_ssl_context())
     try:
-        return await transport.exchange("GET", url, {}, None, seconds=seconds, limit=limit)
+        answer = await transport.exchange("GET", url, {}, None, seconds=seconds)
+        try:
+            return answer.status_code, await read_capped(answer, limit)
+        finally:
+            await answer.aclose()
     finally:
         await transport.aclose()
 
