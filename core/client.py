@@ -83,7 +83,8 @@ class NemoClient:
         wire: AiohttpTransport | None = None,
     ) -> None:
         """`resolver`: host name to addresses for the media guard (tests inject one). `wire`:
-        the aiohttp transport under `http`, if it is one (its JSON calls then go direct)."""
+        the aiohttp transport under `http`, if it is one (its JSON calls and turn streams then
+        go direct)."""
         self._transport = Transport(http, base_url, timing or ClientTiming(), version, wire)
         self._last_render_ms = 0
         self._media = MediaGuard(http, base_url, resolver)
