@@ -45,6 +45,7 @@ from core.engine.voice import Voice
 from core.engine.workflow import Workflow
 from core.metrics import Metrics
 from core.models import Balance
+from core.pacing import Pacer
 from core.port import ChatThread, Incoming, ThreadKey, ThreadResolver
 from core.renders import Renders
 from core.store import Store
@@ -90,6 +91,7 @@ class Engine:
     ) -> None:
         """The parts that hold state: tasks, threads, identities, renders, recovery."""
         self.tasks = TaskSet()
+        self.pacer = Pacer()  # oldest first through the busy phases when the loop is behind
         self.directory = ThreadDirectory()
         self.identities = Identities(
             client,
@@ -157,6 +159,7 @@ class Engine:
             slots=UserSlots(config.max_turns_per_user),
             answers=answers,
             recovery_seconds=config.recovery_seconds,
+            pacer=self.pacer,
         )
         self.intake = Intake(
             store,
@@ -194,6 +197,7 @@ class Engine:
             self.tasks.stop(),
             return_exceptions=True,
         )
+        await self.pacer.close()
 
     async def handle(self, thread: ChatThread, incoming: Incoming) -> None:
         """Take one message. Returns quickly: the work runs on the engine's own tasks."""

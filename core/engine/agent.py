@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from core.client import Credentials, NemoClient
 from core.engine.answers import Answers, new_question_id
 from core.engine.context import TurnContext
-from core.engine.identity import Identities
+from core.engine.identity import Identities, Minted
 from core.engine.limits import EDIT_COST, GENERATION_COST, Spending, UserSlots
 from core.engine.lost import watch_lost_turn
 from core.engine.relay import Relay
@@ -34,6 +34,7 @@ from core.errors import (
 from core.gui import GuiAction, translate
 from core.messages import Msg
 from core.models import Draft, QuestionEvent, TextEvent, ToolCallEvent, ToolResultEvent
+from core.pacing import Pacer
 from core.port import Action, Incoming, Reply, ReplyKind
 from core.redact import chat_safe
 from core.store import Store
@@ -66,6 +67,9 @@ class Heard:
     staged: float | None = None  # when a stage not shown yet was reached (held like words)
     started: float = 0.0  # when the heartbeats' cadence began (monotonic), set as it begins
     beats: int = 0  # heartbeats sent
+    # a new session's link, minted while the turn streams rather than in the answer's way
+    mint: bool = False
+    ahead: asyncio.Task[Minted | None] | None = None
 
     @property
     def moves(self) -> int:
@@ -87,6 +91,7 @@ class AgentTurn:
         slots: UserSlots,
         answers: Answers,
         recovery_seconds: float = 30.0,
+        pacer: Pacer | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -98,32 +103,51 @@ class AgentTurn:
         self.slots = slots
         self.answers = answers
         self.recovery_seconds = recovery_seconds
+        self.pacer = pacer or Pacer()
 
     async def run(self, ctx: TurnContext, text: str) -> None:
         """One charged turn: refused before anything is sent when it would exceed a budget
         (the daily budget even before "Connecting...", so a burst of refusals is one message),
-        and waiting while the user already runs their share of turns elsewhere."""
+        and waiting while the user already runs their share of turns elsewhere. The start and
+        the end are paced (oldest turn first when the loop is behind); the wait for the user's
+        slot and the stream are not."""
+        async with self.pacer.hold():
+            started = await self._start(ctx, text)
+        if started is None:
+            return
+        creds, status_id, heard, text, cost = started
+        try:
+            async with self.slots.slot(ctx.key, ctx.user):
+                await self._converse(ctx, creds, status_id, heard, text, cost)
+        finally:
+            if heard.ahead is not None:
+                heard.ahead.cancel()
+
+    async def _start(
+        self, ctx: TurnContext, text: str
+    ) -> tuple[Credentials, str, Heard, str, int] | None:
+        """Up to the stream: the budgets, "Connecting...", the session; None when refused."""
         stored, before = await self.identities.stored_session(ctx.key)
         generation = not before.ready  # nothing made yet in this session (or none yet): new video
         cost = GENERATION_COST if generation else EDIT_COST
         if not await self.spending.within_budget(ctx, cost):
-            return
+            return None
         status_id = await ctx.post(ReplyKind.STATUS, Msg.CONNECTING)
         creds = await self.identities.credentials(ctx.key)
         session_id = stored or await self.identities.new_session(ctx.key, creds, ctx.incoming)
         refusal = await self.spending.balance_refusal(ctx, creds, cost, generation)
         if refusal is not None:
             await self._replace(ctx, status_id, refusal)
-            return
+            return None
         relay = Relay(ctx.thread, hold=min(self.heartbeat_seconds / 2, 2.0), language=ctx.language)
         heard = Heard(relay, session_id, before, text)
+        heard.mint = stored is None
         if generation and not ctx.defaults.empty:
             text = prompt_with_defaults(text, ctx.defaults)
             await ctx.post(
                 ReplyKind.NOTICE, Msg.USING_DEFAULTS, values=describe_defaults(ctx.defaults)
             )
-        async with self.slots.slot(ctx.key, ctx.user):
-            await self._converse(ctx, creds, status_id, heard, text, cost)
+        return creds, status_id, heard, text, cost
 
     async def _converse(
         self,
@@ -139,9 +163,10 @@ class AgentTurn:
         beat = asyncio.create_task(self._heartbeat(ctx, status_id, heard))
         lost, recovered = False, None
         try:
-            with contextlib.suppress(Exception):
-                await ctx.thread.set_busy(ctx.say(Msg.BUSY))
-            await self.spending.record(ctx, cost)
+            async with self.pacer.hold():
+                with contextlib.suppress(Exception):
+                    await ctx.thread.set_busy(ctx.say(Msg.BUSY))
+                await self.spending.record(ctx, cost)
             try:
                 await self._talk(ctx, creds, status_id, text, heard)
             except StreamInterrupted:
@@ -161,10 +186,11 @@ class AgentTurn:
             else:
                 await self._replace(ctx, status_id, failed)
             return
-        outcome = await self._outcome(ctx, creds, heard, recovered)
-        if outcome.question is not None and outcome.question_id is not None:
-            await self.answers.remember(ctx, outcome.question_id, outcome.question, status_id)
-        message_id = await self._replace(ctx, status_id, compose_reply(outcome))
+        async with self.pacer.hold():
+            outcome = await self._outcome(ctx, creds, heard, recovered)
+            if outcome.question is not None and outcome.question_id is not None:
+                await self.answers.remember(ctx, outcome.question_id, outcome.question, status_id)
+            message_id = await self._replace(ctx, status_id, compose_reply(outcome))
         if outcome.question is not None:
             if message_id != status_id and outcome.question_id is not None:
                 await self.store.move_question(outcome.question_id, message_id)
@@ -206,7 +232,9 @@ class AgentTurn:
             told,
             question=question,
             question_id=new_question_id() if question is not None else None,
-            link=await self.identities.task_link(ctx.key, only_new=True),
+            link=await self.identities.task_link(
+                ctx.key, only_new=True, ahead=await heard.ahead if heard.ahead else None
+            ),
         )
 
     async def _told(
@@ -255,6 +283,8 @@ class AgentTurn:
         relay = heard.relay
         try:
             async for event in self.client.run_turn(creds, heard.session_id, text):
+                if heard.mint and heard.ahead is None:  # the stream is open: the loop idles
+                    heard.ahead = asyncio.create_task(self.identities.claim_ahead(ctx.key))
                 if isinstance(event, TextEvent):
                     translated = translate(chat_safe(event.text))
                     heard.actions.extend(translated.actions)

@@ -17,16 +17,26 @@ import asyncio
 import json
 import logging
 import time
+from dataclasses import dataclass
 
 from core.client import Credentials, NemoClient, new_client_id, task_link
 from core.language import session_language
-from core.models import Draft
+from core.models import ClaimToken, Draft
 from core.port import Incoming, ThreadKey
 from core.store import Store, TenantRow
 
 log = logging.getLogger("jupiter.engine")
 CLAIM_MARGIN_SECONDS = 300.0  # a claim token this close to expiry is renewed before use
 DEFAULT_WEB_URL = "https://nemovideo.com"
+
+
+@dataclass(frozen=True, slots=True)
+class Minted:
+    """A claim token minted ahead, with the task and session it was minted for."""
+
+    task_id: str
+    session_id: str
+    token: ClaimToken
 
 
 class Identities:
@@ -120,10 +130,30 @@ class Identities:
         await self.store.put_task(key, info.task_id)
         return info.session_id
 
-    async def task_link(self, key: ThreadKey, *, only_new: bool = False) -> str | None:
+    async def claim_ahead(self, key: ThreadKey) -> Minted | None:
+        """A claim token for a thread that has none yet, minted while its first turn streams
+        (the backend is idle then, the turn's end is not), for `task_link` to store; None when
+        the thread has one, or no task, or the backend refused (the end tries again)."""
+        try:
+            claim = await self.store.get_claim(key)
+            if not claim.session_id or not claim.task_id or claim.token is not None:
+                return None
+            creds = await self.credentials(key)
+            token = await self.client.claim_token(creds, claim.task_id, claim.session_id)
+            return Minted(claim.task_id, claim.session_id, token)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.debug("no claim token ahead", extra={"error": exc.__class__.__name__})
+            return None
+
+    async def task_link(
+        self, key: ThreadKey, *, only_new: bool = False, ahead: Minted | None = None
+    ) -> str | None:
         """The thread's task detail link, or None (no session or task yet, or the backend
         refused a claim token: tried again next time). `only_new`: only when no link was made
-        for this session yet, so a conversation's start gives it once."""
+        for this session yet, so a conversation's start gives it once. `ahead`: a token
+        `claim_ahead` minted, used if it is still for the thread's task and session."""
         try:
             claim = await self.store.get_claim(key)
             if not claim.session_id or not claim.task_id:
@@ -132,8 +162,14 @@ class Identities:
                 return None
             token = claim.token
             if token is None or claim.expires_at - CLAIM_MARGIN_SECONDS <= time.time():
-                creds = await self.credentials(key)
-                fresh = await self.client.claim_token(creds, claim.task_id, claim.session_id)
+                if ahead is not None and (ahead.task_id, ahead.session_id) == (
+                    claim.task_id,
+                    claim.session_id,
+                ):
+                    fresh = ahead.token
+                else:
+                    creds = await self.credentials(key)
+                    fresh = await self.client.claim_token(creds, claim.task_id, claim.session_id)
                 await self.store.put_claim(key, fresh.token, fresh.expires_at)
                 token = fresh.token
             return task_link(self.web_url, token)

@@ -22,6 +22,7 @@ from core.engine.voice import Voice
 from core.errors import NemoError
 from core.messages import Msg, say
 from core.metrics import Metrics
+from core.pacing import ARRIVED
 from core.port import ThreadKey
 from core.store import Store, TurnRow, TurnStatus
 
@@ -123,7 +124,7 @@ class TurnQueue:
             await self.store.finish_turn(turn.id, TurnStatus.FAILED, "no adapter for platform")
             return
         ctx = await self.contexts.of(thread, turn.incoming)
-        task = asyncio.create_task(self._execute(ctx, turn), name=f"turn {turn.id}")
+        task = asyncio.create_task(self._paced(ctx, turn), name=f"turn {turn.id}")
         self._running[key] = task
         renew = asyncio.create_task(self._renew(key))
         self.metrics.active_turns.inc()
@@ -140,6 +141,10 @@ class TurnQueue:
             self.typical_seconds = 0.8 * self.typical_seconds + 0.2 * took
         self.metrics.turns.labels(status.value).inc()
         await self._finish(key, turn, status, error)
+
+    async def _paced(self, ctx: TurnContext, turn: TurnRow) -> None:
+        ARRIVED.set(turn.created_at)  # this task's own: its busy phases wait by the turn's age
+        await self._execute(ctx, turn)
 
     async def _finish(
         self, key: ThreadKey, turn: TurnRow, status: TurnStatus, error: str | None
