@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from core.pacing import Pacer
 from core.port import ChatThread, Incoming, Reply, ReplyKind, ThreadKey, ThreadResolver
 from core.settings import SettingsBase
 
@@ -26,7 +27,10 @@ log = logging.getLogger("jupiter.adapter")
 
 class Engine(Protocol):
     """The part of `core.engine.Engine` adapters use: hand over a message, ask who owns a
-    thread, register the resolver that rebuilds threads after a restart."""
+    thread, register the resolver that rebuilds threads after a restart; its pacer paces an
+    adapter's own busy work after an ack (see `core.pacing`)."""
+
+    pacer: Pacer
 
     async def handle(self, thread: ChatThread, incoming: Incoming) -> None: ...
 

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
@@ -167,12 +168,20 @@ class Listeners:
             await ack(text=usage(language), response_type="ephemeral")
             return
         await ack()  # at once: nothing below is needed for an empty ack
-        task = asyncio.create_task(self._open_thread(request, respond, text), name="slack /video")
+        opening = self._open_thread(request, respond, text, time.time())
+        task = asyncio.create_task(opening, name="slack /video")
         self._opening.add(task)
         task.add_done_callback(self._opening.discard)
 
-    async def _open_thread(self, request: Command, respond: AsyncRespond, text: str) -> None:
-        """After the ack: the thread's root message, then the prompt handed over."""
+    async def _open_thread(
+        self, request: Command, respond: AsyncRespond, text: str, arrived: float
+    ) -> None:
+        """After the ack: the thread's root message, then the prompt handed over; paced by
+        when the command came (a burst of commands opens oldest first, see `core.pacing`)."""
+        async with self._engine.pacer.hold(arrived):
+            await self._open_paced(request, respond, text)
+
+    async def _open_paced(self, request: Command, respond: AsyncRespond, text: str) -> None:
         language = await self._language(text, request.user)
         root = root_message(request.prompt, request.user, language)
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from core.pacing import Pacer
 from core.port import ChatThread, Incoming, ThreadKey, ThreadResolver
 from core.store.base import Defaults
 
@@ -20,6 +21,7 @@ class RecordingEngine:
         self.resolvers: dict[str, ThreadResolver] = {}
         self.saved_defaults: dict[tuple[str, str, str], Defaults] = {}
         self._changed = asyncio.Condition()
+        self.pacer = Pacer()
 
     async def handle(self, thread: ChatThread, incoming: Incoming) -> None:
         async with self._changed:

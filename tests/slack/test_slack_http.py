@@ -142,6 +142,24 @@ async def test_slash_command_is_acked_before_slack_answers_anything(
     assert incoming.text == "a sunset over mountains"
 
 
+async def test_slash_commands_are_acked_at_once_and_their_threads_opened_oldest_first(
+    app: SlackHttp, engine: RecordingEngine, slack: FakeSlack
+) -> None:
+    """The opening after the ack is paced (`core.pacing`); the ack is not: with the pacer
+    full, three commands are answered, no thread opens, and once it has room they open in
+    the order they came."""
+    pacer = engine.pacer
+    pacer.limit = pacer.floor = pacer.ceiling = 1
+    async with pacer.hold():
+        for text in ("first", "second", "third"):
+            response = await app.command(text)
+            assert response.status_code == 200 and response.text == ""
+        await asyncio.sleep(0.2)
+        assert slack.calls("chat.postMessage") == [] and engine.handled == []
+    handled = await engine.wait_handled(3)
+    assert [i.text for i in handled] == ["first", "second", "third"]
+
+
 async def test_slash_command_alone_or_help_shows_usage(
     app: SlackHttp, engine: RecordingEngine, slack: FakeSlack
 ) -> None:

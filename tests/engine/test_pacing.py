@@ -1,0 +1,94 @@
+"""A turn's busy phases go through the engine's pacer (its start before "Connecting...", its end
+before the answer; the stream in between does not wait), and a new conversation's claim token
+is minted while its first turn streams, not after."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+from core.client import CLAIM_PATH
+from core.client_turns import RUN_PATH
+from core.pacing import Pacer
+from core.port import Incoming, ThreadKey
+from core.sim import LocalBackend
+from tests.conftest import RuntimeFactory
+from tests.fakes.thread import FakeThread
+
+LINK = "nemovideo.com/workspace/claim?ct=clm_"
+
+
+def key(name: str) -> ThreadKey:
+    return ThreadKey("console", "team", "chan", name)
+
+
+@asynccontextmanager
+async def full(pacer: Pacer) -> AsyncIterator[None]:
+    """The pacer held by someone else, at a bound of one: whoever comes next waits."""
+    pacer.limit = pacer.floor = pacer.ceiling = 1
+    async with pacer.hold():
+        yield
+
+
+def answered(thread: FakeThread) -> bool:
+    return any(s.reply is not None and s.reply.buttons for s in thread.log)
+
+
+async def stuck_until_released(thread: FakeThread, phase: str) -> None:
+    await asyncio.sleep(0.6)  # longer than the whole turn (0.25 s) takes when let through
+    assert not answered(thread), f"the {phase} did not wait for the pacer"
+
+
+async def test_a_turn_waits_for_the_pacer_before_it_says_anything_then_runs(
+    runtime: RuntimeFactory,
+) -> None:
+    async with runtime() as rt:
+        thread = FakeThread(key("p1"))
+        async with full(rt.engine.pacer):
+            await rt.engine.handle(thread, Incoming("a 3-second sunset", user="u1"))
+            await stuck_until_released(thread, "start")
+            assert thread.log == []  # not even "Connecting..."
+        await rt.engine.idle(10)
+        assert answered(thread)
+
+
+async def test_the_answer_waits_for_the_pacer_but_the_stream_does_not(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
+    sim.set_faults({"turn_seconds": 1.0})
+    async with runtime() as rt:
+        thread = FakeThread(key("p2"))
+        rt.engine.pacer.limit = rt.engine.pacer.floor = rt.engine.pacer.ceiling = 1
+        await rt.engine.handle(thread, Incoming("a 3-second sunset", user="u1"))
+        await thread.wait_text("Still working")  # streaming now
+        async with full(rt.engine.pacer):
+            beats = thread.transcript().count("Still working")
+            await asyncio.sleep(1.2)  # the stream ends meanwhile
+            assert thread.transcript().count("Still working") > beats  # beats go on
+            assert not answered(thread), "the end did not wait for the pacer"
+        await rt.engine.idle(10)
+        assert answered(thread)
+
+
+async def test_a_new_conversations_claim_token_is_minted_while_its_turn_streams(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
+    sim.set_faults({"turn_seconds": 0.6})
+    async with runtime() as rt:
+        thread = FakeThread(key("p3"))
+        await rt.engine.handle(thread, Incoming("a 3-second sunset", user="u1"))
+        await rt.engine.idle(10)
+        assert LINK in thread.log[-1].text
+    async with httpx.AsyncClient() as http:
+        log = (await http.get(sim.base_url + "/_sim/log")).json()
+    paths = [e["path"] for e in log]
+    assert paths.count(CLAIM_PATH) == 1  # minted once, stored, used in the answer
+    # asked for after the stream opened and before it ended: the timeline read that follows
+    # the stream (the next request after it) comes later
+    stream = paths.index(RUN_PATH)
+    assert stream < paths.index(CLAIM_PATH)
+    between = paths[stream : paths.index(CLAIM_PATH)]
+    assert not any(p.startswith("/api/state") for p in between), paths
