@@ -31,6 +31,12 @@ class Metrics:
         )
         self.active_turns = Gauge("jupiter_active_turns", "Turns running now", registry=r)
         self.queued = Gauge("jupiter_queued_messages", "Messages waiting behind a turn", registry=r)
+        self.paced = Gauge(
+            "jupiter_paced_waiting", "Busy phases waiting for the pacer (core.pacing)", registry=r
+        )
+        self.pace_limit = Gauge(
+            "jupiter_pace_limit", "How many busy phases the pacer lets through at once", registry=r
+        )
         self.refused = Counter(
             "jupiter_refused_messages_total", "Messages refused by a limit", ["limit"], registry=r
         )

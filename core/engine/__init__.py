@@ -91,7 +91,9 @@ class Engine:
     ) -> None:
         """The parts that hold state: tasks, threads, identities, renders, recovery."""
         self.tasks = TaskSet()
-        self.pacer = Pacer()  # oldest first through the busy phases when the loop is behind
+        self.pacer = pacer = Pacer()  # oldest first through the busy phases when the loop lags
+        metrics.paced.set_function(lambda: pacer.waiting)
+        metrics.pace_limit.set_function(lambda: pacer.limit)
         self.directory = ThreadDirectory()
         self.identities = Identities(
             client,

@@ -51,6 +51,8 @@ async def test_a_turn_waits_for_the_pacer_before_it_says_anything_then_runs(
             await rt.engine.handle(thread, Incoming("a 3-second sunset", user="u1"))
             await stuck_until_released(thread, "start")
             assert thread.log == []  # not even "Connecting..."
+            shown = rt.engine.metrics.render().decode()  # an operator sees the pacer at work
+            assert "jupiter_paced_waiting 1.0" in shown and "jupiter_pace_limit 1.0" in shown
         await rt.engine.idle(10)
         assert answered(thread)
 
