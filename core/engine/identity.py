@@ -126,8 +126,7 @@ class Identities:
     async def new_session(self, key: ThreadKey, creds: Credentials, incoming: Incoming) -> str:
         language = session_language(incoming.locale, incoming.text, self.language)
         info = await self.client.create_session(creds, language)
-        await self.store.put_session(key, info.session_id, language)
-        await self.store.put_task(key, info.task_id)
+        await self.store.put_session(key, info.session_id, language, info.task_id)
         return info.session_id
 
     async def claim_ahead(self, key: ThreadKey) -> Minted | None:

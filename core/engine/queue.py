@@ -99,24 +99,28 @@ class TurnQueue:
         claimed_at: float | None = None
         while True:
             # (Re)claim unless the lease is fresh: a turn's renewals keep it alive.
-            if claimed_at is None or time.monotonic() - claimed_at > self.lease / 3:
-                if not await self.store.claim_thread(key, self.owner, self.lease):
+            if claimed_at is None:
+                # Taking the lease while running nothing: a `running` turn here was left by a
+                # process that died (marked interrupted in the same write). Say so before the
+                # next message runs.
+                stale = await self.store.take_thread(key, self.owner, self.lease)
+                if stale is None:
                     return  # another replica runs this thread; the supervisor retries later
-                if claimed_at is None:
-                    # Just took the lease and running nothing: a `running` turn here was left
-                    # by a process that died. Say so before the next message runs.
-                    for stale in await self.store.interrupt_running(key):
-                        await self._interrupted(stale)
+                for lost in stale:
+                    await self._interrupted(lost)
                 claimed_at = time.monotonic()
-            turn = await self.store.next_turn(key)
+            elif time.monotonic() - claimed_at > self.lease / 3:
+                if not await self.store.claim_thread(key, self.owner, self.lease):
+                    return
+                claimed_at = time.monotonic()
+            turn = await self.store.start_next_turn(key)
             if turn is None:
                 await self.store.release_thread(key, self.owner)
                 if not await self.store.queued_count(key):
                     return
                 claimed_at = None  # queued while the lease was handed back: take it again
                 continue
-            if await self.store.start_turn(turn.id):
-                await self._run(key, turn)
+            await self._run(key, turn)
 
     async def _run(self, key: ThreadKey, turn: TurnRow) -> None:
         thread = self.directory.get(key)

@@ -111,19 +111,25 @@ class Identities(SQLTables):
             row["draft_json"],
         )
 
-    async def put_session(self, key: ThreadKey, session_id: str, language: str) -> None:
-        """Start the thread on a new backend session; its old draft goes with it."""
+    async def put_session(
+        self, key: ThreadKey, session_id: str, language: str, task_id: str | None = None
+    ) -> None:
+        """Start the thread on a new backend session and its task, in one write: the old
+        session's draft, task and claim token go with it (a link never points at the old
+        task)."""
         now = time.time()
         await self._db.execute(
             f"""INSERT INTO threads (platform, tenant, channel, thread, session_id, language,
-                  created_at, last_active)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                  task_id, created_at, last_active)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT {KEY_COLUMNS} DO UPDATE SET session_id = excluded.session_id,
                   language = excluded.language, last_active = excluded.last_active,
-                  draft_json = NULL""",
+                  draft_json = NULL, task_id = excluded.task_id, claim_token = NULL,
+                  claim_expires_at = NULL""",
             *key_params(key),
             session_id,
             language,
+            task_id,
             now,
             now,
         )

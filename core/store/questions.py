@@ -155,12 +155,3 @@ class Questions(SQLTables):
         token = self._cipher.decrypt(row["claim_token"]) if row["claim_token"] else None
         expires = float(row["claim_expires_at"] or 0.0)
         return Claim(row["session_id"], row["task_id"], token, expires)
-
-    async def put_task(self, key: ThreadKey, task_id: str | None) -> None:
-        """The backend task of the thread's (new) session; its old claim token goes with it."""
-        await self._db.execute(
-            f"""UPDATE threads SET task_id = ?, claim_token = NULL, claim_expires_at = NULL
-                WHERE {KEY_WHERE}""",
-            task_id,
-            *key_params(key),
-        )

@@ -39,26 +39,51 @@ async def _interrupt(tx: Conn, turns: list[TurnRow], now: float) -> list[TurnRow
     return turns
 
 
+async def _claim(tx: Conn, key: ThreadKey, owner: str, lease_seconds: float) -> bool:
+    now = time.time()
+    written = await tx.execute(
+        f"""INSERT INTO threads (platform, tenant, channel, thread, created_at, last_active,
+              turn_owner, turn_lease_until)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT {KEY_COLUMNS} DO UPDATE
+              SET turn_owner = excluded.turn_owner, turn_lease_until = excluded.turn_lease_until
+              WHERE threads.turn_owner IS NULL OR threads.turn_owner = excluded.turn_owner
+                OR threads.turn_lease_until < ?""",
+        *key_params(key),
+        now,
+        now,
+        owner,
+        now + lease_seconds,
+        now,
+    )
+    return written == 1
+
+
+async def _interrupt_running(tx: Conn, key: ThreadKey, skip_locked: str) -> list[TurnRow]:
+    rows = await tx.fetch(
+        f"SELECT * FROM turns WHERE {KEY_WHERE} AND status = ? ORDER BY id {skip_locked}",
+        *key_params(key),
+        _RUNNING,
+    )
+    return await _interrupt(tx, [turn_from_row(r) for r in rows], time.time())
+
+
 class TurnQueue(SQLTables):
     async def claim_thread(self, key: ThreadKey, owner: str, lease_seconds: float) -> bool:
         """Take or renew the thread's lease: True when it was free, lapsed or already `owner`'s."""
-        now = time.time()
-        written = await self._db.execute(
-            f"""INSERT INTO threads (platform, tenant, channel, thread, created_at, last_active,
-                  turn_owner, turn_lease_until)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT {KEY_COLUMNS} DO UPDATE
-                  SET turn_owner = excluded.turn_owner, turn_lease_until = excluded.turn_lease_until
-                  WHERE threads.turn_owner IS NULL OR threads.turn_owner = excluded.turn_owner
-                    OR threads.turn_lease_until < ?""",
-            *key_params(key),
-            now,
-            now,
-            owner,
-            now + lease_seconds,
-            now,
-        )
-        return written == 1
+        async with self._db.transaction() as tx:
+            return await _claim(tx, key, owner, lease_seconds)
+
+    async def take_thread(
+        self, key: ThreadKey, owner: str, lease_seconds: float
+    ) -> list[TurnRow] | None:
+        """`claim_thread` for a worker running nothing yet, and in the same write the thread's
+        `running` turns marked interrupted: a process that died left them (see
+        `interrupt_running`). None when the lease is someone else's."""
+        async with self._db.transaction() as tx:
+            if not await _claim(tx, key, owner, lease_seconds):
+                return None
+            return await _interrupt_running(tx, key, self._db.dialect.skip_locked())
 
     async def release_thread(self, key: ThreadKey, owner: str) -> None:
         """Give the lease up, only if `owner` holds it."""
@@ -108,6 +133,24 @@ class TurnQueue(SQLTables):
             *key_params(key),
             _QUEUED,
         )
+        return turn_from_row(row) if row else None
+
+    async def start_next_turn(self, key: ThreadKey) -> TurnRow | None:
+        """The thread's oldest queued turn, queued -> running in the same statement; None
+        when none is queued (or it was cancelled as it was taken: the caller looks again)."""
+        async with self._db.transaction() as tx:
+            row = await tx.fetchrow(
+                f"""UPDATE turns SET status = ?, updated_at = ?
+                    WHERE id = (SELECT id FROM turns WHERE {KEY_WHERE} AND status = ?
+                                ORDER BY id LIMIT 1)
+                      AND status = ?
+                    RETURNING *""",
+                _RUNNING,
+                time.time(),
+                *key_params(key),
+                _QUEUED,
+                _QUEUED,
+            )
         return turn_from_row(row) if row else None
 
     async def start_turn(self, turn_id: int) -> bool:
@@ -192,10 +235,4 @@ class TurnQueue(SQLTables):
         """Mark this thread's running turns interrupted. Only for the holder of the thread's
         lease that is running nothing itself: those turns belong to a process that died."""
         async with self._db.transaction() as tx:
-            rows = await tx.fetch(
-                f"""SELECT * FROM turns WHERE {KEY_WHERE} AND status = ? ORDER BY id
-                    {self._db.dialect.skip_locked()}""",
-                *key_params(key),
-                _RUNNING,
-            )
-            return await _interrupt(tx, [turn_from_row(r) for r in rows], time.time())
+            return await _interrupt_running(tx, key, self._db.dialect.skip_locked())

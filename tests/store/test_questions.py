@@ -39,7 +39,7 @@ async def test_a_retry_is_taken_once_and_a_claim_is_kept_with_its_task(backend: 
     await store.put_retry(KEY, "a koi pond", "u1")
     taken = await asyncio.gather(*(store.take_retry(KEY) for _ in range(4)))
     assert [t for t in taken if t is not None] == [("a koi pond", "u1")]
-    await store.put_task(KEY, "task_1")
+    await store.put_session(KEY, "s1", "en", "task_1")
     await store.put_claim(KEY, "clm_abc", 123.0)
     claim = await store.get_claim(KEY)
     assert (claim.session_id, claim.task_id, claim.token, claim.expires_at) == (
@@ -48,5 +48,8 @@ async def test_a_retry_is_taken_once_and_a_claim_is_kept_with_its_task(backend: 
         "clm_abc",
         123.0,
     )
-    await store.put_task(KEY, "task_2")  # a new session: its old claim token goes with it
-    assert (await store.get_claim(KEY)).token is None
+    await store.put_session(KEY, "s2", "en", "task_2")  # a new session: its old claim goes
+    claim = await store.get_claim(KEY)
+    assert (claim.session_id, claim.task_id, claim.token) == ("s2", "task_2", None)
+    await store.put_session(KEY, "s3", "en")  # a session without a task: the old task goes too
+    assert (await store.get_claim(KEY)).task_id is None

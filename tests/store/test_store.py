@@ -299,6 +299,45 @@ async def test_start_turn_race_has_one_winner(backend: Backend) -> None:
     assert results.count(True) == 1
 
 
+async def test_start_next_turn_takes_the_oldest_queued_one_once(store: Store) -> None:
+    first = await store.enqueue_turn(KEY, Incoming("one"))
+    second = await store.enqueue_turn(KEY, Incoming("two"))
+    await store.enqueue_turn(OTHER, Incoming("elsewhere"))
+    taken = await store.start_next_turn(KEY)
+    assert taken is not None and (taken.id, taken.text) == (first, "one")
+    assert taken.status is TurnStatus.RUNNING
+    assert await store.start_turn(taken.id) is False  # running already
+    again = await store.start_next_turn(KEY)
+    assert again is not None and again.id == second
+    assert await store.start_next_turn(KEY) is None and await store.queued_count(KEY) == 0
+    await store.enqueue_turn(KEY, Incoming("three"))
+    assert await store.cancel_queued(KEY) == 1
+    assert await store.start_next_turn(KEY) is None  # cancelled turns never start
+
+
+async def test_start_next_turn_race_has_one_winner_per_turn(backend: Backend) -> None:
+    one, two = await backend.open(), await backend.open()
+    ids = [await one.enqueue_turn(KEY, Incoming(f"turn {i}")) for i in range(3)]
+    taken = await asyncio.gather(*(s.start_next_turn(KEY) for s in [one, two] * 5))
+    assert sorted(t.id for t in taken if t is not None) == ids  # each once, none twice
+
+
+async def test_take_thread_claims_and_interrupts_what_a_dead_process_left_at_once(
+    store: Store,
+) -> None:
+    left = await store.enqueue_turn(KEY, Incoming("running when it died"))
+    waiting = await store.enqueue_turn(KEY, Incoming("queued"))
+    assert left and waiting and await store.start_turn(left)
+    assert await store.claim_thread(KEY, "dead", LAPSED)
+    stale = await store.take_thread(KEY, "next", LEASE)
+    assert stale is not None and [t.id for t in stale] == [left]
+    assert await store.take_thread(KEY, "next", LEASE) == []  # marked: not found again
+    assert await store.take_thread(KEY, "someone else", LEASE) is None  # the lease is held
+    assert await store.claim_thread(KEY, "someone else", LEASE) is False
+    turn = await store.start_next_turn(KEY)
+    assert turn is not None and turn.id == waiting
+
+
 async def test_interrupt_stale_turns_only_where_the_lease_lapsed(store: Store) -> None:
     dead = ThreadKey("slack", "T1", "C1", "dead")
     alive = ThreadKey("slack", "T1", "C1", "alive")
