@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 import aiohttp
 import httpx
+import orjson
 from aiohttp import web
 from pydantic import SecretStr
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -184,6 +186,16 @@ async def serve(
 WEB_API_TIMEOUT_SECONDS = 30.0  # slack_sdk's own default per call
 
 
+def _json_text(value: Any) -> str:
+    """A Web API call's JSON body: orjson (a tenth of the standard library's time for Block
+    Kit); what it cannot encode (an integer past 64 bits, a key that is not a string) the
+    standard library does."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 @contextlib.asynccontextmanager
 async def web_session() -> AsyncIterator[aiohttp.ClientSession]:
     """One HTTP session (kept-alive connections) for every Web API call: slack_sdk otherwise
@@ -195,6 +207,7 @@ async def web_session() -> AsyncIterator[aiohttp.ClientSession]:
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=WEB_API_TIMEOUT_SECONDS),
         cookie_jar=aiohttp.DummyCookieJar(),
+        json_serialize=_json_text,
     ) as session:
         yield session
 

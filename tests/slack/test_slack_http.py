@@ -302,3 +302,12 @@ async def test_a_chinese_user_gets_the_usage_in_chinese(
     await app.command("一只猫", response_url=slack.response_url())
     (answer,) = await slack.wait_for(lambda: slack.responses)
     assert "我还不在这个频道里" in answer["text"]
+
+
+def test_web_api_bodies_are_the_json_the_standard_library_would_send() -> None:
+    from bots.slack.app import _json_text
+
+    blocks = {"channel": "C1", "text": "café <!here>", "blocks": [{"type": "section"}], "n": 3}
+    assert json.loads(_json_text(blocks)) == blocks
+    odd = {1: "a key that is not a string", "big": 2**70}  # orjson refuses both
+    assert _json_text(odd) == json.dumps(odd)

@@ -386,3 +386,20 @@ EVENTS = (TextEvent, ToolCallEvent, ToolResultEvent, HeartbeatEvent, ErrorEvent)
 def test_decode_never_raises_on_arbitrary_json(value: object) -> None:
     events = decode_event(json.dumps(value))
     assert all(isinstance(event, EVENTS) for event in events)
+
+
+def test_backend_json_reads_what_the_standard_library_reads() -> None:
+    """`loads` takes orjson's fast road and the standard library's for what orjson refuses:
+    the results are the same either way."""
+    from core.client_envelopes import loads
+
+    assert loads(b'{"a": [1, 2.5, "\xc3\xa9", null, true]}') == {"a": [1, 2.5, "é", None, True]}
+    assert loads('{"progress": NaN, "total": 1e999, "left": -Infinity}') == {
+        "progress": None,
+        "total": None,
+        "left": None,
+    }
+    assert loads('{"text": "half \\ud83d a pair"}') == {"text": "half \ud83d a pair"}
+    assert loads(b"\xef\xbb\xbf[1]") == [1]  # a byte-order mark, as json.loads allows in bytes
+    assert loads('"\\u0000"') == "\x00"
+    assert decode_event('{"text":"lone \\udc00 surrogate"}') == [TextEvent("lone \udc00 surrogate")]
