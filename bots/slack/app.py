@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 import aiohttp
 import httpx
-import orjson
 from aiohttp import web
 from pydantic import SecretStr
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -38,7 +36,7 @@ from core.redact import register_secret_patterns
 from core.settings import Settings, SettingsError, load
 
 from . import words
-from .client import build_client
+from .client import build_client, json_text
 from .handlers import build_app
 from .oauth import TeamClients, add_oauth_routes, oauth_flow
 from .settings import SlackSettings
@@ -176,9 +174,7 @@ async def serve(
         app_token = _require(settings.slack_app_token, "SLACK_APP_TOKEN", words.NEED_APP_TOKEN)
     bolt_app, threads = build(rt, settings, socket=socket)
     async with web_session() as session:
-        threads.client.session = session
-        if isinstance(threads.team_clients, TeamClients):
-            threads.team_clients.session = session
+        share(threads, session)
         await check_bot_token(threads.client, settings.slack_api_url)
         await _serve_with(rt, settings, bolt_app, app_token, socket=socket)
 
@@ -186,14 +182,11 @@ async def serve(
 WEB_API_TIMEOUT_SECONDS = 30.0  # slack_sdk's own default per call
 
 
-def _json_text(value: Any) -> str:
-    """A Web API call's JSON body: orjson (a tenth of the standard library's time for Block
-    Kit); what it cannot encode (an integer past 64 bits, a key that is not a string) the
-    standard library does."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return json.dumps(value)
+def share(threads: SlackThreads, session: aiohttp.ClientSession) -> None:
+    """Every Web API client of the app on the one session (see `web_session`)."""
+    threads.client.session = session
+    if isinstance(threads.team_clients, TeamClients):
+        threads.team_clients.session = session
 
 
 @contextlib.asynccontextmanager
@@ -207,7 +200,7 @@ async def web_session() -> AsyncIterator[aiohttp.ClientSession]:
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=WEB_API_TIMEOUT_SECONDS),
         cookie_jar=aiohttp.DummyCookieJar(),
-        json_serialize=_json_text,
+        json_serialize=json_text,
     ) as session:
         yield session
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bots.slack.app import share, web_session
 from bots.slack.client import build_client
 from bots.slack.thread import SlackThread, SlackThreads
 from core.metrics import Metrics
@@ -161,12 +162,17 @@ async def _slack_turn(
 ) -> ThreadKey:
     settings = _slack_settings(tmp_path, api_url)
     thread_key = ThreadKey("slack", "T0TEAM", "C0VIDEO", "1700000000.000100")
-    async with Runtime.open(settings, base_url=sim.base_url) as rt, httpx.AsyncClient() as http:
+    async with (
+        Runtime.open(settings, base_url=sim.base_url) as rt,
+        httpx.AsyncClient() as http,
+        web_session() as session,
+    ):
         threads = SlackThreads(
             client=build_client(settings, Metrics(), settings.retry_backoff_seconds),
             http=http,
             settings=settings,
         )
+        share(threads, session)  # the Web API on one shared session, as `serve` does
         rt.engine.register("slack", threads)
         thread: SlackThread = threads(thread_key)
         await rt.engine.handle(thread, said(text))
@@ -213,12 +219,17 @@ async def test_slack_refusing_the_first_post_beyond_its_retries(
     slack.fail_next("chat.postMessage", status=503, count=3)
     settings = _slack_settings(tmp_path, slack.api_url)
     thread_key = ThreadKey("slack", "T0TEAM", "C0VIDEO", "1700000000.000200")
-    async with Runtime.open(settings, base_url=sim.base_url) as rt, httpx.AsyncClient() as http:
+    async with (
+        Runtime.open(settings, base_url=sim.base_url) as rt,
+        httpx.AsyncClient() as http,
+        web_session() as session,
+    ):
         threads = SlackThreads(
             client=build_client(settings, Metrics(), settings.retry_backoff_seconds),
             http=http,
             settings=settings,
         )
+        share(threads, session)  # the Web API on one shared session, as `serve` does
         thread = threads(thread_key)
         await rt.engine.handle(thread, said("a red bicycle"))
         await rt.engine.idle(WAIT)

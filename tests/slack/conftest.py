@@ -24,7 +24,7 @@ import pytest
 from aiohttp import web
 
 from bots.health import web_runner
-from bots.slack.app import build, build_web_app
+from bots.slack.app import build, build_web_app, share, web_session
 from bots.slack.settings import SlackSettings
 from bots.slack.thread import SlackThreads
 from core.metrics import Metrics
@@ -192,7 +192,8 @@ async def running(rt: Any) -> AsyncIterator[SlackHttp]:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = runner.addresses[0][1]
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with web_session() as session, httpx.AsyncClient(timeout=10) as client:
+            share(threads, session)  # the Web API on one shared session, as `serve` does
             yield SlackHttp(f"http://127.0.0.1:{port}", client, threads)
     finally:
         await runner.cleanup()

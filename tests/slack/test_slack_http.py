@@ -305,7 +305,7 @@ async def test_a_chinese_user_gets_the_usage_in_chinese(
 
 
 def test_web_api_bodies_are_the_json_the_standard_library_would_send() -> None:
-    from bots.slack.app import _json_text
+    from bots.slack.client import json_text as _json_text
 
     blocks = {"channel": "C1", "text": "café <!here>", "blocks": [{"type": "section"}], "n": 3}
     assert json.loads(_json_text(blocks)) == blocks

@@ -3,11 +3,13 @@ budget for two texts and N heartbeats, and the fallbacks when Slack refuses a st
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from bots.slack.app import share, web_session
 from bots.slack.client import build_client
 from bots.slack.thread import SlackThread, SlackThreads
 from core.messages import Msg, say
@@ -21,11 +23,16 @@ BEATS = 5
 
 
 @pytest.fixture
-def threads(slack: FakeSlack, http: httpx.AsyncClient, tmp_path: Path) -> SlackThreads:
+async def threads(
+    slack: FakeSlack, http: httpx.AsyncClient, tmp_path: Path
+) -> AsyncIterator[SlackThreads]:
     settings = slack_settings(slack, tmp_path)
-    return SlackThreads(
+    threads = SlackThreads(
         client=build_client(settings, Metrics(), 0.01), http=http, settings=settings
     )
+    async with web_session() as session:
+        share(threads, session)  # as `serve` does
+        yield threads
 
 
 async def turn(thread: SlackThread, beats: int = BEATS) -> None:

@@ -7,15 +7,19 @@ import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import httpx
 import pytest
+from slack_sdk.errors import SlackApiError
 
 from bots.base.downloads import AttachmentUnavailable
+from bots.slack.app import share, web_session
 from bots.slack.client import build_client
 from bots.slack.files import LACKS_FILES_READ, slack_hosts
-from bots.slack.thread import SlackThreads
+from bots.slack.thread import SlackThreads, slack_error
 from core.metrics import Metrics
 from core.port import Attachment, ChatThread, Reply, ReplyKind, ThreadKey
+from tests.fakes.fault_proxy import FaultProxy
 from tests.fakes.slack_api import FakeSlack
 from tests.slack.conftest import BOT_TOKEN, CHANNEL, TEAM, slack_settings
 
@@ -28,16 +32,19 @@ def metrics() -> Metrics:
 
 
 @pytest.fixture
-def threads(
+async def threads(
     slack: FakeSlack, http: httpx.AsyncClient, tmp_path: Path, metrics: Metrics
-) -> SlackThreads:
+) -> AsyncIterator[SlackThreads]:
     settings = slack_settings(slack, tmp_path, slack_upload_max_bytes=10 * 1024 * 1024)
-    return SlackThreads(
+    threads = SlackThreads(
         client=build_client(settings, metrics, settings.retry_backoff_seconds),
         http=http,
         settings=settings,
         status_refresh_seconds=0.05,
     )
+    async with web_session() as session:
+        share(threads, session)  # as `serve` does: the calls' own road (WebClient._request)
+        yield threads
 
 
 def _retries(metrics: Metrics) -> float:
@@ -92,6 +99,41 @@ async def test_server_errors_are_retried_and_counted(
     assert _retries(metrics) == 1
 
 
+async def test_a_web_api_answer_that_is_not_json_is_a_slack_api_error(
+    slack: FakeSlack, tmp_path: Path, metrics: Metrics
+) -> None:
+    """The calls' own road (`WebClient._request`) fails as slack_sdk's does: a 200 whose body
+    is not JSON (a proxy's maintenance page) is a `SlackApiError`; a 502 page is retried."""
+    async with FaultProxy(slack.base_url) as proxy, web_session() as session:
+        settings = slack_settings(slack, tmp_path, slack_api_url=proxy.url + "/api/")
+        client = build_client(settings, metrics, 0.01)
+        client.session = session
+        proxy.fail_next(1, status=200, path="/api/chat.postMessage", body=b"<html>down</html>")
+        with pytest.raises(SlackApiError, match="non-JSON"):
+            await client.chat_postMessage(channel=CHANNEL, text="hello")
+        proxy.fail_next(1, status=502, path="/api/chat.postMessage", body=b"<html>bad</html>")
+        answer = await client.chat_postMessage(channel=CHANNEL, text="hello")
+        assert answer["ok"] and _retries(metrics) == 1
+        slack.post_errors[CHANNEL] = "not_in_channel"
+        with pytest.raises(SlackApiError) as refused:
+            await client.chat_postMessage(channel=CHANNEL, text="hello")
+        assert slack_error(refused.value) == "not_in_channel"
+
+
+async def test_a_dropped_connection_is_tried_again_once_and_counted(
+    slack: FakeSlack, tmp_path: Path, metrics: Metrics
+) -> None:
+    async with FaultProxy(slack.base_url) as proxy, web_session() as session:
+        settings = slack_settings(slack, tmp_path, slack_api_url=proxy.url + "/api/")
+        client = build_client(settings, metrics, 0.01)
+        client.session = session
+        proxy.reset_after(0)  # every connection is cut before its answer
+        with pytest.raises(aiohttp.ClientError):
+            await client.chat_update(channel=CHANNEL, ts="1.0", text="still working")
+        assert len([r for r in proxy.requests if r.path == "/api/chat.update"]) == 2
+        assert _retries(metrics) == 1
+
+
 async def test_assistant_status_is_set_refreshed_and_cleared(
     slack: FakeSlack, threads: SlackThreads
 ) -> None:
@@ -115,16 +157,12 @@ async def test_the_web_api_session_sends_back_no_cookies(
     slack: FakeSlack, threads: SlackThreads
 ) -> None:
     """Slack's answers set cookies; the one session every call shares keeps none of them."""
-    from bots.slack.app import web_session
-
     slack.cookie = "b=abc123; Path=/"
     client = threads.client
     # by a host name, as slack.com is (aiohttp keeps no cookies from an IP address anyway)
     client.base_url = client.base_url.replace("127.0.0.1", "localhost")
-    async with web_session() as session:
-        client.session = session
-        for _ in range(3):
-            await client.chat_postMessage(channel=CHANNEL, text="hello")
+    for _ in range(3):
+        await client.chat_postMessage(channel=CHANNEL, text="hello")
     calls = slack.calls("chat.postMessage")
     assert len(calls) == 3
     assert all("Cookie" not in c.headers and "cookie" not in c.headers for c in calls)
