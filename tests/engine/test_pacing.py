@@ -25,11 +25,15 @@ def key(name: str) -> ThreadKey:
     return ThreadKey("console", "team", "chan", name)
 
 
+def one_at_a_time(pacer: Pacer) -> Pacer:
+    pacer.limit = pacer.floor = pacer.ceiling = 1
+    return pacer
+
+
 @asynccontextmanager
 async def full(pacer: Pacer) -> AsyncIterator[None]:
     """The pacer held by someone else, at a bound of one: whoever comes next waits."""
-    pacer.limit = pacer.floor = pacer.ceiling = 1
-    async with pacer.hold():
+    async with one_at_a_time(pacer).hold():
         yield
 
 
@@ -63,7 +67,7 @@ async def test_the_answer_waits_for_the_pacer_but_the_stream_does_not(
     sim.set_faults({"turn_seconds": 1.0})
     async with runtime() as rt:
         thread = FakeThread(key("p2"))
-        rt.engine.pacer.limit = rt.engine.pacer.floor = rt.engine.pacer.ceiling = 1
+        one_at_a_time(rt.engine.pacer)
         await rt.engine.handle(thread, Incoming("a 3-second sunset", user="u1"))
         await thread.wait_text("Still working")  # streaming now
         async with full(rt.engine.pacer):

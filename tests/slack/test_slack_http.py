@@ -17,6 +17,7 @@ from bots.slack.handlers import USAGE
 from core.metrics import CONTENT_TYPE
 from core.port import Action, Reply, ReplyKind, ThreadKey
 from core.settings import SettingsError
+from tests.engine.test_pacing import one_at_a_time
 from tests.fakes.slack_api import FakeSlack
 from tests.slack.conftest import (
     BOT_TOKEN,
@@ -148,9 +149,7 @@ async def test_slash_commands_are_acked_at_once_and_their_threads_opened_oldest_
     """The opening after the ack is paced (`core.pacing`); the ack is not: with the pacer
     full, three commands are answered, no thread opens, and once it has room they open in
     the order they came."""
-    pacer = engine.pacer
-    pacer.limit = pacer.floor = pacer.ceiling = 1
-    async with pacer.hold():
+    async with one_at_a_time(engine.pacer).hold():
         for text in ("first", "second", "third"):
             response = await app.command(text)
             assert response.status_code == 200 and response.text == ""
