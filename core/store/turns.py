@@ -59,15 +59,6 @@ async def _claim(tx: Conn, key: ThreadKey, owner: str, lease_seconds: float) -> 
     return written == 1
 
 
-async def _interrupt_running(tx: Conn, key: ThreadKey, skip_locked: str) -> list[TurnRow]:
-    rows = await tx.fetch(
-        f"SELECT * FROM turns WHERE {KEY_WHERE} AND status = ? ORDER BY id {skip_locked}",
-        *key_params(key),
-        _RUNNING,
-    )
-    return await _interrupt(tx, [turn_from_row(r) for r in rows], time.time())
-
-
 class TurnQueue(SQLTables):
     async def claim_thread(self, key: ThreadKey, owner: str, lease_seconds: float) -> bool:
         """Take or renew the thread's lease: True when it was free, lapsed or already `owner`'s."""
@@ -78,12 +69,19 @@ class TurnQueue(SQLTables):
         self, key: ThreadKey, owner: str, lease_seconds: float
     ) -> list[TurnRow] | None:
         """`claim_thread` for a worker running nothing yet, and in the same write the thread's
-        `running` turns marked interrupted: a process that died left them (see
-        `interrupt_running`). None when the lease is someone else's."""
+        `running` turns marked interrupted: only the holder of the lease running nothing
+        itself takes them, so they belong to a process that died. None when the lease is
+        someone else's."""
         async with self._db.transaction() as tx:
             if not await _claim(tx, key, owner, lease_seconds):
                 return None
-            return await _interrupt_running(tx, key, self._db.dialect.skip_locked())
+            rows = await tx.fetch(
+                f"""SELECT * FROM turns WHERE {KEY_WHERE} AND status = ? ORDER BY id
+                    {self._db.dialect.skip_locked()}""",
+                *key_params(key),
+                _RUNNING,
+            )
+            return await _interrupt(tx, [turn_from_row(r) for r in rows], time.time())
 
     async def release_thread(self, key: ThreadKey, owner: str) -> None:
         """Give the lease up, only if `owner` holds it."""
@@ -230,9 +228,3 @@ class TurnQueue(SQLTables):
                 *(() if platform is None else (platform,)),
             )
             return await _interrupt(tx, [turn_from_row(r) for r in rows], now)
-
-    async def interrupt_running(self, key: ThreadKey) -> list[TurnRow]:
-        """Mark this thread's running turns interrupted. Only for the holder of the thread's
-        lease that is running nothing itself: those turns belong to a process that died."""
-        async with self._db.transaction() as tx:
-            return await _interrupt_running(tx, key, self._db.dialect.skip_locked())

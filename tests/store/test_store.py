@@ -112,19 +112,20 @@ async def test_create_tenant_first_writer_wins(store: Store) -> None:
     assert await store.get_tenant("slack", "T9") == winners[0]
 
 
-async def test_interrupt_running_marks_only_that_threads_running_turns(store: Store) -> None:
+async def test_taking_a_thread_interrupts_only_that_threads_running_turns(store: Store) -> None:
     a, b = ThreadKey("slack", "T", "C", "a"), ThreadKey("slack", "T", "C", "b")
     first = await store.enqueue_turn(a, Incoming("one"))
     second = await store.enqueue_turn(a, Incoming("two"))
     other = await store.enqueue_turn(b, Incoming("three"))
     assert first and second and other
     assert await store.start_turn(first) and await store.start_turn(other)
-    stale = await store.interrupt_running(a)
-    assert [t.id for t in stale] == [first]
-    assert await store.interrupt_running(a) == []
+    stale = await store.take_thread(a, "worker", LEASE)
+    assert stale is not None and [t.id for t in stale] == [first]
+    assert await store.take_thread(a, "worker", LEASE) == []
     nxt = await store.next_turn(a)
     assert nxt is not None and nxt.id == second
-    assert [t.id for t in await store.interrupt_running(b)] == [other]
+    elsewhere = await store.take_thread(b, "worker", LEASE)
+    assert elsewhere is not None and [t.id for t in elsewhere] == [other]
 
 
 async def test_token_is_encrypted_at_rest_with_a_secret_key(backend: Backend) -> None:
