@@ -111,14 +111,19 @@ class _ConnectionRetry(_TransientRetry):
 TokenLookup = Callable[[str], Awaitable[str | None]]
 
 
-def json_text(value: Any) -> str:
+def json_body(value: Any) -> bytes:
     """A Web API call's JSON body: orjson (a tenth of the standard library's time for Block
     Kit); what it cannot encode (an integer past 64 bits, a key that is not a string) the
     standard library does."""
     try:
-        return orjson.dumps(value).decode()
+        return orjson.dumps(value)
     except TypeError:
-        return json.dumps(value)
+        return json.dumps(value).encode()
+
+
+def json_text(value: Any) -> str:
+    """`json_body` as aiohttp's `json_serialize` wants it (slack_sdk's own road)."""
+    return json_body(value).decode()
 
 
 class WebClient(AsyncWebClient):
@@ -145,7 +150,7 @@ class WebClient(AsyncWebClient):
         ):
             return await super()._request(http_verb=http_verb, api_url=api_url, req_args=req_args)
         headers = req_args["headers"]
-        content = json_text(body).encode()
+        content = json_body(body)
         tls = {k: req_args[k] for k in ("ssl", "proxy") if req_args.get(k) is not None}
         state = RetryState()
         request: HttpRequest | None = None
