@@ -205,13 +205,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         and response objects (a third of a call's CPU); the failures raised are the same httpx
         errors as `handle_async_request`'s, and each phase is bounded by `seconds` as httpx's
         `timeout=` bounds it."""
-        limits = aiohttp.ClientTimeout(
-            total=None, connect=seconds, sock_connect=seconds, sock_read=seconds
-        )
-        response = await _sent(
-            self._calls_session(), method, url, headers, content, limits, 2 * seconds
-        )
-        return Streamed(response)
+        session = self._calls_session()
+        return await _opened(session, method, url, headers, content, seconds, seconds, seconds)
 
     async def open_stream(
         self,
@@ -226,13 +221,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     ) -> Streamed:
         """A request whose answer is read as it comes (the turn's event stream), past httpx's
         objects as `exchange` is; `read` bounds each silence, as httpx's read timeout does."""
-        limits = aiohttp.ClientTimeout(
-            total=None, connect=connect, sock_connect=connect, sock_read=read
-        )
-        response = await _sent(
-            self._open_session(), method, url, headers, content, limits, write + read
-        )
-        return Streamed(response)
+        session = self._open_session()
+        return await _opened(session, method, url, headers, content, connect, read, write)
 
     async def aclose(self) -> None:
         for session in (self._session, self._calls):
@@ -241,21 +231,27 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session = self._calls = None
 
 
-async def _sent(
+async def _opened(
     session: aiohttp.ClientSession,
     method: str,
     url: str,
     headers: dict[str, str],
     content: bytes | None,
-    limits: aiohttp.ClientTimeout,
-    bound: float,
-) -> aiohttp.ClientResponse:
-    """The request sent and its answer begun, within `bound` seconds (aiohttp has no write
-    timeout: see `handle_async_request`); failures as httpx's errors."""
+    connect: float,
+    read: float,
+    write: float,
+) -> Streamed:
+    """The request sent and its answer begun: connecting within `connect`, each silence
+    within `read`, and sent and begun within `write + read` (aiohttp has no write timeout:
+    see `handle_async_request`); failures as httpx's errors."""
+    limits = aiohttp.ClientTimeout(
+        total=None, connect=connect, sock_connect=connect, sock_read=read
+    )
+    bound = write + read
     try:
         async with asyncio.timeout(bound):
             with _as_httpx():
-                return await session.request(
+                response = await session.request(
                     method,
                     url,
                     headers=headers,
@@ -266,6 +262,7 @@ async def _sent(
                 )
     except TimeoutError:
         raise httpx.WriteTimeout(f"the request was not taken within {bound:g} s") from None
+    return Streamed(response)
 
 
 class Streamed:
