@@ -135,12 +135,14 @@ class TurnQueue(SQLTables):
 
     async def start_next_turn(self, key: ThreadKey) -> TurnRow | None:
         """The thread's oldest queued turn, queued -> running in the same statement; None
-        when none is queued (or it was cancelled as it was taken: the caller looks again)."""
+        when none is queued (or it was cancelled as it was taken: the caller looks again).
+        Where rows lock, a racer passes over the turn another is taking rather than waiting
+        for it and then finding it taken: each racer gets a turn while one is left."""
         async with self._db.transaction() as tx:
             row = await tx.fetchrow(
                 f"""UPDATE turns SET status = ?, updated_at = ?
                     WHERE id = (SELECT id FROM turns WHERE {KEY_WHERE} AND status = ?
-                                ORDER BY id LIMIT 1)
+                                ORDER BY id LIMIT 1 {self._db.dialect.skip_locked()})
                       AND status = ?
                     RETURNING *""",
                 _RUNNING,
