@@ -13,6 +13,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import orjson
 from aiohttp import ClientOSError, ServerConnectionError, ServerDisconnectedError
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -109,6 +110,43 @@ class _ConnectionRetry(_TransientRetry):
 
 
 TokenLookup = Callable[[str], Awaitable[str | None]]
+
+# Slack's answers are a few KB; the largest the bot asks for (a thread's replies, a page of
+# 200) stay well under a megabyte. Anything past this is not an answer to hold whole.
+ANSWER_MAX_BYTES = 16 * 1024 * 1024
+
+
+class AnswerTooLarge(aiohttp.ClientPayloadError):
+    """A Web API answer over `ANSWER_MAX_BYTES` (declared or as it arrived, decoded)."""
+
+
+class BoundedResponse(aiohttp.ClientResponse):
+    """The Web API session's responses (`response_class`): the body is read within
+    `ANSWER_MAX_BYTES` as it arrives, decoded, on both roads (slack_sdk's reads it with
+    `text()`/`json()`, which read through here). A huge or endless answer fails the call
+    with `AnswerTooLarge` instead of growing the process."""
+
+    async def read(self) -> bytes:
+        if self._body is None:
+            try:
+                self._body = await self._within(ANSWER_MAX_BYTES)
+            except BaseException:
+                self.close()
+                raise
+        return await super().read()
+
+    async def _within(self, limit: int) -> bytes:
+        declared = self.content_length
+        if declared is not None and declared > limit:
+            raise AnswerTooLarge(f"Slack's answer is too large ({declared} bytes declared)")
+        parts: list[bytes] = []
+        total = 0
+        async for chunk in self.content.iter_any():
+            total += len(chunk)
+            if total > limit:
+                raise AnswerTooLarge(f"Slack's answer is too large (over {limit} bytes)")
+            parts.append(chunk)
+        return b"".join(parts)
 
 
 def json_body(value: Any) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,11 +11,12 @@ from pathlib import Path
 import aiohttp
 import httpx
 import pytest
+from aiohttp import web
 from slack_sdk.errors import SlackApiError
 
 from bots.base.downloads import AttachmentUnavailable
 from bots.slack.app import share, web_session
-from bots.slack.client import build_client
+from bots.slack.client import ANSWER_MAX_BYTES, AnswerTooLarge, build_client
 from bots.slack.files import LACKS_FILES_READ, slack_hosts
 from bots.slack.thread import SlackThreads, slack_error
 from core.metrics import Metrics
@@ -118,6 +120,69 @@ async def test_a_web_api_answer_that_is_not_json_is_a_slack_api_error(
         with pytest.raises(SlackApiError) as refused:
             await client.chat_postMessage(channel=CHANNEL, text="hello")
         assert slack_error(refused.value) == "not_in_channel"
+
+
+@pytest.fixture
+async def huge_slack() -> AsyncIterator[str]:
+    """A Web API that answers too much: `chat.postMessage` declares a body past the bound and
+    sends a little of it; `chat.update` and `users.info` (a GET: slack_sdk's own road) stream
+    JSON long past it, undeclared; `chat.delete` answers."""
+
+    async def declared(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = ANSWER_MAX_BYTES + 1
+        await response.prepare(request)
+        await response.write(b'{"ok": true, "pad": "')
+        await asyncio.sleep(30)  # never sends the rest
+        return response
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)  # chunked: no length to refuse up front
+        with contextlib.suppress(ConnectionError):  # the client hangs up at the bound
+            await response.write(b'{"ok": true, "pad": "')
+            for _ in range(10 * ANSWER_MAX_BYTES // 65536):  # ends, but long after the bound
+                await response.write(b"x" * 65536)
+        return response
+
+    async def fine(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "ts": "1.0", "channel": CHANNEL})
+
+    app = web.Application()
+    app.router.add_post("/api/chat.postMessage", declared)
+    app.router.add_post("/api/chat.update", endless)
+    app.router.add_route("*", "/api/users.info", endless)
+    app.router.add_post("/api/chat.delete", fine)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/api/"
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_web_api_answer_past_the_bound_fails_the_call_on_both_roads(
+    slack: FakeSlack, huge_slack: str, tmp_path: Path, metrics: Metrics
+) -> None:
+    """An answer is read within `ANSWER_MAX_BYTES`, decoded, as it arrives: one declared too
+    large is refused before its body, one without end is cut at the bound, and slack_sdk's own
+    road (a GET) is bounded too. None is retried, and the session serves the next call."""
+    async with web_session() as session:
+        client = build_client(
+            slack_settings(slack, tmp_path, slack_api_url=huge_slack), metrics, 0.01
+        )
+        client.session = session
+        with pytest.raises(AnswerTooLarge, match="declared"):
+            await asyncio.wait_for(client.chat_postMessage(channel=CHANNEL, text="hi"), 5)
+        with pytest.raises(AnswerTooLarge, match="over"):
+            await asyncio.wait_for(client.chat_update(channel=CHANNEL, ts="1.0", text="hi"), 10)
+        with pytest.raises(AnswerTooLarge, match="over"):
+            await asyncio.wait_for(client.users_info(user="U1"), 10)
+        assert _retries(metrics) == 0
+        answer = await client.chat_delete(channel=CHANNEL, ts="1.0")
+        assert answer["ok"]
 
 
 async def test_a_dropped_connection_is_tried_again_once_and_counted(
