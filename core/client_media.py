@@ -13,8 +13,11 @@ What must hold, for every media fetch (a render's output, its size, the fallback
   stops past it and the stream fails (`MediaRefused`), so a caller that buffers to a temporary
   name uploads or saves nothing partial.
 
-The guard resolves a name and then lets httpx resolve it again: a name that changes its answer
-in between (DNS rebinding) is not caught here; pinning the address would need the TLS name kept.
+The guard checks a name before each request; the connection itself is made only to
+addresses checked as it is made (`PublicOnlyResolver`, the resolver of the bot's aiohttp
+connections): a name that answers a public address to the check and a private one to the
+connection (DNS rebinding) gets no connection. aiohttp keeps the name for TLS (SNI and the
+certificate's check); an address literal is never resolved, and the check has judged it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from urllib.parse import urljoin, urlsplit
 
+import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from core.errors import BackendUnavailable
 
@@ -58,6 +63,30 @@ def public_address(address: str) -> bool:
     if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
         return False
     return ip.is_global
+
+
+class PublicOnlyResolver(AbstractResolver):
+    """The addresses a connection is made to, refused (an `OSError`: the connection fails as
+    an unresolved name does) unless every one is public; the backend's own host is trusted,
+    as the guard trusts it. What it answers is what aiohttp connects to, so the rule holds
+    for the address actually used, not only for an earlier lookup."""
+
+    def __init__(self, trusted_host: str, inner: AbstractResolver | None = None) -> None:
+        self._trusted = trusted_host.lower()
+        self._inner = inner or aiohttp.ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        if host.lower() == self._trusted:
+            return results
+        if not results or not all(public_address(r["host"]) for r in results):
+            raise OSError(f"{host} resolves to an address that is not a public one")
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
 
 
 class MediaGuard:

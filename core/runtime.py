@@ -14,11 +14,13 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
 from core import __version__
 from core.client import ClientTiming, NemoClient
+from core.client_media import PublicOnlyResolver
 from core.engine import Engine, EngineConfig
 from core.metrics import Metrics
 from core.settings import Settings, SettingsError
@@ -99,7 +101,11 @@ class Runtime:
         tls = httpx.create_ssl_context()  # the CA bundle loaded once
         async with contextlib.AsyncExitStack() as stack:
             # One httpx client over one aiohttp connection pool (see core/wire.py).
-            wire = AiohttpTransport(tls)
+            base = base_url or settings.nemo_base_url
+            # Media is fetched on these connections too: only to public addresses, checked
+            # as each connection is made (see core/client_media.py).
+            pinned = PublicOnlyResolver(urlsplit(base).hostname or "")
+            wire = AiohttpTransport(tls, resolver=pinned)
             http = await stack.enter_async_context(
                 httpx.AsyncClient(transport=wire, headers=headers, follow_redirects=False)
             )
@@ -110,7 +116,7 @@ class Runtime:
                 metrics = Metrics()
                 client = NemoClient(
                     http,
-                    base_url or settings.nemo_base_url,
+                    base,
                     client_timing(settings),
                     wire=wire,
                 )

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver
 
 CHUNK_BYTES = 64 * 1024
 CALL_CONNECTIONS = 128  # kept-alive connections for the JSON calls (`exchange`)
@@ -118,8 +119,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         *,
         max_connections: int = 2000,
         call_connections: int = CALL_CONNECTIONS,
+        resolver: AbstractResolver | None = None,
     ) -> None:
+        """`resolver`: what names resolve to for every connection of both pools (the media
+        guard's `PublicOnlyResolver` in the bot); aiohttp's own when None."""
         self._tls = tls
+        self._resolver = resolver
         self._max_connections = max_connections
         self._call_connections = call_connections
         self._session: aiohttp.ClientSession | None = None
@@ -140,7 +145,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def _new_session(self, limit: int) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
-            limit=limit, ssl=self._tls, keepalive_timeout=30, ttl_dns_cache=60
+            limit=limit,
+            ssl=self._tls,
+            keepalive_timeout=30,
+            ttl_dns_cache=60,
+            resolver=self._resolver,
         )
         return aiohttp.ClientSession(
             connector=connector,

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from core.client import Credentials, NemoClient
-from core.client_media import MediaRefused
+from core.client_media import MediaRefused, PublicOnlyResolver
 from core.errors import BackendUnavailable
+from core.wire import AiohttpTransport
 from tests.client.conftest import BASE, Backend, Reply
 
 VIDEO = "https://cdn.example/render.mp4"
@@ -139,3 +143,65 @@ async def test_the_fallbacks_token_never_follows_a_redirect_away(
     assert b"".join([c async for c in found[1]]) == b"12345"
     away = [r for r in backend.requests if r.url.host == "cdn.example"]
     assert away and all("authorization" not in r.headers for r in away)
+
+
+class _Names(AbstractResolver):
+    """The connection's lookup: every name answers loopback (where the test's server is)."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.asked.append(host)
+        found = ResolveResult(
+            hostname=host, host="127.0.0.1", port=port, family=socket.AF_INET, proto=0, flags=0
+        )
+        return [found]
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_name_that_turns_private_between_the_check_and_the_connection_is_not_fetched() -> (
+    None
+):
+    """DNS rebinding: the guard's check hears a public address, the connection's own lookup
+    a loopback one. The connection is refused (nothing reaches the server) and the fetch fails
+    as an unreachable video does; the backend's own host, by name, is still fetched."""
+    seen: list[str] = []
+
+    async def video(request: web.Request) -> web.Response:
+        seen.append(request.host)
+        return web.Response(body=b"mp4 bytes", content_type="video/mp4")
+
+    app = web.Application()
+    app.router.add_get("/v.mp4", video)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    names = _Names()
+    wire = AiohttpTransport(
+        httpx.create_ssl_context(), resolver=PublicOnlyResolver("backend.example", names)
+    )
+
+    async def checked(host: str) -> list[str]:  # what the guard's own lookup hears
+        return ["93.184.216.34"]
+
+    try:
+        async with httpx.AsyncClient(transport=wire) as http:
+            nemo = NemoClient(http, f"http://backend.example:{port}", resolver=checked, wire=wire)
+            with pytest.raises(BackendUnavailable, match="could not be downloaded"):
+                await _read(nemo.download(f"http://cdn.rebind.example:{port}/v.mp4"))
+            assert seen == [] and "cdn.rebind.example" in names.asked
+            own = await _read(nemo.download(f"http://backend.example:{port}/v.mp4"))
+            assert own == b"mp4 bytes" and seen == [f"backend.example:{port}"]
+    finally:
+        await runner.cleanup()
+
+
+async def _read(chunks: AsyncIterator[bytes]) -> bytes:
+    return b"".join([chunk async for chunk in chunks])
