@@ -12,6 +12,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urljoin
 
 import aiohttp
 import orjson
@@ -25,6 +26,9 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+from slack_sdk.web.deprecation import show_deprecation_warning_if_any
+from slack_sdk.web.internal_utils import get_user_agent
 
 from core.metrics import Metrics
 
@@ -110,6 +114,7 @@ class _ConnectionRetry(_TransientRetry):
 
 
 TokenLookup = Callable[[str], Awaitable[str | None]]
+_USER_AGENT = get_user_agent()
 
 # Slack's answers are a few KB; the largest the bot asks for (a thread's replies, a page of
 # 200) stay well under a megabyte. Anything past this is not an answer to hold whole.
@@ -174,7 +179,72 @@ class WebClient(AsyncWebClient):
     asks the same retry handlers only when Slack did not answer 200 (the handlers retry 429s,
     server errors and dropped connections, never a 200) or the connection failed. What it
     returns goes through slack_sdk's response and `validate` as before, so errors are the same
-    `SlackApiError`. Every other call takes slack_sdk's road."""
+    `SlackApiError`. Every other call takes slack_sdk's road.
+
+    `api_call` shortens the way to it for those calls: the method's URL is joined once, and
+    checked for deprecation once, not on every call (a tenth of a call's CPU); the request's
+    arguments are slack_sdk's (the client's default parameters, a `token` argument over the
+    client's, its headers over the defaults)."""
+
+    _joined: dict[tuple[str, str], str] | None = None
+
+    async def api_call(  # type: ignore[override]
+        self,
+        api_method: str,
+        *,
+        http_verb: str = "POST",
+        files: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: Any = None,
+    ) -> AsyncSlackResponse:
+        if http_verb != "POST" or json is None or files or data or params or headers or auth:
+            return await super().api_call(
+                api_method,
+                http_verb=http_verb,
+                files=files,
+                data=data,
+                params=params,
+                json=json,
+                headers=headers,
+                auth=auth,
+            )
+        url = self._url_of(api_method)
+        body = {**self.default_params, **json}
+        token = body.pop("token", None) or self.token
+        req_args: dict[str, Any] = {
+            "headers": self._json_headers(token),
+            "json": body,
+            "ssl": self.ssl,
+            "proxy": self.proxy,
+        }
+        answer = await self._request(http_verb="POST", api_url=url, req_args=req_args)
+        response = AsyncSlackResponse(
+            client=self, http_verb="POST", api_url=url, req_args=req_args, **answer
+        )
+        return response.validate()  # type: ignore[no-any-return, no-untyped-call]
+
+    def _url_of(self, api_method: str) -> str:
+        if self._joined is None:
+            self._joined = {}
+        key = (self.base_url, api_method)
+        url = self._joined.get(key)
+        if url is None:
+            show_deprecation_warning_if_any(api_method)
+            url = self._joined[key] = urljoin(self.base_url, api_method.lstrip("/"))
+        return url
+
+    def _json_headers(self, token: str | None) -> dict[str, str]:
+        headers = {"Content-Type": "application/json;charset=utf-8"}
+        if "User-Agent" not in self.headers:
+            headers["User-Agent"] = _USER_AGENT
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        headers.update(self.headers)
+        headers["Content-Type"] = "application/json;charset=utf-8"
+        return headers
 
     async def _request(self, *, http_verb: str, api_url: str, req_args: dict[str, Any]) -> Any:
         session = self.session

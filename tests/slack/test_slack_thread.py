@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -120,6 +121,36 @@ async def test_a_web_api_answer_that_is_not_json_is_a_slack_api_error(
         with pytest.raises(SlackApiError) as refused:
             await client.chat_postMessage(channel=CHANNEL, text="hello")
         assert slack_error(refused.value) == "not_in_channel"
+
+
+async def test_a_json_call_on_the_shorter_road_carries_what_slack_sdks_would(
+    slack: FakeSlack, tmp_path: Path, metrics: Metrics
+) -> None:
+    """`WebClient.api_call`'s road for JSON POSTs: the client's default parameters, a `token`
+    argument over the client's (and not sent in the body), slack_sdk's headers; a deprecated
+    method still warns, once per method; a GET keeps slack_sdk's road."""
+    slack.other_tokens["xoxb-other-team"] = "T0THER"
+    async with web_session() as session:
+        client = build_client(slack_settings(slack, tmp_path), metrics, 0.01)
+        client.session = session
+        client.default_params["team_id"] = TEAM
+        await client.chat_postMessage(channel=CHANNEL, text="hello")
+        other = {"channel": CHANNEL, "text": "from another", "token": "xoxb-other-team"}
+        await client.api_call("chat.postMessage", json=other)
+        first, second = slack.calls("chat.postMessage")[-2:]
+        assert first.token == BOT_TOKEN and first.args["team_id"] == TEAM
+        assert first.headers["Content-Type"] == "application/json;charset=utf-8"
+        assert "slackclient/" in first.headers["User-Agent"]
+        assert second.token == "xoxb-other-team" and "token" not in second.args
+        assert other["token"] == "xoxb-other-team"  # the caller's arguments are not changed
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            for _ in range(2):
+                with pytest.raises(SlackApiError):  # the fake knows no such method
+                    await client.api_call("channels.info", json={"channel": CHANNEL})
+        assert [str(w.message).split(" ")[0] for w in warned] == ["channels.info"]
+        await client.users_info(user="U1")
+        assert slack.calls("users.info")[-1].args["user"] == "U1"
 
 
 @pytest.fixture
