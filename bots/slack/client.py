@@ -129,7 +129,9 @@ class BoundedResponse(aiohttp.ClientResponse):
     """The Web API session's responses (`response_class`): the body is read within
     `ANSWER_MAX_BYTES` as it arrives, decoded, on both roads (slack_sdk's reads it with
     `text()`/`json()`, which read through here). A huge or endless answer fails the call
-    with `AnswerTooLarge` instead of growing the process."""
+    with `AnswerTooLarge` instead of growing the process. An answer that declares its length
+    and is not compressed is read whole at once: aiohttp's parser reads no byte past the
+    declared length, and the declaration was checked against the bound."""
 
     async def read(self) -> bytes:
         if self._body is None:
@@ -144,9 +146,11 @@ class BoundedResponse(aiohttp.ClientResponse):
         declared = self.content_length
         if declared is not None and declared > limit:
             raise AnswerTooLarge(f"Slack's answer is too large ({declared} bytes declared)")
+        if declared is not None and self.headers.get("Content-Encoding", "identity") == "identity":
+            return await self.content.read()  # the parser reads no byte past the declared length
         parts: list[bytes] = []
         total = 0
-        async for chunk in self.content.iter_any():
+        while chunk := await self.content.readany():
             total += len(chunk)
             if total > limit:
                 raise AnswerTooLarge(f"Slack's answer is too large (over {limit} bytes)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import hashlib
 import warnings
 from collections.abc import AsyncIterator
@@ -157,7 +158,8 @@ async def test_a_json_call_on_the_shorter_road_carries_what_slack_sdks_would(
 async def huge_slack() -> AsyncIterator[str]:
     """A Web API that answers too much: `chat.postMessage` declares a body past the bound and
     sends a little of it; `chat.update` and `users.info` (a GET: slack_sdk's own road) stream
-    JSON long past it, undeclared; `chat.delete` answers."""
+    JSON long past it, undeclared; `chat.postEphemeral` declares a small gzip body that decodes
+    past it; `chat.delete` answers."""
 
     async def declared(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
@@ -176,6 +178,12 @@ async def huge_slack() -> AsyncIterator[str]:
                 await response.write(b"x" * 65536)
         return response
 
+    async def bomb(request: web.Request) -> web.Response:
+        # a few KB on the wire, declared as such, past the bound once decoded
+        body = b'{"ok": true, "pad": "' + b"x" * (ANSWER_MAX_BYTES + 1) + b'"}'
+        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        return web.Response(body=gzip.compress(body), headers=headers)
+
     async def fine(request: web.Request) -> web.Response:
         return web.json_response({"ok": True, "ts": "1.0", "channel": CHANNEL})
 
@@ -183,6 +191,7 @@ async def huge_slack() -> AsyncIterator[str]:
     app.router.add_post("/api/chat.postMessage", declared)
     app.router.add_post("/api/chat.update", endless)
     app.router.add_route("*", "/api/users.info", endless)
+    app.router.add_post("/api/chat.postEphemeral", bomb)
     app.router.add_post("/api/chat.delete", fine)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -198,7 +207,8 @@ async def test_a_web_api_answer_past_the_bound_fails_the_call_on_both_roads(
     slack: FakeSlack, huge_slack: str, tmp_path: Path, metrics: Metrics
 ) -> None:
     """An answer is read within `ANSWER_MAX_BYTES`, decoded, as it arrives: one declared too
-    large is refused before its body, one without end is cut at the bound, and slack_sdk's own
+    large is refused before its body, one without end is cut at the bound, a small compressed
+    one is cut where its decoding passes the bound, and slack_sdk's own
     road (a GET) is bounded too. None is retried, and the session serves the next call."""
     async with web_session() as session:
         client = build_client(
@@ -211,6 +221,10 @@ async def test_a_web_api_answer_past_the_bound_fails_the_call_on_both_roads(
             await asyncio.wait_for(client.chat_update(channel=CHANNEL, ts="1.0", text="hi"), 10)
         with pytest.raises(AnswerTooLarge, match="over"):
             await asyncio.wait_for(client.users_info(user="U1"), 10)
+        with pytest.raises(AnswerTooLarge, match="over"):
+            await asyncio.wait_for(
+                client.chat_postEphemeral(channel=CHANNEL, user="U1", text="hi"), 10
+            )
         assert _retries(metrics) == 0
         answer = await client.chat_delete(channel=CHANNEL, ts="1.0")
         assert answer["ok"]
