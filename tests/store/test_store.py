@@ -15,8 +15,10 @@ import pytest
 from core.port import Action, Attachment, Incoming, ThreadKey
 from core.store import Store, TenantRow, TurnStatus
 from core.store.base import RenderState
+from core.store.dialect import PostgresDatabase
 from core.store.schema import MIGRATIONS
 from core.store.store import open_database
+from tests.pg import PostgresServer
 from tests.store.conftest import Backend
 
 KEY = ThreadKey("slack", "T1", "C1", "1700000000.000100")
@@ -543,3 +545,27 @@ async def test_two_instances_write_concurrently(backend: Backend) -> None:
     await asyncio.gather(*(write(s, n) for n, s in enumerate([one, two] * 25)))
     keys = [ThreadKey("slack", "T1", "C1", f"t{n}") for n in range(3)]
     assert [await two.queued_count(k) for k in keys] == [17, 17, 16]
+
+
+async def test_a_postgres_statement_is_one_round_trip_and_leaves_the_connection_clean(
+    postgres_server: PostgresServer,
+) -> None:
+    """Nothing but the statement goes over the connection: no reset query when it returns to
+    the pool (asyncpg's default sends one per release). A transaction that raised is still
+    rolled back before the connection serves the next statement."""
+    db = await PostgresDatabase.open(await postgres_server.create_database())
+    try:
+        sent: list[str] = []
+        async with db._pool.acquire() as conn:  # the pool's one connection (POOL_MIN_SIZE)
+            conn.add_query_logger(lambda logged: sent.append(logged.query))
+        await db.execute("CREATE TABLE t (x INTEGER)")
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as tx:
+                await tx.execute("INSERT INTO t VALUES (?)", 1)
+                raise RuntimeError("the turn failed mid-transaction")
+        sent.clear()
+        row = await db.fetchrow("SELECT COUNT(*) AS n FROM t")
+        assert row is not None and row["n"] == 0
+        assert sent == ["SELECT COUNT(*) AS n FROM t"]
+    finally:
+        await db.close()
