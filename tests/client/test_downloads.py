@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ from core.client_media import MediaRefused, PublicOnlyResolver
 from core.errors import BackendUnavailable
 from core.wire import AiohttpTransport
 from tests.client.conftest import BASE, Backend, Reply
+from tests.loopback import served
 
 VIDEO = "https://cdn.example/render.mp4"
 
@@ -178,11 +180,6 @@ async def test_a_name_that_turns_private_between_the_check_and_the_connection_is
 
     app = web.Application()
     app.router.add_get("/v.mp4", video)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     names = _Names()
     wire = AiohttpTransport(
         httpx.create_ssl_context(), resolver=PublicOnlyResolver("backend.example", names)
@@ -191,16 +188,14 @@ async def test_a_name_that_turns_private_between_the_check_and_the_connection_is
     async def checked(host: str) -> list[str]:  # what the guard's own lookup hears
         return ["93.184.216.34"]
 
-    try:
-        async with httpx.AsyncClient(transport=wire) as http:
-            nemo = NemoClient(http, f"http://backend.example:{port}", resolver=checked, wire=wire)
-            with pytest.raises(BackendUnavailable, match="could not be downloaded"):
-                await _read(nemo.download(f"http://cdn.rebind.example:{port}/v.mp4"))
-            assert seen == [] and "cdn.rebind.example" in names.asked
-            own = await _read(nemo.download(f"http://backend.example:{port}/v.mp4"))
-            assert own == b"mp4 bytes" and seen == [f"backend.example:{port}"]
-    finally:
-        await runner.cleanup()
+    async with served(app) as url, httpx.AsyncClient(transport=wire) as http:
+        port = urlsplit(url).port
+        nemo = NemoClient(http, f"http://backend.example:{port}", resolver=checked, wire=wire)
+        with pytest.raises(BackendUnavailable, match="could not be downloaded"):
+            await _read(nemo.download(f"http://cdn.rebind.example:{port}/v.mp4"))
+        assert seen == [] and "cdn.rebind.example" in names.asked
+        own = await _read(nemo.download(f"http://backend.example:{port}/v.mp4"))
+        assert own == b"mp4 bytes" and seen == [f"backend.example:{port}"]
 
 
 async def _read(chunks: AsyncIterator[bytes]) -> bytes:

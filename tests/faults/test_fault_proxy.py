@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 
 from tests.fakes.fault_proxy import FaultProxy
+from tests.loopback import served
 
 
 @pytest.fixture
@@ -25,14 +26,8 @@ async def origin() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_get("/bytes/{n}", some_bytes)
     app.router.add_post("/echo", echo)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with served(app) as url:
+        yield url
 
 
 @pytest.fixture

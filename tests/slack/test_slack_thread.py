@@ -25,6 +25,7 @@ from core.metrics import Metrics
 from core.port import Attachment, ChatThread, Reply, ReplyKind, ThreadKey
 from tests.fakes.fault_proxy import FaultProxy
 from tests.fakes.slack_api import FakeSlack
+from tests.loopback import served
 from tests.slack.conftest import BOT_TOKEN, CHANNEL, TEAM, slack_settings
 
 KEY = ThreadKey("slack", TEAM, CHANNEL, "1700000000.000100")
@@ -193,14 +194,8 @@ async def huge_slack() -> AsyncIterator[str]:
     app.router.add_route("*", "/api/users.info", endless)
     app.router.add_post("/api/chat.postEphemeral", bomb)
     app.router.add_post("/api/chat.delete", fine)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/api/"
-    finally:
-        await runner.cleanup()
+    async with served(app) as url:
+        yield url + "/api/"
 
 
 async def test_a_web_api_answer_past_the_bound_fails_the_call_on_both_roads(
