@@ -6,6 +6,7 @@ Keyword intents fire only for short, command-like messages ("export", "send me t
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from enum import StrEnum
@@ -171,9 +172,16 @@ def classify(text: str, has_files: bool = False) -> Intent:
 
 
 def _contains(text: str, keyword: str) -> bool:
+    pattern = _keyword_pattern(keyword)
+    return keyword in text if pattern is None else pattern.search(text) is not None
+
+
+@functools.cache  # the keywords are the table's, a fixed few hundred
+def _keyword_pattern(keyword: str) -> re.Pattern[str] | None:
+    """The keyword as a whole word; None for Chinese, which has no spaces to bound it."""
     if is_chinese(keyword):
-        return keyword in text
-    return re.search(rf"(?<![\w-]){re.escape(keyword)}(?![\w-])", text) is not None
+        return None
+    return re.compile(rf"(?<![\w-]){re.escape(keyword)}(?![\w-])")
 
 
 def export_version(text: str) -> int | None:
