@@ -88,14 +88,29 @@ _BUTTONS = re.compile(r"^jupiter_(export|status|credits|retry|answer_[0-9]{1,2})
 LOCALE_SECONDS = 1.0
 
 
+_NO_SUCH_USER = frozenset({"user_not_found", "user_not_visible"})  # known to have no locale
+
+
 class UserLocales:
-    """Users' Slack locales (`users.info`), cached; gives up for good if the app lacks users:read."""
+    """Users' Slack locales (`users.info`), cached; gives up for good if the app lacks users:read.
+
+    One look-up per user at a time: callers asking while it is on its way wait for the same
+    answer, and a caller that stops waiting (its time ran out) leaves the look-up running, so
+    the answer is cached for the user's next message instead of being asked for again."""
 
     def __init__(self, client: AsyncWebClient, size: int = 2048) -> None:
         self._client = client
         self._size = size
         self._known: OrderedDict[str, str | None] = OrderedDict()
+        self._asking: dict[str, asyncio.Task[str | None]] = {}  # at most one per user
         self._available = True
+
+    def start(self, user: str, client: AsyncWebClient | None = None) -> None:
+        """Begin looking `user` up, unless known or on its way (a `get` soon after waits less)."""
+        if user and self._available and user not in self._known and user not in self._asking:
+            task = asyncio.create_task(self._look_up(user, client), name="slack users.info")
+            self._asking[user] = task
+            task.add_done_callback(lambda _: self._asking.pop(user, None))
 
     async def get(self, user: str, client: AsyncWebClient | None = None) -> str | None:
         """`client`: the user's team's (OAuth installs), else the app's one client."""
@@ -104,14 +119,22 @@ class UserLocales:
         if user in self._known:
             self._known.move_to_end(user)
             return self._known[user]
+        self.start(user, client)
+        asking = self._asking.get(user)
+        return None if asking is None else await asyncio.shield(asking)
+
+    async def _look_up(self, user: str, client: AsyncWebClient | None) -> str | None:
         locale: str | None = None
         try:
             answer = await (client or self._client).users_info(user=user, include_locale=True)
             found = (answer.get("user") or {}).get("locale")
             locale = str(found) if found else None
         except SlackApiError as exc:
-            if slack_error(exc) in {"missing_scope", "not_allowed_token_type", "no_permission"}:
+            code = slack_error(exc)
+            if code in {"missing_scope", "not_allowed_token_type", "no_permission"}:
                 self._available = False
+            if code not in _NO_SUCH_USER:  # anything else may answer next time
+                log.debug("users.info failed: %s", code)
                 return None
         except Exception as exc:  # a locale is a nicety; never fail a turn over it
             log.debug("users.info failed: %s", exc.__class__.__name__)
@@ -146,7 +169,7 @@ class Listeners:
             incoming = replace(incoming, locale=locale)
         await self._engine.handle(thread, incoming)
 
-    async def _language(self, text: str, user: object) -> str:
+    async def _language(self, text: str, user: object, team: object) -> str:
         """The language the adapter answers a command in itself: the words, else the user's
         Slack locale (waited for briefly: the ack is due within 3 seconds)."""
         decided = words_language(text)
@@ -154,8 +177,10 @@ class Listeners:
             return decided
         locale: str | None = None
         if isinstance(user, str) and user:
+            client = self._threads.client_for(team) if isinstance(team, str) else None
             with contextlib.suppress(TimeoutError):
-                locale = await asyncio.wait_for(self._locales.get(user), LOCALE_WAIT_SECONDS)
+                async with asyncio.timeout(LOCALE_WAIT_SECONDS):
+                    locale = await self._locales.get(user, client)
         return reply_language(text, locale)
 
     async def on_command(
@@ -164,7 +189,7 @@ class Listeners:
         request = from_command(command)
         text = str(command.get("text") or "")
         if request is None or request.wants_usage:
-            language = await self._language(text, command.get("user_id"))
+            language = await self._language(text, command.get("user_id"), command.get("team_id"))
             await ack(text=usage(language), response_type="ephemeral")
             return
         await ack()  # at once: nothing below is needed for an empty ack
@@ -182,10 +207,13 @@ class Listeners:
             await self._open_paced(request, respond, text)
 
     async def _open_paced(self, request: Command, respond: AsyncRespond, text: str) -> None:
-        language = await self._language(text, request.user)
+        client = self._threads.client_for(request.team)
+        # the session's language wants the locale (`deliver`): asked while the root goes out
+        self._locales.start(request.user, client)
+        language = await self._language(text, request.user, request.team)
         root = root_message(request.prompt, request.user, language)
         try:
-            posted = await self._threads.client_for(request.team).chat_postMessage(
+            posted = await client.chat_postMessage(
                 channel=request.channel, text=root.text, blocks=root.blocks
             )
         except SlackApiError as exc:

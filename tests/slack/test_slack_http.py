@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from bots.slack.app import serve
-from bots.slack.handlers import USAGE
-from core.metrics import CONTENT_TYPE
+from bots.slack.client import build_client
+from bots.slack.handlers import USAGE, UserLocales
+from core.metrics import CONTENT_TYPE, Metrics
 from core.port import Action, Reply, ReplyKind, ThreadKey
 from core.settings import SettingsError
 from tests.engine.test_pacing import one_at_a_time
@@ -136,11 +137,29 @@ async def test_slash_command_is_acked_before_slack_answers_anything(
     slack.holds["chat.postMessage"] = asyncio.Event()
     response = await app.command("a sunset over mountains")
     assert response.status_code == 200 and response.text == ""
-    assert engine.handled == [] and slack.calls("users.info") == []  # not even asked yet
+    assert engine.handled == []
     for event in slack.holds.values():
         event.set()
     (incoming,) = await engine.wait_handled()
     assert incoming.text == "a sunset over mountains"
+
+
+async def test_a_new_users_locale_is_asked_for_while_the_root_message_goes_out(
+    app: SlackHttp, engine: RecordingEngine, slack: FakeSlack
+) -> None:
+    """The session's language wants the user's locale; `/video` asks for it beside the root
+    message, not after it: with chat.postMessage held, users.info has been asked, and the
+    turn is handed over with its answer (one users.info for the user, not two)."""
+    slack.user_locales[USER] = "ja-JP"
+    slack.holds["chat.postMessage"] = asyncio.Event()
+    response = await app.command("a sunset over mountains")
+    assert response.status_code == 200
+    await slack.wait_for(lambda: slack.calls("users.info") and slack.calls("chat.postMessage"))
+    assert engine.handled == []  # the root message is still on its way
+    slack.holds["chat.postMessage"].set()
+    (incoming,) = await engine.wait_handled()
+    assert incoming.locale == "ja-JP"
+    assert len(slack.calls("users.info")) == 1
 
 
 async def test_slash_commands_are_acked_at_once_and_their_threads_opened_oldest_first(
@@ -310,3 +329,29 @@ def test_web_api_bodies_are_the_json_the_standard_library_would_send() -> None:
     assert json.loads(_json_text(blocks)) == blocks
     odd = {1: "a key that is not a string", "big": 2**70}  # orjson refuses both
     assert _json_text(odd) == json.dumps(odd)
+
+
+async def test_a_users_locale_is_asked_for_once_and_kept_past_a_caller_that_stopped_waiting(
+    slack: FakeSlack, tmp_path: Path
+) -> None:
+    """Callers asking at once share one users.info; one whose time runs out does not cancel
+    it, and the answer is kept for the next. An error that may pass (Slack failing) is not
+    kept: the next message asks again."""
+    client = build_client(slack_settings(slack, tmp_path), Metrics(), 0.01)
+    locales = UserLocales(client)
+    slack.user_locales[USER] = "zh-CN"
+    slack.holds["users.info"] = asyncio.Event()
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.1):
+            await locales.get(USER)
+    waiting = [asyncio.create_task(locales.get(USER, client)) for _ in range(3)]
+    await slack.wait_for(lambda: slack.calls("users.info"))
+    slack.holds["users.info"].set()
+    assert await asyncio.gather(*waiting) == ["zh-CN"] * 3
+    assert await locales.get(USER) == "zh-CN"
+    assert len(slack.calls("users.info")) == 1
+
+    slack.fail_next("users.info", status=500, count=3)  # past the client's retries
+    assert await locales.get("U0FAILING") is None
+    assert await locales.get("U0FAILING") == "en-US"  # asked again: Slack answers now
+    assert len(slack.calls("users.info")) == 1 + 3 + 1

@@ -184,3 +184,18 @@ async def test_an_installed_teams_files_are_fetched_with_its_own_token(
         got = b"".join([c async for c in thread.open_attachment(Attachment("clip.mp4", 1000, url))])
     assert got == b"\x00" * 1000
     assert slack.file_requests[-1].headers["Authorization"] == f"Bearer {BOT_TOKEN}"
+
+
+async def test_usage_for_a_bare_command_speaks_the_users_locale_asked_with_the_teams_token(
+    w: World,
+) -> None:
+    """`/video` alone has no words to decide the language: the user's locale does, asked with
+    the installed team's own token (there is no app-wide one), so the usage comes in Chinese."""
+    assert await install(w, "code-a", grant("T0AAA", "xoxb-team-a-not-real")) == 200
+    w.slack.user_locales["U0ALICE"] = "zh-CN"
+    response = await w.app.command("", team_id="T0AAA", user_id="U0ALICE")
+    assert response.status_code == 200
+    text = response.json()["text"]
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in text), text
+    (asked,) = w.slack.calls("users.info")
+    assert asked.token == "xoxb-team-a-not-real"
