@@ -15,6 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.client import NemoClient
@@ -32,27 +33,18 @@ if TYPE_CHECKING:  # the engine's parts, which import the render modules
 log = logging.getLogger("jupiter.renders")
 
 
+@dataclass(eq=False, kw_only=True)
 class Delivery:
-    def __init__(
-        self,
-        client: NemoClient,
-        store: Store,
-        metrics: Metrics,
-        directory: ThreadDirectory,
-        identities: Identities,
-        *,
-        owner: str,
-        poll_seconds: float,
-        lease_seconds: float,
-    ) -> None:
-        self.client = client
-        self.store = store
-        self.metrics = metrics
-        self.directory = directory
-        self.identities = identities
-        self.owner = owner
-        self._poll = poll_seconds
-        self._lease = lease_seconds
+    """Posts finished renders' links (`deliver`); what rendering needs too (`Renders`)."""
+
+    client: NemoClient
+    store: Store
+    metrics: Metrics
+    directory: ThreadDirectory
+    identities: Identities
+    owner: str  # this process, as the lease holder of the jobs it takes
+    poll_seconds: float
+    lease_seconds: float
 
     async def deliver(self, job_id: int) -> None:
         """Post a finished render's link exactly once, the crash window included.
@@ -83,7 +75,7 @@ class Delivery:
             # Everything slow (the task link, the poster) comes before the claim, so the
             # claim's lease cannot lapse before its post (another pass would take it over).
             reply = await self._reply(job)
-            if not await self.store.begin_posting(job.id, self.owner, self._lease):
+            if not await self.store.begin_posting(job.id, self.owner, self.lease_seconds):
                 return
             async with self._lease_kept(job):
                 await self._post_delivery(thread, job, reply)
@@ -159,8 +151,8 @@ class Delivery:
 
         async def renew() -> None:
             while True:
-                await asyncio.sleep(self._lease / 3)
-                if not await self.store.renew_render(job.id, self.owner, self._lease):
+                await asyncio.sleep(self.lease_seconds / 3)
+                if not await self.store.renew_render(job.id, self.owner, self.lease_seconds):
                     return
 
         keeper = asyncio.create_task(renew(), name=f"lease {job.render_id}")
@@ -226,4 +218,4 @@ class Delivery:
                 if attempt == attempts:
                     raise
                 log.warning("posting a render link failed, retrying", extra={"try": attempt})
-                await asyncio.sleep(self._poll * attempt)
+                await asyncio.sleep(self.poll_seconds * attempt)

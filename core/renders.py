@@ -13,23 +13,21 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.client import Credentials, DuplicateRenderId, NemoClient
+from core.client import Credentials, DuplicateRenderId
 from core.delivery import Delivery
 from core.errors import BackendUnavailable, NemoError, ProtocolError, RateLimited, RenderFailed
 from core.messages import Msg, say
-from core.metrics import Metrics
 from core.models import Draft, RenderStatus
 from core.port import Action, Reply, ReplyKind
 from core.redact import backend_text
-from core.store import RenderJob, Store
+from core.store import RenderJob
 from core.store.base import RenderState, Version
 
 if TYPE_CHECKING:  # the engine's parts, which import this module
     from core.engine.context import TurnContext
-    from core.engine.directory import ThreadDirectory
-    from core.engine.identity import Identities
     from core.engine.tasks import TaskSet
 
 log = logging.getLogger("jupiter.renders")
@@ -43,42 +41,12 @@ def draft_fingerprint(draft: Draft) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-class Renders:
-    def __init__(
-        self,
-        client: NemoClient,
-        store: Store,
-        metrics: Metrics,
-        directory: ThreadDirectory,
-        identities: Identities,
-        tasks: TaskSet,
-        *,
-        owner: str,
-        poll_seconds: float,
-        timeout_seconds: float,
-        lease_seconds: float,
-    ) -> None:
-        self.client = client
-        self.store = store
-        self.metrics = metrics
-        self.directory = directory
-        self.identities = identities
-        self.tasks = tasks
-        self.owner = owner
-        self._poll = poll_seconds
-        self._timeout = timeout_seconds
-        self._lease = lease_seconds
-        self.delivery = Delivery(
-            client,
-            store,
-            metrics,
-            directory,
-            identities,
-            owner=owner,
-            poll_seconds=poll_seconds,
-            lease_seconds=lease_seconds,
-        )
-        self.deliver = self.delivery.deliver
+@dataclass(eq=False, kw_only=True)
+class Renders(Delivery):
+    """Exports and the render jobs they start, driven until their links are delivered."""
+
+    tasks: TaskSet
+    timeout_seconds: float
 
     async def export(
         self,
@@ -115,8 +83,8 @@ class Renders:
                 key,
                 self.client.new_render_id(),
                 owner=self.owner,
-                lease_seconds=self._lease,
-                deadline_at=time.time() + self._timeout,
+                lease_seconds=self.lease_seconds,
+                deadline_at=time.time() + self.timeout_seconds,
                 message_id=message_id,
                 language=ctx.language,
                 draft_hash=fingerprint,
@@ -197,7 +165,7 @@ class Renders:
                 ready = await self.store.mark_ready(
                     job.id,
                     self.owner,
-                    self._lease,
+                    self.lease_seconds,
                     output_url=status.output_url,
                     size=status.size,
                 )
@@ -213,9 +181,9 @@ class Renders:
             if not await self.store.record_progress(
                 job.id,
                 self.owner,
-                self._lease,
+                self.lease_seconds,
                 progress=progress,
-                next_poll_at=time.time() + self._poll,
+                next_poll_at=time.time() + self.poll_seconds,
             ):
                 return None  # another replica took the job over
             if int(progress) != int(shown) and job.message_id:
@@ -228,9 +196,9 @@ class Renders:
         """Sleep until the next poll in steps that keep the lease alive, however the poll
         interval compares with the lease; False when the lease was lost meanwhile."""
         while (wait := job.next_poll_at - time.time()) > 0:
-            await asyncio.sleep(min(wait, self._poll, self._lease / 3))
+            await asyncio.sleep(min(wait, self.poll_seconds, self.lease_seconds / 3))
             if job.next_poll_at - time.time() > 0:
-                if not await self.store.renew_render(job.id, self.owner, self._lease):
+                if not await self.store.renew_render(job.id, self.owner, self.lease_seconds):
                     return False
         return True
 
@@ -278,7 +246,7 @@ class Renders:
 
     async def resume(self, can_post: Callable[[str], bool]) -> None:
         """Take over unfinished jobs whose lease is free or lapsed (a dead process's)."""
-        for job in await self.store.claim_renders(self.owner, self._lease):
+        for job in await self.store.claim_renders(self.owner, self.lease_seconds):
             if self.tasks.get(("render", job.id)) or self.tasks.get(("deliver", job.id)):
                 continue  # still ours and at work here: its lease was only late (a busy loop)
             if not can_post(job.key.platform):

@@ -105,12 +105,12 @@ class Engine:
         self.voice = Voice(self.identities)
         self.contexts = Contexts(store)
         self.renders = Renders(
-            client,
-            store,
-            metrics,
-            self.directory,
-            self.identities,
-            self.tasks,
+            client=client,
+            store=store,
+            metrics=metrics,
+            directory=self.directory,
+            identities=self.identities,
+            tasks=self.tasks,
             owner=self.owner,
             poll_seconds=config.render_poll_seconds,
             timeout_seconds=config.render_timeout_seconds,
