@@ -12,7 +12,6 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urljoin
 
 import aiohttp
 import orjson
@@ -28,7 +27,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.web.deprecation import show_deprecation_warning_if_any
-from slack_sdk.web.internal_utils import get_user_agent
+from slack_sdk.web.internal_utils import _get_url, get_user_agent
 
 from core.metrics import Metrics
 
@@ -237,13 +236,11 @@ class WebClient(AsyncWebClient):
         url = self._joined.get(key)
         if url is None:
             show_deprecation_warning_if_any(api_method)
-            url = self._joined[key] = urljoin(self.base_url, api_method.lstrip("/"))
+            url = self._joined[key] = _get_url(self.base_url, api_method)
         return url
 
     def _json_headers(self, token: str | None) -> dict[str, str]:
-        headers = {"Content-Type": "application/json;charset=utf-8"}
-        if "User-Agent" not in self.headers:
-            headers["User-Agent"] = _USER_AGENT
+        headers = {} if "User-Agent" in self.headers else {"User-Agent": _USER_AGENT}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         headers.update(self.headers)

@@ -107,10 +107,8 @@ class UserLocales:
 
     def start(self, user: str, client: AsyncWebClient | None = None) -> None:
         """Begin looking `user` up, unless known or on its way (a `get` soon after waits less)."""
-        if user and self._available and user not in self._known and user not in self._asking:
-            task = asyncio.create_task(self._look_up(user, client), name="slack users.info")
-            self._asking[user] = task
-            task.add_done_callback(lambda _: self._asking.pop(user, None))
+        if user and self._available and user not in self._known:
+            self._asking_for(user, client)
 
     async def get(self, user: str, client: AsyncWebClient | None = None) -> str | None:
         """`client`: the user's team's (OAuth installs), else the app's one client."""
@@ -119,9 +117,16 @@ class UserLocales:
         if user in self._known:
             self._known.move_to_end(user)
             return self._known[user]
-        self.start(user, client)
-        asking = self._asking.get(user)
-        return None if asking is None else await asyncio.shield(asking)
+        return await asyncio.shield(self._asking_for(user, client))
+
+    def _asking_for(self, user: str, client: AsyncWebClient | None) -> asyncio.Task[str | None]:
+        """The look-up of `user` on its way, begun now if none is."""
+        task = self._asking.get(user)
+        if task is None:
+            task = asyncio.create_task(self._look_up(user, client), name="slack users.info")
+            self._asking[user] = task
+            task.add_done_callback(lambda _: self._asking.pop(user, None))
+        return task
 
     async def _look_up(self, user: str, client: AsyncWebClient | None) -> str | None:
         locale: str | None = None
@@ -169,15 +174,15 @@ class Listeners:
             incoming = replace(incoming, locale=locale)
         await self._engine.handle(thread, incoming)
 
-    async def _language(self, text: str, user: object, team: object) -> str:
+    async def _language(self, text: str, user: object, client: AsyncWebClient | None) -> str:
         """The language the adapter answers a command in itself: the words, else the user's
-        Slack locale (waited for briefly: the ack is due within 3 seconds)."""
+        Slack locale (waited for briefly: the ack is due within 3 seconds), asked with
+        `client` (the user's team's)."""
         decided = words_language(text)
         if decided is not None:
             return decided
         locale: str | None = None
         if isinstance(user, str) and user:
-            client = self._threads.client_for(team) if isinstance(team, str) else None
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(LOCALE_WAIT_SECONDS):
                     locale = await self._locales.get(user, client)
@@ -189,7 +194,9 @@ class Listeners:
         request = from_command(command)
         text = str(command.get("text") or "")
         if request is None or request.wants_usage:
-            language = await self._language(text, command.get("user_id"), command.get("team_id"))
+            team = command.get("team_id")
+            client = self._threads.client_for(team) if isinstance(team, str) else None
+            language = await self._language(text, command.get("user_id"), client)
             await ack(text=usage(language), response_type="ephemeral")
             return
         await ack()  # at once: nothing below is needed for an empty ack
@@ -210,7 +217,7 @@ class Listeners:
         client = self._threads.client_for(request.team)
         # the session's language wants the locale (`deliver`): asked while the root goes out
         self._locales.start(request.user, client)
-        language = await self._language(text, request.user, request.team)
+        language = await self._language(text, request.user, client)
         root = root_message(request.prompt, request.user, language)
         try:
             posted = await client.chat_postMessage(

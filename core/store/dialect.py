@@ -308,10 +308,10 @@ class PostgresDatabase:
 
     @classmethod
     async def open(cls, url: str) -> PostgresDatabase:
-        pool = asyncpg.create_pool(
+        pool = await asyncpg.create_pool(
             url, min_size=POOL_MIN_SIZE, max_size=POOL_MAX_SIZE, reset=_as_it_was
         )
-        return cls(await pool)
+        return cls(pool)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
