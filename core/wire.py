@@ -1,10 +1,12 @@
-"""The backend client's wire: httpx's API over aiohttp's connections.
+"""The backend client's wire: httpx's API over aiohttp's connections, and the direct roads.
 
 The client speaks httpx (requests, streamed responses, its timeouts and exceptions); this
 transport carries them on one `aiohttp.ClientSession`. Measured on loopback, httpx's own
 HTTP/1.1 stack (httpcore, h11, anyio) spent 1.0-1.9 ms of CPU per request and its pool did work
 proportional to its open connections on every request; aiohttp's C parser and connector spend
 a third to a fifth of that, which at a thousand concurrent turns is most of the bot's CPU.
+The direct roads (the JSON calls and the turn's stream) go on `core.http1`'s pools, a third to
+a quarter of aiohttp's CPU again.
 
 Failures are translated by what they mean to the retry rules (`core/client_transport.py`):
 a connection that was never made (`ConnectError`, `ConnectTimeout`, `PoolTimeout`) is safe to
@@ -26,6 +28,8 @@ import aiohttp
 import httpx
 from aiohttp.abc import AbstractResolver
 
+from core import http1
+
 CHUNK_BYTES = 64 * 1024
 CALL_CONNECTIONS = 128  # kept-alive connections for the JSON calls (`exchange`)
 
@@ -33,6 +37,8 @@ CALL_CONNECTIONS = 128  # kept-alive connections for the JSON calls (`exchange`)
 def _translated(exc: BaseException) -> httpx.TransportError | None:
     """The httpx error meaning what `exc` means, or None when it is not a transport failure."""
     message = str(exc) or exc.__class__.__name__
+    if isinstance(exc, http1.HttpFailure):
+        return _translated_own(exc, message)
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return httpx.ConnectTimeout(message)
     if isinstance(exc, aiohttp.SocketTimeoutError | aiohttp.ServerTimeoutError):
@@ -51,6 +57,21 @@ def _translated(exc: BaseException) -> httpx.TransportError | None:
     if isinstance(exc, TimeoutError):  # waiting for a free connection (`pool`)
         return httpx.PoolTimeout(message)
     return None
+
+
+def _translated_own(exc: http1.HttpFailure, message: str) -> httpx.TransportError:
+    """`_translated` for the direct roads' failures (`core.http1`)."""
+    if isinstance(exc, http1.ConnectTimedOut):
+        return httpx.ConnectTimeout(message)
+    if isinstance(exc, http1.ConnectFailed):
+        return httpx.ConnectError(message)
+    if isinstance(exc, http1.PoolTimedOut):
+        return httpx.PoolTimeout(message)
+    if isinstance(exc, http1.NotBegun):
+        return httpx.WriteTimeout(message)
+    if isinstance(exc, http1.Silent):
+        return httpx.ReadTimeout(message)
+    return httpx.RemoteProtocolError(message)
 
 
 @contextlib.contextmanager
@@ -128,20 +149,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._max_connections = max_connections
         self._call_connections = call_connections
         self._session: aiohttp.ClientSession | None = None
-        self._calls: aiohttp.ClientSession | None = None
+        resolve = None if resolver is None else _addresses_by(resolver)
+        # the direct roads: a few kept-alive connections that short calls take turns on, where
+        # a thousand turns asking at once would each open (and soon drop) one of their own;
+        # the streams, which hold theirs for minutes, in a pool of their own
+        self._calls = http1.Pool(tls=tls, limit=call_connections, resolve=resolve)
+        self._streams = http1.Pool(tls=tls, limit=max_connections, resolve=resolve)
 
     def _open_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = self._new_session(self._max_connections)
         return self._session
-
-    def _calls_session(self) -> aiohttp.ClientSession:
-        """`exchange`'s own pool: a few kept-alive connections that short calls take turns on,
-        where a thousand turns asking at once would each open (and soon drop) a connection of
-        their own; the streams, which hold theirs for minutes, stay in the other pool."""
-        if self._calls is None or self._calls.closed:
-            self._calls = self._new_session(self._call_connections)
-        return self._calls
 
     def _new_session(self, limit: int) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
@@ -214,8 +232,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         and response objects (a third of a call's CPU); the failures raised are the same httpx
         errors as `handle_async_request`'s, and each phase is bounded by `seconds` as httpx's
         `timeout=` bounds it."""
-        session = self._calls_session()
-        return await _opened(session, method, url, headers, content, seconds, seconds, seconds)
+        return await _opened(self._calls, method, url, headers, content, seconds, seconds, seconds)
 
     async def open_stream(
         self,
@@ -230,18 +247,30 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     ) -> Streamed:
         """A request whose answer is read as it comes (the turn's event stream), past httpx's
         objects as `exchange` is; `read` bounds each silence, as httpx's read timeout does."""
-        session = self._open_session()
-        return await _opened(session, method, url, headers, content, connect, read, write)
+        return await _opened(self._streams, method, url, headers, content, connect, read, write)
 
     async def aclose(self) -> None:
-        for session in (self._session, self._calls):
-            if session is not None:
-                await session.close()
-        self._session = self._calls = None
+        if self._session is not None:
+            await self._session.close()
+        self._session = None
+        await self._calls.aclose()
+        await self._streams.aclose()
+
+
+def _addresses_by(resolver: AbstractResolver) -> http1.Resolve:
+    """aiohttp's resolver as the direct roads ask: the addresses a name connects to."""
+
+    async def resolve(host: str, port: int) -> list[str]:
+        try:
+            return [found["host"] for found in await resolver.resolve(host, port)]
+        except OSError as exc:
+            raise http1.ConnectFailed(f"could not resolve {host}: {exc}") from None
+
+    return resolve
 
 
 async def _opened(
-    session: aiohttp.ClientSession,
+    pool: http1.Pool,
     method: str,
     url: str,
     headers: dict[str, str],
@@ -251,41 +280,27 @@ async def _opened(
     write: float,
 ) -> Streamed:
     """The request sent and its answer begun: connecting within `connect`, each silence
-    within `read`, and sent and begun within `write + read` (aiohttp has no write timeout:
-    see `handle_async_request`); failures as httpx's errors."""
-    limits = aiohttp.ClientTimeout(
-        total=None, connect=connect, sock_connect=connect, sock_read=read
-    )
-    bound = write + read
-    try:
-        async with asyncio.timeout(bound):
-            with _as_httpx():
-                response = await session.request(
-                    method,
-                    url,
-                    headers=headers,
-                    data=content,
-                    allow_redirects=False,
-                    timeout=limits,
-                    auto_decompress=True,
-                )
-    except TimeoutError:
-        raise httpx.WriteTimeout(f"the request was not taken within {bound:g} s") from None
-    return Streamed(response)
+    within `read`, and sent and begun within `write + read`; failures as httpx's errors."""
+    limits = http1.Limits(connect=connect, read=read, begin=write + read)
+    with _as_httpx():
+        answer = await pool.request(method, url, headers.items(), content, limits)
+    return Streamed(answer)
 
 
 class Streamed:
-    """An answer read as it comes, straight from aiohttp, with the part of httpx's response a
-    stream's reader uses (`status_code`, `headers`, `aiter_bytes`, `aclose`). Closing it
-    before the end drops the connection."""
+    """An answer read as it comes, on a direct road, with the part of httpx's response a
+    stream's reader uses (`status_code`, `headers`, `aiter_bytes`, `aclose`), its failures
+    as httpx's. Closing it before the end drops the connection."""
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
-        self._body = _Body(response)
-        self.status_code = response.status
-        self.headers = response.headers
+    def __init__(self, answer: http1.Answer) -> None:
+        self._answer = answer
+        self.status_code = answer.status_code
+        self.headers = answer.headers
 
-    def aiter_bytes(self) -> AsyncIterator[bytes]:
-        return self._body.__aiter__()
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        with _as_httpx():
+            async for chunk in self._answer.aiter_bytes():
+                yield chunk
 
     async def aclose(self) -> None:
-        await self._body.aclose()
+        await self._answer.aclose()

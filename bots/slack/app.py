@@ -36,7 +36,7 @@ from core.redact import register_secret_patterns
 from core.settings import Settings, SettingsError, load
 
 from . import words
-from .client import BoundedResponse, build_client, json_text
+from .client import BoundedResponse, build_client, json_text, own_road
 from .handlers import build_app
 from .oauth import TeamClients, add_oauth_routes, oauth_flow
 from .settings import SlackSettings
@@ -197,13 +197,16 @@ async def web_session() -> AsyncIterator[aiohttp.ClientSession]:
     every answer and sent back on every call. Each answer is read within a bound in size
     (`BoundedResponse`) as in time."""
     connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=30)
-    async with aiohttp.ClientSession(
-        connector=connector,
-        timeout=aiohttp.ClientTimeout(total=WEB_API_TIMEOUT_SECONDS),
-        response_class=BoundedResponse,
-        cookie_jar=aiohttp.DummyCookieJar(),
-        json_serialize=json_text,
-    ) as session:
+    async with (
+        aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=WEB_API_TIMEOUT_SECONDS),
+            response_class=BoundedResponse,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            json_serialize=json_text,
+        ) as session,
+        own_road(session),
+    ):
         yield session
 
 

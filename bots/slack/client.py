@@ -7,10 +7,12 @@ each retry is counted in `jupiter_chat_api_retries_total`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -29,6 +31,8 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.web.deprecation import show_deprecation_warning_if_any
 from slack_sdk.web.internal_utils import _get_url, get_user_agent
 
+from core import http1
+from core.http1 import Limits, Pool
 from core.metrics import Metrics
 
 from .settings import SlackSettings
@@ -172,17 +176,36 @@ def json_text(value: Any) -> str:
     return json_body(value).decode()
 
 
+_POOLS: weakref.WeakKeyDictionary[aiohttp.ClientSession, Pool] = weakref.WeakKeyDictionary()
+CALL_CONNECTIONS = 256  # kept-alive connections to Slack for the JSON POSTs
+
+
+@contextlib.asynccontextmanager
+async def own_road(session: aiohttp.ClientSession) -> AsyncIterator[Pool]:
+    """While inside, the JSON POSTs of every client on `session` go on a pool of kept-alive
+    connections of their own (`core.http1`, see `WebClient`); closed on the way out."""
+    pool = _POOLS[session] = Pool(limit=CALL_CONNECTIONS, keepalive=30.0)
+    try:
+        yield pool
+    finally:
+        _POOLS.pop(session, None)
+        await pool.aclose()
+
+
 class WebClient(AsyncWebClient):
     """slack_sdk's client with a shorter road for the calls a conversation makes most (a JSON
     POST on the shared session: `chat.update`, `chat.postMessage`, the assistant status).
 
     slack_sdk's own request path costs about a third again of the aiohttp request under it
     (its retry bookkeeping per attempt, the response read through aiohttp's JSON helper with
-    the standard library). This one sends the same request, reads the body with orjson, and
-    asks the same retry handlers only when Slack did not answer 200 (the handlers retry 429s,
-    server errors and dropped connections, never a 200) or the connection failed. What it
-    returns goes through slack_sdk's response and `validate` as before, so errors are the same
-    `SlackApiError`. Every other call takes slack_sdk's road.
+    the standard library), and the aiohttp request itself three to four times what the same
+    exchange costs on `core.http1`. This one sends the same request on the session's own
+    pool (`own_road`), reads the body within `ANSWER_MAX_BYTES` with orjson, and asks the same
+    retry handlers only when Slack did not answer 200 (the handlers retry 429s, server errors
+    and dropped connections, never a 200) or the connection failed. What it returns goes
+    through slack_sdk's response and `validate` as before, so errors are the same
+    `SlackApiError`. Every other call (and every call of a client with its own `ssl` or
+    `proxy`, or on a session without the pool) takes slack_sdk's road.
 
     `api_call` shortens the way to it for those calls: the method's URL is joined once, and
     checked for deprecation once, not on every call (a tenth of a call's CPU); the request's
@@ -249,25 +272,23 @@ class WebClient(AsyncWebClient):
 
     async def _request(self, *, http_verb: str, api_url: str, req_args: dict[str, Any]) -> Any:
         session = self.session
+        pool = None if session is None or session.closed else _POOLS.get(session)
         body = req_args.get("json")
         if (
             http_verb != "POST"
             or body is None
-            or session is None
-            or session.closed
-            or any(req_args.get(k) for k in ("data", "files", "params", "auth"))
+            or pool is None
+            or any(req_args.get(k) for k in ("data", "files", "params", "auth", "ssl", "proxy"))
         ):
             return await super()._request(http_verb=http_verb, api_url=api_url, req_args=req_args)
         headers = req_args["headers"]
         content = json_body(body)
-        tls = {k: req_args[k] for k in ("ssl", "proxy") if req_args.get(k) is not None}
         state = RetryState()
         request: HttpRequest | None = None
         for _ in range(100):  # as slack_sdk's own loop: the handlers' counts end it first
             state.next_attempt_requested = False
             try:
-                async with session.post(api_url, data=content, headers=headers, **tls) as res:
-                    status, answered, raw = res.status, res.headers, await res.read()
+                status, answered, raw = await self._exchange(pool, api_url, headers, content)
             except Exception as exc:
                 request = request or _retry_request(api_url, headers)
                 if not await self._retried(state, request, None, exc):
@@ -282,9 +303,39 @@ class WebClient(AsyncWebClient):
             elif data is None:  # as slack_sdk: a 200 that is not JSON is an error
                 text = raw[:200].decode(errors="replace")
                 message = f"Received a response in a non-JSON format: {text}"
-                raise SlackApiError(message, res)  # type: ignore[no-untyped-call]
+                # (the answer as a response with no data, so `exc.response.get` works)
+                empty = AsyncSlackResponse(
+                    client=self,
+                    http_verb="POST",
+                    api_url=api_url,
+                    req_args=req_args,
+                    data={},
+                    headers=dict(answered),
+                    status_code=status,
+                )
+                raise SlackApiError(message, empty)  # type: ignore[no-untyped-call]
             return {"data": data or {}, "headers": answered, "status_code": status}
         raise SlackRequestError("retried a Web API call a hundred times")
+
+    async def _exchange(
+        self, pool: Pool, url: str, headers: dict[str, str], content: bytes
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """One POST on the calls' own road (`core.http1`), its failures as aiohttp's (what
+        the retry handlers and callers know): a connection that failed is
+        `ServerDisconnectedError` (or `ClientOSError` when it was never made), and one that
+        stayed silent is a `TimeoutError`, each phase within the client's `timeout`."""
+        seconds = float(self.timeout)
+        limits = Limits(connect=seconds, read=seconds, begin=seconds, total=seconds)
+        try:
+            answer = await pool.request("POST", url, headers.items(), content, limits)
+            raw = await answer.read(ANSWER_MAX_BYTES, _too_large)
+        except http1.ConnectFailed as exc:
+            raise ClientOSError(str(exc)) from exc
+        except http1.Broken as exc:
+            raise ServerDisconnectedError(str(exc)) from exc
+        except (http1.Silent, http1.PoolTimedOut) as exc:
+            raise TimeoutError(str(exc)) from exc
+        return answer.status_code, answer.headers, raw
 
     async def _retried(
         self,
@@ -302,6 +353,10 @@ class WebClient(AsyncWebClient):
                 )
                 return state.next_attempt_requested
         return False
+
+
+def _too_large(message: str) -> AnswerTooLarge:
+    return AnswerTooLarge(f"Slack's {message}")
 
 
 def _retry_request(url: str, headers: dict[str, Any]) -> HttpRequest:

@@ -99,8 +99,9 @@ def test_split_pieces_fit_keep_every_character_and_balance_fences(
     pieces = split_message(text, limit)
     assert all(width(p) <= limit for p in pieces)
 
-    def content(value: str) -> str:
-        return re.sub(r"\s+", "", value.replace("```py", "").replace("```", ""))
+    def content(value: str) -> str:  # (a cut fence, ``` or ~~~, is closed and reopened)
+        value = value.replace("```py", "").replace("```", "").replace("~~~", "")
+        return re.sub(r"\s+", "", value)
 
     assert content("".join(pieces)) == content(text)
     if fences_balanced(text):

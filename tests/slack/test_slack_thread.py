@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from bots.base.downloads import AttachmentUnavailable
 from bots.slack.app import share, web_session
-from bots.slack.client import ANSWER_MAX_BYTES, AnswerTooLarge, build_client
+from bots.slack.client import _POOLS, ANSWER_MAX_BYTES, AnswerTooLarge, build_client
 from bots.slack.files import LACKS_FILES_READ, slack_hosts
 from bots.slack.thread import SlackThreads, slack_error
 from core.metrics import Metrics
@@ -114,8 +114,9 @@ async def test_a_web_api_answer_that_is_not_json_is_a_slack_api_error(
         client = build_client(settings, metrics, 0.01)
         client.session = session
         proxy.fail_next(1, status=200, path="/api/chat.postMessage", body=b"<html>down</html>")
-        with pytest.raises(SlackApiError, match="non-JSON"):
+        with pytest.raises(SlackApiError, match="non-JSON") as not_json:
             await client.chat_postMessage(channel=CHANNEL, text="hello")
+        assert slack_error(not_json.value) == ""  # a response the error readers can read
         proxy.fail_next(1, status=502, path="/api/chat.postMessage", body=b"<html>bad</html>")
         answer = await client.chat_postMessage(channel=CHANNEL, text="hello")
         assert answer["ok"] and _retries(metrics) == 1
@@ -139,6 +140,7 @@ async def test_a_json_call_on_the_shorter_road_carries_what_slack_sdks_would(
         await client.chat_postMessage(channel=CHANNEL, text="hello")
         other = {"channel": CHANNEL, "text": "from another", "token": "xoxb-other-team"}
         await client.api_call("chat.postMessage", json=other)
+        assert sum(_POOLS[session]._open.values()) == 1  # both on the own road, in turn
         first, second = slack.calls("chat.postMessage")[-2:]
         assert first.token == BOT_TOKEN and first.args["team_id"] == TEAM
         assert first.headers["Content-Type"] == "application/json;charset=utf-8"
