@@ -80,14 +80,20 @@ def _split(url: str) -> tuple[tuple[str, str, int], str, str]:
 def _head(
     method: str, target: str, host: str, headers: Iterable[tuple[str, str]], size: int
 ) -> bytes:
+    """The request's head. The message's framing (`Host`, `Content-Length`) is this module's
+    own: a caller's header of those names is not sent."""
     lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
     for name, value in headers:
-        lines.append(f"{name}: {value}")
+        if name.lower() not in _FRAMING:
+            lines.append(f"{name}: {value}")
     lines.append(f"Content-Length: {size}")
     head = "\r\n".join(lines)
-    if head.count("\n") != len(lines) - 1 or "\r\r" in head or "\n\n" in head:
+    if head.count("\r") + head.count("\n") != 2 * (len(lines) - 1):
         raise ValueError("a header holds a line break")  # no header may start another
     return (head + "\r\n\r\n").encode()
+
+
+_FRAMING = frozenset({"host", "content-length", "transfer-encoding"})
 
 
 Origin = tuple[str, str, int]
@@ -198,8 +204,11 @@ class Pool:
             if self._closed:
                 self._drop(origin, conn)
                 return
-            conn.idle_since = time.monotonic()
-            self._idle.setdefault(origin, collections.deque()).append(conn)
+            now = conn.idle_since = time.monotonic()
+            idle = self._idle.setdefault(origin, collections.deque())
+            while idle and (idle[0].closed or now - idle[0].idle_since >= self._keepalive):
+                self._drop(origin, idle.popleft())  # the longest idle (taken last) first
+            idle.append(conn)
 
     def release(self, origin: Origin, conn: Connection, *, reuse: bool) -> None:
         conn.answer = None

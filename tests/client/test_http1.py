@@ -307,10 +307,16 @@ async def test_an_idle_connection_closed_by_the_server_or_kept_too_long_is_not_u
 async def test_a_header_cannot_carry_a_line_break_into_another() -> None:
     async with peer(ok) as server:
         pool = Pool()
-        for value in ("x\r\nX-Injected: 1", "x\nX-Injected: 1", "x\r"):
+        for value in ("x\r\nX-Injected: 1", "x\nX-Injected: 1", "x\r", "a\rb"):
             with pytest.raises(ValueError, match="line break"):
                 await pool.request("POST", server.url, [("X-Note", value)], b"", LIMITS)
         assert server.requests == []
+        framing = [("content-length", "999"), ("Host", "elsewhere"), ("X-Note", "kept")]
+        reply = await pool.request("POST", server.url, framing, b"{}", LIMITS)
+        await reply.read(100, ValueError)
+        head = server.requests[0].lower()
+        assert head.count(b"content-length:") == 1 and b"content-length: 2\r\n" in head
+        assert b"elsewhere" not in head and b"x-note: kept" in head
         await pool.aclose()
 
 
