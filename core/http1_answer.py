@@ -92,6 +92,7 @@ class Connection(asyncio.Protocol):
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self._parser = httptools.HttpResponseParser(self)
+        self._raw: list[tuple[bytes, bytes]] = []  # the headers of the answer being read
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
@@ -125,12 +126,12 @@ class Connection(asyncio.Protocol):
             answer.lost()
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self.answer is not None:
-            self.answer.raw_headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        self._raw.append((name, value))  # (decoded once, all together, when they are in)
 
     def on_headers_complete(self) -> None:
+        raw, self._raw = self._raw, []
         if self.answer is not None:
-            self.answer.began(self._parser.get_status_code())
+            self.answer.began(self._parser.get_status_code(), raw)
 
     def on_body(self, body: bytes) -> None:
         if self.answer is not None:
@@ -167,7 +168,6 @@ class Answer:
         self._conn = conn
         self._limits = limits
         self._release = release
-        self.raw_headers: list[tuple[str, str]] = []
         self.heard = 0.0
         self._chunks: collections.deque[bytes] = collections.deque()
         self._buffered = 0
@@ -178,17 +178,20 @@ class Answer:
         self._waiter: asyncio.Future[None] | None = None
         self._by_eof = False
         self._decoder: _Decoder | None = None
-        self._deadline = float("inf") if limits.total is None else conn.loop.time() + limits.total
+        now = conn.loop.time()
+        self._deadline = float("inf") if limits.total is None else now + limits.total
+        self._end = min(now + limits.begin, self._deadline)  # the deadline, once the head is in
+        self._timer: asyncio.TimerHandle | None = None
 
     # -- what the connection reports ------------------------------------------------------
 
-    def began(self, status: int) -> None:
+    def began(self, status: int, raw: list[tuple[bytes, bytes]]) -> None:
         if 100 <= status < 200:  # an interim answer: the real one follows
-            self.raw_headers.clear()
             return
         self.status_code = status
-        headers = CIMultiDict(self.raw_headers)
+        headers = CIMultiDict((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw)
         self.headers = CIMultiDictProxy(headers)
+        self._end = self._deadline
         coding = headers.get("content-encoding", "identity").strip().lower()
         if coding in ("gzip", "x-gzip", "deflate"):
             self._decoder = _Decoder(coding)
@@ -235,41 +238,43 @@ class Answer:
 
     # -- what the caller does ---------------------------------------------------------------
 
-    async def _wait(self, limit: float, overall: float | None = None) -> None:
-        """Until the connection reports something, each silence bounded by `limit` and the
-        whole wait by `overall`. One timer, moved on only when it fires (not per packet)."""
+    async def _wait(self) -> None:
+        """Until the connection reports something. Silence is counted from the later of the
+        last bytes and the wait's start, and bounded by `Limits.read`; the head's arrival by
+        `begin`, the whole answer by `total`. One timer per answer, not per wait or packet:
+        it is moved on when it fires early, and armed again by the next wait."""
         loop = self._conn.loop
+        now = loop.time()
+        if self.heard < now:
+            self.heard = now
+        if self._timer is None:
+            self._timer = loop.call_at(min(now + self._limits.read, self._end), self._expire)
         waiter = self._waiter = loop.create_future()
-        start = loop.time()
-        end = min(start + overall if overall is not None else float("inf"), self._deadline)
-        self.heard = max(self.heard, start)
-        timer: asyncio.TimerHandle
-
-        def expire() -> None:
-            nonlocal timer
-            if waiter.done():
-                return
-            due = min(self.heard + limit, end)
-            if loop.time() < due:
-                timer = loop.call_at(due, expire)
-            elif due == self._deadline:
-                waiter.set_exception(NotBegun(f"no whole answer within {self._limits.total:g} s"))
-            elif due == end:
-                waiter.set_exception(NotBegun(f"no answer began within {overall:g} s"))
-            else:
-                waiter.set_exception(Silent(f"nothing was heard within {limit:g} s"))
-
-        timer = loop.call_at(min(start + limit, end), expire)
         try:
             await waiter
         finally:
-            timer.cancel()
             self._waiter = None
+
+    def _expire(self) -> None:
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return  # no one is waiting: the next wait arms it again
+        loop = self._conn.loop
+        due = min(self.heard + self._limits.read, self._end)
+        if loop.time() < due:
+            self._timer = loop.call_at(due, self._expire)
+        elif due == self._deadline:
+            waiter.set_exception(NotBegun(f"no whole answer within {self._limits.total:g} s"))
+        elif due == self._end:
+            waiter.set_exception(NotBegun(f"no answer began within {self._limits.begin:g} s"))
+        else:
+            waiter.set_exception(Silent(f"nothing was heard within {self._limits.read:g} s"))
 
     async def head(self) -> None:
         """Until the answer's status and headers are in (`Silent` past the limits)."""
         while self._state == "head":
-            await self._wait(self._limits.read, self._limits.begin)
+            await self._wait()
         self._raise_failure()
 
     def _raise_failure(self) -> None:
@@ -294,7 +299,7 @@ class Answer:
         if self._state == "done" or self._state == "released":
             return False
         self._raise_failure()
-        await self._wait(self._limits.read)
+        await self._wait()
         return True
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
@@ -339,6 +344,9 @@ class Answer:
     def _finish(self, *, reuse: bool) -> None:
         if self._state == "released":
             return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         reuse = reuse and self._reusable and self._state == "done"
         self._state = "released"
         self._release(self._conn, reuse)
