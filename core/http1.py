@@ -78,7 +78,7 @@ def _split(url: str) -> tuple[tuple[str, str, int], str, str]:
 
 
 def _head(
-    method: str, target: str, host: str, headers: Iterable[tuple[str, str]], size: int
+    method: str, target: str, host: str, headers: Iterable[tuple[str, str]], size: int | None
 ) -> bytes:
     """The request's head. The message's framing (`Host`, `Content-Length`) is this module's
     own: a caller's header of those names is not sent."""
@@ -86,7 +86,8 @@ def _head(
     for name, value in headers:
         if name.lower() not in _FRAMING:
             lines.append(f"{name}: {value}")
-    lines.append(f"Content-Length: {size}")
+    if size is not None:
+        lines.append(f"Content-Length: {size}")
     head = "\r\n".join(lines)
     if head.count("\r") + head.count("\n") != 2 * (len(lines) - 1):
         raise ValueError("a header holds a line break")  # no header may start another
@@ -137,7 +138,8 @@ class Pool:
             raise ValueError("HEAD is not supported on this road")
         origin, host, target = _split(url)
         content = body or b""
-        data = _head(method, target, host, headers, len(content)) + content
+        size = None if body is None and method == "GET" else len(content)  # (a GET has none)
+        data = _head(method, target, host, headers, size) + content
         conn = await self._acquire(origin, limits)
         answer = Answer(conn, limits, lambda used, reuse: self.release(origin, used, reuse=reuse))
         conn.answer = answer

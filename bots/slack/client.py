@@ -14,6 +14,7 @@ import random
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import orjson
@@ -193,8 +194,9 @@ async def own_road(session: aiohttp.ClientSession) -> AsyncIterator[Pool]:
 
 
 class WebClient(AsyncWebClient):
-    """slack_sdk's client with a shorter road for the calls a conversation makes most (a JSON
-    POST on the shared session: `chat.update`, `chat.postMessage`, the assistant status).
+    """slack_sdk's client with a shorter road for the calls a conversation makes: a JSON POST
+    (`chat.update`, `chat.postMessage`, the assistant status) or a GET with plain parameters
+    (`users.info`), on the shared session.
 
     slack_sdk's own request path costs about a third again of the aiohttp request under it
     (its retry bookkeeping per attempt, the response read through aiohttp's JSON helper with
@@ -204,8 +206,8 @@ class WebClient(AsyncWebClient):
     retry handlers only when Slack did not answer 200 (the handlers retry 429s, server errors
     and dropped connections, never a 200) or the connection failed. What it returns goes
     through slack_sdk's response and `validate` as before, so errors are the same
-    `SlackApiError`. Every other call (and every call of a client with its own `ssl` or
-    `proxy`, or on a session without the pool) takes slack_sdk's road.
+    `SlackApiError`. Every other call (forms, files; and every call of a client with its own
+    `ssl` or `proxy`, or on a session without the pool) takes slack_sdk's road.
 
     `api_call` shortens the way to it for those calls: the method's URL is joined once, and
     checked for deprecation once, not on every call (a tenth of a call's CPU); the request's
@@ -273,30 +275,25 @@ class WebClient(AsyncWebClient):
     async def _request(self, *, http_verb: str, api_url: str, req_args: dict[str, Any]) -> Any:
         session = self.session
         pool = None if session is None or session.closed else _POOLS.get(session)
-        body = req_args.get("json")
-        if (
-            http_verb != "POST"
-            or body is None
-            or pool is None
-            or any(req_args.get(k) for k in ("data", "files", "params", "auth", "ssl", "proxy"))
-        ):
+        road = _own_road(http_verb, api_url, req_args)
+        if pool is None or road is None:
             return await super()._request(http_verb=http_verb, api_url=api_url, req_args=req_args)
+        url, content = road
         headers = req_args["headers"]
-        content = json_body(body)
         state = RetryState()
         request: HttpRequest | None = None
         for _ in range(100):  # as slack_sdk's own loop: the handlers' counts end it first
             state.next_attempt_requested = False
             try:
-                status, answered, raw = await self._exchange(pool, api_url, headers, content)
+                status, answered, raw = await self._exchange(pool, url, headers, content)
             except Exception as exc:
-                request = request or _retry_request(api_url, headers)
+                request = request or _retry_request(http_verb, url, headers)
                 if not await self._retried(state, request, None, exc):
                     raise
                 continue
             data = _json_or_none(raw)
             if status != 200:
-                request = request or _retry_request(api_url, headers)
+                request = request or _retry_request(http_verb, url, headers)
                 response = HttpResponse(status_code=status, headers=dict(answered), body=data)
                 if await self._retried(state, request, response, None):
                     continue
@@ -318,16 +315,17 @@ class WebClient(AsyncWebClient):
         raise SlackRequestError("retried a Web API call a hundred times")
 
     async def _exchange(
-        self, pool: Pool, url: str, headers: dict[str, str], content: bytes
+        self, pool: Pool, url: str, headers: dict[str, str], content: bytes | None
     ) -> tuple[int, Mapping[str, str], bytes]:
-        """One POST on the calls' own road (`core.http1`), its failures as aiohttp's (what
+        """One call (a POST with `content`, else a GET) on the calls' own road (`core.http1`), its failures as aiohttp's (what
         the retry handlers and callers know): a connection that failed is
         `ServerDisconnectedError` (or `ClientOSError` when it was never made), and one that
         stayed silent is a `TimeoutError`, each phase within the client's `timeout`."""
         seconds = float(self.timeout)
         limits = Limits(connect=seconds, read=seconds, begin=seconds, total=seconds)
         try:
-            answer = await pool.request("POST", url, headers.items(), content, limits)
+            method = "GET" if content is None else "POST"
+            answer = await pool.request(method, url, headers.items(), content, limits)
             raw = await answer.read(ANSWER_MAX_BYTES, _too_large)
         except http1.ConnectFailed as exc:
             raise ClientOSError(str(exc)) from exc
@@ -359,8 +357,30 @@ def _too_large(message: str) -> AnswerTooLarge:
     return AnswerTooLarge(f"Slack's {message}")
 
 
-def _retry_request(url: str, headers: dict[str, Any]) -> HttpRequest:
-    return HttpRequest(method="POST", url=url, headers=headers)
+def _retry_request(method: str, url: str, headers: dict[str, Any]) -> HttpRequest:
+    return HttpRequest(method=method, url=url, headers=headers)
+
+
+_PLAIN = (str, int, float)
+
+
+def _own_road(
+    http_verb: str, url: str, req_args: dict[str, Any]
+) -> tuple[str, bytes | None] | None:
+    """Where a call goes on the own road: a JSON POST's URL and body, or a GET's URL with its
+    parameters (slack_sdk has made its booleans "1"/"0"); None for what is slack_sdk's alone
+    (forms, files, basic auth, a client's own TLS or proxy)."""
+    if any(req_args.get(k) for k in ("data", "files", "auth", "ssl", "proxy")):
+        return None
+    body, params = req_args.get("json"), req_args.get("params")
+    if http_verb == "POST" and body is not None and not params:
+        return url, json_body(body)
+    if http_verb == "GET" and body is None:
+        if not params:
+            return url, None
+        if all(isinstance(value, _PLAIN) for value in params.values()):
+            return f"{url}?{urlencode(params)}", None
+    return None
 
 
 def _json_or_none(raw: bytes) -> dict[str, Any] | None:

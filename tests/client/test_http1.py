@@ -317,6 +317,10 @@ async def test_a_header_cannot_carry_a_line_break_into_another() -> None:
         head = server.requests[0].lower()
         assert head.count(b"content-length:") == 1 and b"content-length: 2\r\n" in head
         assert b"elsewhere" not in head and b"x-note: kept" in head
+        reply = await pool.request("GET", server.url + "/api/users.info?user=U1", [], None, LIMITS)
+        await reply.read(100, ValueError)
+        assert server.requests[1].startswith(b"GET /api/users.info?user=U1 HTTP/1.1\r\n")
+        assert b"content-length" not in server.requests[1].lower()  # a GET has no body
         await pool.aclose()
 
 

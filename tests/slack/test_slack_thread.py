@@ -131,7 +131,7 @@ async def test_a_json_call_on_the_shorter_road_carries_what_slack_sdks_would(
 ) -> None:
     """`WebClient.api_call`'s road for JSON POSTs: the client's default parameters, a `token`
     argument over the client's (and not sent in the body), slack_sdk's headers; a deprecated
-    method still warns, once per method; a GET keeps slack_sdk's road."""
+    method still warns, once per method; a GET with parameters takes the road too."""
     slack.other_tokens["xoxb-other-team"] = "T0THER"
     async with web_session() as session:
         client = build_client(slack_settings(slack, tmp_path), metrics, 0.01)
@@ -153,8 +153,11 @@ async def test_a_json_call_on_the_shorter_road_carries_what_slack_sdks_would(
                 with pytest.raises(SlackApiError):  # the fake knows no such method
                     await client.api_call("channels.info", json={"channel": CHANNEL})
         assert [str(w.message).split(" ")[0] for w in warned] == ["channels.info"]
-        await client.users_info(user="U1")
-        assert slack.calls("users.info")[-1].args["user"] == "U1"
+        await client.users_info(user="U1", include_locale=True)
+        asked = slack.calls("users.info")[-1]
+        assert asked.args["user"] == "U1" and asked.args["include_locale"] in ("1", 1, True)
+        assert asked.token == BOT_TOKEN
+        assert "Accept-Encoding" not in asked.headers  # (aiohttp's road would have asked gzip)
 
 
 @pytest.fixture
