@@ -36,6 +36,11 @@ def split_text(
     are then summed by a dict lookup per character in C, not a Python call."""
     text = text.strip("\n")
     if weights is not None:
+        # most texts fit whole: their width is their length plus each heavy character's extra,
+        # counted in C, without a size per character
+        whole = len(text) + sum(text.count(char) * (w - 1) for char, w in weights.items())
+        if whole <= limit:
+            return [text] if text else []
         widths: Iterable[int] = map(weights.get, text, repeat(1))
     else:
         widths = map(width, text)
