@@ -7,12 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import gzip
+import ipaddress
+import ssl
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from core import http1
 from core.http1 import Limits, Pool
@@ -58,10 +66,11 @@ class Peer:
 
 
 @contextlib.asynccontextmanager
-async def peer(reply: Reply) -> AsyncIterator[Peer]:
+async def peer(reply: Reply, tls: ssl.SSLContext | None = None) -> AsyncIterator[Peer]:
     served = Peer(reply)
-    server = await asyncio.start_server(served._serve, "127.0.0.1", 0)
-    served.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    server = await asyncio.start_server(served._serve, "127.0.0.1", 0, ssl=tls)
+    scheme = "https" if tls is not None else "http"
+    served.url = f"{scheme}://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     try:
         yield served
     finally:
@@ -341,3 +350,53 @@ async def test_a_large_body_arrives_whole_through_the_read_pauses() -> None:
         assert await again.read(len(big), ValueError) == big
         assert server.connections == 1
         await pool.aclose()
+
+
+def _self_signed(tmp: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a fresh certificate for 127.0.0.1, and a client context that
+    trusts exactly that certificate."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "jupiter test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    (tmp / "cert.pem").write_bytes(pem)
+    (tmp / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(tmp / "cert.pem", tmp / "key.pem")
+    client = ssl.create_default_context(cadata=pem.decode())
+    return server, client
+
+
+async def test_https_is_verified_against_the_given_context(tmp_path: Path) -> None:
+    server_tls, client_tls = _self_signed(tmp_path)
+    async with peer(ok, server_tls) as server:
+        trusting = Pool(tls=client_tls)
+        assert await read(trusting, server.url) == b'{"ok":true,"n":0}'
+        assert await read(trusting, server.url) == b'{"ok":true,"n":1}'
+        assert server.connections == 1  # kept alive over TLS too
+        await trusting.aclose()
+        default = Pool()  # the system's roots: a self-signed certificate is refused
+        with pytest.raises(http1.ConnectFailed, match="certificate"):
+            await read(default, server.url)
+        await default.aclose()
