@@ -186,6 +186,9 @@ class Answer:
     # -- what the connection reports ------------------------------------------------------
 
     def began(self, status: int, raw: list[tuple[bytes, bytes]]) -> None:
+        if self._state != "head":  # a second answer to one request: the connection is not kept
+            self._reusable = False
+            return
         if 100 <= status < 200:  # an interim answer: the real one follows
             return
         self.status_code = status
