@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import ipaddress
 import socket
 import ssl
 import time
@@ -100,11 +101,20 @@ _FRAMING = frozenset({"host", "content-length", "transfer-encoding"})
 Origin = tuple[str, str, int]
 
 
+@lru_cache(maxsize=256)
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 class Pool:
     """Kept-alive connections to any number of origins, at most `limit` open to each. A
     request waits for a free one (within its connect limit) past that; one kept idle longer
     than `keepalive` is closed instead of used. `resolve(host, port)`: the addresses a name
-    connects to (the loop's resolver, each answer kept a minute, when None)."""
+    connects to (the loop's resolver when None); either's answer is kept a minute."""
 
     def __init__(
         self,
@@ -122,6 +132,7 @@ class Pool:
         self._open: dict[Origin, int] = collections.defaultdict(int)
         self._waiters: dict[Origin, collections.deque[asyncio.Future[Connection | None]]] = {}
         self._names: dict[tuple[str, int], tuple[float, list[str]]] = {}
+        self._resolving: dict[tuple[str, int], asyncio.Future[list[str]]] = {}
         self._closed = False
 
     async def request(
@@ -250,18 +261,38 @@ class Pool:
         raise ConnectFailed(f"could not connect to {host}: {error}") from None
 
     async def _addresses(self, host: str, port: int) -> list[str]:
-        if self._resolve is not None:
-            return await self._resolve(host, port)
-        known = self._names.get((host, port))
+        """What `host` connects to: an address itself, else the resolver's answer, kept for
+        `DNS_SECONDS`; connections asking at the same moment (a burst opening hundreds) share
+        one look-up, where each would take a resolver thread of its own."""
+        if _is_address(host):
+            return [host]
+        key = (host, port)
+        known = self._names.get(key)
         if known is not None and known[0] > time.monotonic():
             return known[1]
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
-            )
-        except OSError as exc:
-            raise ConnectFailed(f"could not resolve {host}: {exc}") from None
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        pending = self._resolving.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._look_up(host, port))
+            self._resolving[key] = pending
+            pending.add_done_callback(lambda done: self._resolved(key, done))
+        return await asyncio.shield(pending)
+
+    def _resolved(self, key: tuple[str, int], done: asyncio.Future[list[str]]) -> None:
+        self._resolving.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # (seen: every asker that is still waiting is given it)
+
+    async def _look_up(self, host: str, port: int) -> list[str]:
+        if self._resolve is not None:
+            addresses = await self._resolve(host, port)
+        else:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(
+                    host, port, type=socket.SOCK_STREAM
+                )
+            except OSError as exc:
+                raise ConnectFailed(f"could not resolve {host}: {exc}") from None
+            addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         self._names[(host, port)] = (time.monotonic() + DNS_SECONDS, addresses)
         return addresses
 

@@ -404,3 +404,24 @@ async def test_https_is_verified_against_the_given_context(tmp_path: Path) -> No
         with pytest.raises(http1.ConnectFailed, match="certificate"):
             await read(default, server.url)
         await default.aclose()
+
+
+async def test_a_burst_of_new_connections_asks_for_a_name_once() -> None:
+    asked: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[str]:
+        asked.append(host)
+        await asyncio.sleep(0.05)  # a resolver's thread hop
+        return ["127.0.0.1"]
+
+    async with peer(ok) as server:
+        port = server.url.rsplit(":", 1)[1]
+        pool = Pool(limit=50, resolve=resolve)
+        named = f"http://backend.internal:{port}/api"
+        answers = await asyncio.gather(*(read(pool, named) for _ in range(30)))
+        assert len(set(answers)) == 30 and asked == ["backend.internal"]
+        await read(pool, named)  # kept for a minute
+        await read(pool, server.url)  # an address is not looked up
+        assert asked == ["backend.internal"]
+        assert b"\r\nHost: backend.internal:" in server.requests[0]
+        await pool.aclose()
