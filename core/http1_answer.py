@@ -320,7 +320,8 @@ class Answer:
 
     async def read(self, limit: int, too_large: Callable[[str], Exception]) -> bytes:
         """The whole body, decoded; `too_large(message)` is raised (and the connection
-        dropped) as soon as it is declared or grows past `limit` bytes."""
+        dropped) as soon as it is declared or grows past `limit` bytes. `aiter_bytes`' loop,
+        not a loop over it: an async generator per call cost ~20 µs more (a fifth of a call)."""
         declared = self.headers.get("content-length", "")
         parts: list[bytes] = []
         total = 0
