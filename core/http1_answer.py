@@ -12,7 +12,7 @@ import zlib
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 
-import httptools  # type: ignore[import-untyped]
+import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
 
 HIGH_WATER = 1024 * 1024  # buffered body bytes past which the socket is not read
