@@ -172,10 +172,13 @@ class Pool:
                 if not conn.closed and now - conn.idle_since < self._keepalive:
                     return conn
                 self._drop(origin, conn)
-        if self._open[origin] >= self._limit:
-            conn_or_slot = await self._wait_for_free(origin, limits.connect)
-            if conn_or_slot is not None:
-                return conn_or_slot
+        while self._open[origin] >= self._limit:
+            given = await self._wait_for_free(origin, limits.connect)
+            if given is None:
+                break  # a slot to connect in
+            if not given.closed:
+                return given
+            self._drop(origin, given)  # closed by the server after it was given back
         self._open[origin] += 1
         try:
             return await self._connect(origin, limits.connect)

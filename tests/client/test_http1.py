@@ -277,6 +277,21 @@ async def test_past_the_limit_a_call_waits_for_a_free_connection_or_gives_up() -
         await pool.aclose()
 
 
+async def test_a_connection_closed_after_it_was_handed_on_is_not_used() -> None:
+    async with peer(ok) as server:
+        pool = Pool(limit=1)
+        first = await pool.request("POST", server.url, [], b"", LIMITS)
+        second = asyncio.ensure_future(read(pool, server.url))
+        await asyncio.sleep(0.05)  # waiting for the one connection
+        await first.read(100, ValueError)  # given back: handed to the waiting call
+        handed = first._conn
+        handed.close()  # the server's close arrives before the waiting call runs
+        handed.connection_lost(None)
+        assert await asyncio.wait_for(second, 5) == b'{"ok":true,"n":1}'
+        assert server.connections == 2
+        await pool.aclose()
+
+
 async def test_a_call_given_up_midway_drops_its_connection() -> None:
     async def slow(n: int, request: bytes, writer: asyncio.StreamWriter) -> bool:
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
