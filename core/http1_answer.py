@@ -16,6 +16,7 @@ import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
 
 HIGH_WATER = 1024 * 1024  # buffered body bytes past which the socket is not read
+HEAD_MAX_BYTES = 256 * 1024  # bytes an answer may send before its head ends (its headers)
 PIECE_BYTES = 64 * 1024  # the most one decoded piece of a compressed body grows to
 
 
@@ -93,6 +94,7 @@ class Connection(asyncio.Protocol):
         self.loop = loop
         self._parser = httptools.HttpResponseParser(self)
         self._raw: list[tuple[bytes, bytes]] = []  # the headers of the answer being read
+        self._head_bytes = 0  # bytes fed while they were being read
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
@@ -107,6 +109,8 @@ class Connection(asyncio.Protocol):
             self.close()
             return
         answer.heard = self.loop.time()
+        if answer.in_head:
+            self._head_bytes += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -114,6 +118,9 @@ class Connection(asyncio.Protocol):
             self.close()
         except httptools.HttpParserError as exc:
             answer.fail(Broken(f"the server's answer is not HTTP ({exc})"))
+            self.close()
+        if answer.in_head and self._head_bytes > HEAD_MAX_BYTES:  # (the parser holds them)
+            answer.fail(Broken(f"the answer's head is over {HEAD_MAX_BYTES} bytes"))
             self.close()
 
     def eof_received(self) -> bool:
@@ -130,6 +137,7 @@ class Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         raw, self._raw = self._raw, []
+        self._head_bytes = 0
         if self.answer is not None:
             self.answer.began(self._parser.get_status_code(), raw)
 
@@ -184,6 +192,10 @@ class Answer:
         self._timer: asyncio.TimerHandle | None = None
 
     # -- what the connection reports ------------------------------------------------------
+
+    @property
+    def in_head(self) -> bool:
+        return self._state == "head"
 
     def began(self, status: int, raw: list[tuple[bytes, bytes]]) -> None:
         if self._state != "head":  # a second answer to one request: the connection is not kept

@@ -195,6 +195,22 @@ async def test_a_silent_or_trickling_server_is_given_up_on_in_time() -> None:
         await pool.aclose()
 
 
+async def test_a_head_without_end_is_refused_at_its_bound() -> None:
+    async def endless(n: int, request: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nX-Endless: ")
+        with contextlib.suppress(ConnectionError):
+            for _ in range(1000):  # 64 MB of one header's value, if nobody stops it
+                writer.write(b"x" * 65536)
+                await writer.drain()
+        return False
+
+    async with peer(endless) as server:
+        pool = Pool()
+        with pytest.raises(http1.Broken, match="head is over 262144 bytes"):
+            await read(pool, server.url, Limits(connect=1, read=5, begin=30))
+        await pool.aclose()
+
+
 async def test_a_stream_waits_out_pauses_within_the_read_limit_and_not_past_it() -> None:
     async def stream(n: int, request: bytes, writer: asyncio.StreamWriter) -> bool:
         writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
