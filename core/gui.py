@@ -39,6 +39,13 @@ _PREVIEW = re.compile(r"\bpreview\b.*\btimeline\b|\btimeline\b.*\bpreview\b|预�
 _DRAG = re.compile(r"\b(drag|drop)\b|拖拽|拖动|拖到", re.I)
 _LEAD = re.compile(r"^(you can|you may|simply|just|then|now|next,?)\s+", re.I)
 _BUTTON = re.compile(r"\b(button|icon)\b|按钮", re.I)
+# every word one of the patterns above needs to act: most sentences have none, and one search
+# for them all is a fifth of the searches that find nothing
+_ANY = re.compile(
+    r"\b(drag|drop|click|tap|press|hit|button|icon|open|preview)\b"
+    r"|拖拽|拖动|拖到|点击|单击|按下|按钮|打开|预览",
+    re.I,
+)
 
 
 def translate(text: str) -> Translation:
@@ -59,6 +66,8 @@ def translate(text: str) -> Translation:
 
 
 def _action(sentence: str) -> GuiAction | None:
+    if not _ANY.search(sentence):
+        return None
     if _DRAG.search(sentence):
         return GuiAction.EDIT
     clicked = _CLICK.search(sentence) or _BUTTON.search(sentence)

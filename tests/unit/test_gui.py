@@ -16,6 +16,9 @@ from core.gui import GuiAction, translate
         "点击导出。",
         "点击导出按钮即可下载视频。",
         "Press the download icon!",
+        "Hit export.",
+        "单击导出。",
+        "按下导出。",
     ],
 )
 def test_click_export_is_export(text: str) -> None:
@@ -49,6 +52,8 @@ def test_panels_previews_and_other_clicks_show_the_state(text: str) -> None:
         ("You can drag the music to start at 3s!", "move the music to start at 3s"),
         ("拖拽标题到5秒。", "move标题到5秒"),
         ("拖动字幕到开头", "move字幕到开头"),
+        ("把标题拖到5秒", "把标题move5秒"),
+        ("Drop the logo at 0:03.", "move the logo at 0:03"),
     ],
 )
 def test_drag_becomes_an_edit_with_its_text(text: str, edit: str) -> None:
