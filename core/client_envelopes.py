@@ -82,15 +82,19 @@ async def read_capped(response: Answer, limit: int = MAX_BODY_BYTES) -> bytes:
     `limit`: an endless or huge answer is never held whole."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise ProtocolError(f"the video service's answer is too large (over {limit} bytes)")
+        raise too_large(limit)
     parts: list[bytes] = []
     total = 0
     async for chunk in response.aiter_bytes():
         total += len(chunk)
         if total > limit:
-            raise ProtocolError(f"the video service's answer is too large (over {limit} bytes)")
+            raise too_large(limit)
         parts.append(chunk)
     return b"".join(parts)
+
+
+def too_large(limit: int = MAX_BODY_BYTES) -> ProtocolError:
+    return ProtocolError(f"the video service's answer is too large (over {limit} bytes)")
 
 
 def unwrap(status: int, path: str, content: bytes) -> Any:

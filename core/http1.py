@@ -96,6 +96,7 @@ def _head(
 
 
 _FRAMING = frozenset({"host", "content-length", "transfer-encoding"})
+_IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "OPTIONS"})
 
 
 Origin = tuple[str, str, int]
@@ -151,17 +152,28 @@ class Pool:
         content = body or b""
         size = None if body is None and method == "GET" else len(content)  # (a GET has none)
         data = _head(method, target, host, headers, size) + content
-        conn = await self._acquire(origin, limits)
-        answer = Answer(conn, limits, lambda used, reuse: self.release(origin, used, reuse=reuse))
-        conn.answer = answer
-        try:
-            assert conn.transport is not None
-            conn.transport.write(data)
-            await answer.head()
-        except BaseException:
-            answer._finish(reuse=False)
-            raise
-        return answer
+        for attempt in (1, 2):
+            conn = await self._acquire(origin, limits)
+            reused = conn.sent > 0
+            conn.sent += 1
+            answer = Answer(conn, limits, lambda used, ok: self.release(origin, used, reuse=ok))
+            conn.answer = answer
+            try:
+                assert conn.transport is not None
+                conn.transport.write(data)
+                await answer.head()
+                return answer
+            except Broken:
+                answer._finish(reuse=False)
+                # a kept-alive connection the server closed as this was sent: a request that
+                # may be repeated goes once more, on another (RFC 9112, 9.3.1)
+                if attempt == 1 and reused and answer.unheard and method in _IDEMPOTENT:
+                    continue
+                raise
+            except BaseException:
+                answer._finish(reuse=False)
+                raise
+        raise AssertionError("unreachable")  # (the second attempt returns or raises)
 
     async def _acquire(self, origin: Origin, limits: Limits) -> Connection:
         idle = self._idle.get(origin)

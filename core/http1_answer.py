@@ -98,6 +98,7 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
+        self.sent = 0  # requests sent on it
         self.answer: Answer | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -109,6 +110,7 @@ class Connection(asyncio.Protocol):
             self.close()
             return
         answer.heard = self.loop.time()
+        answer.unheard = False
         if answer.in_head:
             self._head_bytes += len(data)
         try:
@@ -177,6 +179,7 @@ class Answer:
         self._limits = limits
         self._release = release
         self.heard = 0.0
+        self.unheard = True  # not a byte of it has arrived
         self._chunks: collections.deque[bytes] = collections.deque()
         self._buffered = 0
         self._paused = False

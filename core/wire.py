@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import aiohttp
 import httpx
@@ -301,6 +301,11 @@ class Streamed:
         with _as_httpx():
             async for chunk in self._answer.aiter_bytes():
                 yield chunk
+
+    async def read(self, limit: int, too_large: Callable[[str], Exception]) -> bytes:
+        """The whole body within `limit` (`http1.Answer.read`: no generator per chunk)."""
+        with _as_httpx():
+            return await self._answer.read(limit, too_large)
 
     async def aclose(self) -> None:
         await self._answer.aclose()

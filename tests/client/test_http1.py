@@ -308,6 +308,21 @@ async def test_a_connection_closed_after_it_was_handed_on_is_not_used() -> None:
         await pool.aclose()
 
 
+async def test_a_get_on_a_connection_closed_as_it_was_sent_goes_again() -> None:
+    async def one_each(n: int, request: bytes, writer: asyncio.StreamWriter) -> bool:
+        await ok(n, request, writer)
+        return False  # closes after each answer, without saying so
+
+    async with peer(one_each) as server:
+        pool = Pool()
+        for _ in range(20):  # each sent at once on the last one, which the server closed
+            reply = await pool.request("GET", server.url, [], None, LIMITS)
+            assert (await reply.read(100, ValueError)).startswith(b'{"ok":true')
+        assert server.connections >= 20
+        assert len(server.requests) <= 40  # each sent at most twice
+        await pool.aclose()
+
+
 async def test_a_call_given_up_midway_drops_its_connection() -> None:
     async def slow(n: int, request: bytes, writer: asyncio.StreamWriter) -> bool:
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")

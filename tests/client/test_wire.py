@@ -113,16 +113,25 @@ def _http(body: bytes, *headers: str) -> bytes:
 
 
 async def _exchange(url: str, *, limit: int = 1024, seconds: float = 5.0) -> tuple[int, bytes]:
-    """A direct call, its answer read within `limit` as the client reads it (`read_capped`)."""
-    from core.client_envelopes import read_capped
+    """A direct call, its answer read within `limit` both ways the client reads one: in one loop
+    (`Streamed.read`, the JSON calls) and chunk by chunk (`read_capped`); both must agree."""
+    from core.client_envelopes import read_capped, too_large
 
     transport = AiohttpTransport(httpx.create_ssl_context())
     try:
-        answer = await transport.exchange("GET", url, {}, None, seconds=seconds)
-        try:
-            return answer.status_code, await read_capped(answer, limit)
-        finally:
-            await answer.aclose()
+        got = []
+        for whole in (True, False):
+            answer = await transport.exchange("GET", url, {}, None, seconds=seconds)
+            try:
+                if whole:
+                    body = await answer.read(limit, lambda _: too_large(limit))
+                else:
+                    body = await read_capped(answer, limit)
+                got.append((answer.status_code, body))
+            finally:
+                await answer.aclose()
+        assert got[0] == got[1]
+        return got[0]
     finally:
         await transport.aclose()
 
