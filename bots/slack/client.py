@@ -303,7 +303,7 @@ class WebClient(AsyncWebClient):
                 # (the answer as a response with no data, so `exc.response.get` works)
                 empty = AsyncSlackResponse(
                     client=self,
-                    http_verb="POST",
+                    http_verb=http_verb,
                     api_url=api_url,
                     req_args=req_args,
                     data={},
@@ -317,10 +317,10 @@ class WebClient(AsyncWebClient):
     async def _exchange(
         self, pool: Pool, url: str, headers: dict[str, str], content: bytes | None
     ) -> tuple[int, Mapping[str, str], bytes]:
-        """One call (a POST with `content`, else a GET) on the calls' own road (`core.http1`), its failures as aiohttp's (what
-        the retry handlers and callers know): a connection that failed is
-        `ServerDisconnectedError` (or `ClientOSError` when it was never made), and one that
-        stayed silent is a `TimeoutError`, each phase within the client's `timeout`."""
+        """One call (a POST with `content`, else a GET) on the calls' own road (`core.http1`),
+        its failures as aiohttp's (what the retry handlers and callers know): a connection that
+        failed is `ServerDisconnectedError` (or `ClientOSError` when it was never made), and
+        one that stayed silent is a `TimeoutError`, each phase within the client's `timeout`."""
         seconds = float(self.timeout)
         limits = Limits(connect=seconds, read=seconds, begin=seconds, total=seconds)
         try:
