@@ -31,6 +31,7 @@ from core.errors import (
     TokenRejected,
     error_for_code,
 )
+from core.wire import Streamed
 
 _M = TypeVar("_M", bound=BaseModel)
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -79,7 +80,10 @@ class Answer(Protocol):
 
 async def read_capped(response: Answer, limit: int = MAX_BODY_BYTES) -> bytes:
     """The body of a streamed response, refused (`ProtocolError`) as soon as it outgrows
-    `limit`: an endless or huge answer is never held whole."""
+    `limit`: an endless or huge answer is never held whole. A direct road's answer is read in
+    its own loop (`Streamed.read`), without a generator per chunk."""
+    if isinstance(response, Streamed):
+        return await response.read(limit, lambda _: too_large(limit))
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large(limit)

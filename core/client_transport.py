@@ -30,10 +30,10 @@ from typing import Any, TypeVar
 import httpx
 
 from core import SKILL_SOURCE
-from core.client_envelopes import MAX_BODY_BYTES, Answer, parse, read_capped, too_large, unwrap
+from core.client_envelopes import Answer, parse, read_capped, unwrap
 from core.errors import BackendUnavailable, MissingClientId, RateLimited, TokenRejected
 from core.models import Token
-from core.wire import AiohttpTransport, Streamed
+from core.wire import AiohttpTransport
 
 RenewHook = Callable[["Credentials"], Awaitable[None]]
 ReloadHook = Callable[["Credentials"], Awaitable[None]]
@@ -326,10 +326,7 @@ async def _read_answer(response: Answer, path: str, *, missing_id: bool) -> Any:
     try:
         if missing_id and response.status_code == 400:
             raise MissingClientId("the token call was refused for a missing client id")
-        if isinstance(response, Streamed):  # the direct road reads it in one loop
-            content = await response.read(MAX_BODY_BYTES, lambda _: too_large())
-        else:
-            content = await read_capped(response)
+        content = await read_capped(response)
     finally:
         await response.aclose()
     return unwrap(response.status_code, path, content)

@@ -13,8 +13,8 @@ a connection that was never made (`ConnectError`, `ConnectTimeout`, `PoolTimeout
 try again; silence while reading is `ReadTimeout` (a turn's idle limit); a connection that broke
 after the request went out is `RemoteProtocolError` / `ReadError`, which a turn must never
 re-send. Under httpx, aiohttp decodes nothing itself (httpx does, once); on the direct roads
-(`exchange`, `open_stream`: the JSON calls and the turn's stream, past httpx's objects) it
-decodes the body, which the reader caps as it comes. It keeps no cookies.
+(`exchange`, `open_stream`: the JSON calls and the turn's stream, past httpx's objects)
+`core.http1` decodes the body, which the reader caps as it comes. It keeps no cookies.
 """
 
 from __future__ import annotations
@@ -147,7 +147,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._tls = tls
         self._resolver = resolver
         self._max_connections = max_connections
-        self._call_connections = call_connections
         self._session: aiohttp.ClientSession | None = None
         resolve = None if resolver is None else _addresses_by(resolver)
         # the direct roads: a few kept-alive connections that short calls take turns on, where

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from core.wire import AiohttpTransport
+from core.wire import AiohttpTransport, Streamed
 
 
 async def _megabytes(count: int) -> AsyncIterator[bytes]:
@@ -114,8 +114,18 @@ def _http(body: bytes, *headers: str) -> bytes:
 
 async def _exchange(url: str, *, limit: int = 1024, seconds: float = 5.0) -> tuple[int, bytes]:
     """A direct call, its answer read within `limit` both ways the client reads one: in one loop
-    (`Streamed.read`, the JSON calls) and chunk by chunk (`read_capped`); both must agree."""
+    (`read_capped`, which takes `Streamed.read`: the JSON calls) and chunk by chunk as a stream
+    is read (`aiter_bytes`); both must agree."""
     from core.client_envelopes import read_capped, too_large
+
+    async def by_chunks(answer: Streamed) -> bytes:
+        parts, total = [], 0
+        async for chunk in answer.aiter_bytes():
+            total += len(chunk)
+            if total > limit:
+                raise too_large(limit)
+            parts.append(chunk)
+        return b"".join(parts)
 
     transport = AiohttpTransport(httpx.create_ssl_context())
     try:
@@ -123,10 +133,7 @@ async def _exchange(url: str, *, limit: int = 1024, seconds: float = 5.0) -> tup
         for whole in (True, False):
             answer = await transport.exchange("GET", url, {}, None, seconds=seconds)
             try:
-                if whole:
-                    body = await answer.read(limit, lambda _: too_large(limit))
-                else:
-                    body = await read_capped(answer, limit)
+                body = await (read_capped(answer, limit) if whole else by_chunks(answer))
                 got.append((answer.status_code, body))
             finally:
                 await answer.aclose()
