@@ -14,6 +14,17 @@ waiting, passing costs a counter; the watch runs only while someone holds or wai
 
 A task that already holds passes again at once (a phase inside a phase); a task it starts
 waits like any other, since it is a conversation's own work.
+
+The bound holds twice: at most `limit` phases at once, and at most `limit` let in per turn of the
+loop. The second matters for phases that never wait (a message stored in SQLite on the loop's
+own thread): each one leaves before the next arrives, so a bound on those at once would let a
+burst of a thousand run in one turn of the loop and hold every timer back for its whole length.
+The rest wait for the next turn, when the loop has run its timers and I/O.
+
+Taking a message in (storing it, so it can be acknowledged) is `urgent`: it waits only for
+other intakes, in arrival order, never behind the busy phases of conversations already under
+way, so a burst is acknowledged as fast as before while the loop still gets its ticks between
+batches.
 """
 
 from __future__ import annotations
@@ -51,23 +62,27 @@ class Pacer:
         self.floor, self.ceiling = floor, ceiling
         self.limit = max(floor, min(limit, ceiling))
         self.active = 0
-        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
+        self.this_round = 0  # let in during this turn of the loop
+        self._waiting: list[tuple[bool, float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
         self._holders: set[asyncio.Task[object]] = set()
         self._watch: asyncio.Task[None] | None = None
 
     @property
     def waiting(self) -> int:
-        return sum(1 for _, _, f in self._waiting if not f.done())
+        return sum(1 for *_, f in self._waiting if not f.done())
 
     @contextlib.asynccontextmanager
-    async def hold(self, since: float | None = None) -> AsyncIterator[None]:
-        """One busy phase; `since` (epoch seconds) orders the waiters, else `ARRIVED`, else now."""
+    async def hold(
+        self, since: float | None = None, *, urgent: bool = False
+    ) -> AsyncIterator[None]:
+        """One busy phase; `since` (epoch seconds) orders the waiters, else `ARRIVED`, else now;
+        `urgent` ones go before every other waiter."""
         task = asyncio.current_task()
         if task is None or task in self._holders:
             yield
             return
-        await self._enter(since if since is not None else ARRIVED.get() or time.time())
+        await self._enter(since if since is not None else ARRIVED.get() or time.time(), urgent)
         self._holders.add(task)
         try:
             yield
@@ -75,13 +90,13 @@ class Pacer:
             self._holders.discard(task)
             self._leave()
 
-    async def _enter(self, since: float) -> None:
+    async def _enter(self, since: float, urgent: bool) -> None:
         self._watching()
-        if self.active < self.limit and not self._waiting:
-            self.active += 1
+        if self.active < self.limit and self.this_round < self.limit and not self._waiting:
+            self._admit()
             return
         granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (since, next(self._order), granted))
+        heapq.heappush(self._waiting, (not urgent, since, next(self._order), granted))
         self._let_in()  # room left by waiters that were cancelled
         try:
             await granted
@@ -95,12 +110,22 @@ class Pacer:
         self._let_in()
 
     def _let_in(self) -> None:
-        while self._waiting and self.active < self.limit:
-            _, _, granted = heapq.heappop(self._waiting)
+        while self._waiting and self.active < self.limit and self.this_round < self.limit:
+            *_, granted = heapq.heappop(self._waiting)
             if granted.done():  # its waiter was cancelled
                 continue
             granted.set_result(None)
-            self.active += 1
+            self._admit()
+
+    def _admit(self) -> None:
+        self.active += 1
+        if not self.this_round:  # the round ends once what is ready now has run
+            asyncio.get_running_loop().call_soon(self._next_round)
+        self.this_round += 1
+
+    def _next_round(self) -> None:
+        self.this_round = 0
+        self._let_in()
 
     def _watching(self) -> None:
         if self._watch is None or self._watch.done():

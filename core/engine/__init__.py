@@ -138,6 +138,7 @@ class Engine:
             execute=lambda ctx, turn: self.intake.execute(ctx, turn),
             interrupted=self.recovery.tell_interrupted,
             contexts=self.contexts,
+            pacer=self.pacer,
         )
         self.recovery.queue = self.queue
         commands = Commands(
@@ -202,8 +203,10 @@ class Engine:
         await self.pacer.close()
 
     async def handle(self, thread: ChatThread, incoming: Incoming) -> None:
-        """Take one message. Returns quickly: the work runs on the engine's own tasks."""
-        await self.intake.handle(thread, incoming)
+        """Take one message. Returns quickly: the work runs on the engine's own tasks. Paced
+        as urgent (`core.pacing`): a burst is stored in batches the loop can breathe between."""
+        async with self.pacer.hold(urgent=True):
+            await self.intake.handle(thread, incoming)
 
     async def idle(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
         """Wait until no turn, render or reply is pending (for tests and piped consoles)."""

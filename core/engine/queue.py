@@ -22,7 +22,7 @@ from core.engine.voice import Voice
 from core.errors import NemoError
 from core.messages import Msg, say
 from core.metrics import Metrics
-from core.pacing import ARRIVED
+from core.pacing import ARRIVED, Pacer
 from core.port import ThreadKey
 from core.store import Store, TurnRow, TurnStatus
 
@@ -46,6 +46,7 @@ class TurnQueue:
         execute: Execute,
         interrupted: Interrupted,
         contexts: Contexts,
+        pacer: Pacer,
     ) -> None:
         self.store = store
         self.directory = directory
@@ -56,6 +57,7 @@ class TurnQueue:
         self._execute = execute
         self._interrupted = interrupted
         self.contexts = contexts
+        self.pacer = pacer  # a burst's claims and starts in batches, as its intake (core.pacing)
         self.workers = TaskSet()
         self._running: dict[ThreadKey, asyncio.Task[None]] = {}
         self.typical_seconds = FIRST_ESTIMATE_SECONDS  # a moving average of turn durations
@@ -103,7 +105,8 @@ class TurnQueue:
                 # Taking the lease while running nothing: a `running` turn here was left by a
                 # process that died (marked interrupted in the same write). Say so before the
                 # next message runs.
-                stale = await self.store.take_thread(key, self.owner, self.lease)
+                async with self.pacer.hold(urgent=True):  # as the intake that started it
+                    stale = await self.store.take_thread(key, self.owner, self.lease)
                 if stale is None:
                     return  # another replica runs this thread; the supervisor retries later
                 for lost in stale:
@@ -113,7 +116,8 @@ class TurnQueue:
                 if not await self.store.claim_thread(key, self.owner, self.lease):
                     return
                 claimed_at = time.monotonic()
-            turn = await self.store.start_next_turn(key)
+            async with self.pacer.hold(urgent=True):
+                turn = await self.store.start_next_turn(key)
             if turn is None:
                 await self.store.release_thread(key, self.owner)
                 if not await self.store.queued_count(key):

@@ -98,3 +98,30 @@ async def test_a_new_conversations_claim_token_is_minted_while_its_turn_streams(
     assert stream < paths.index(CLAIM_PATH)
     between = paths[stream : paths.index(CLAIM_PATH)]
     assert not any(p.startswith("/api/state") for p in between), paths
+
+
+async def test_a_burst_of_messages_is_taken_in_batches_the_loop_breathes_between(
+    runtime: RuntimeFactory,
+) -> None:
+    """Storing a message never waits (SQLite runs on the loop's thread): a burst handed over
+    at once is let in a few per turn of the loop, so a timer due meanwhile is not held back
+    until the whole burst is stored; every message is taken all the same."""
+    async with runtime() as rt:
+        pacer = rt.engine.pacer
+        pacer.limit = pacer.floor = pacer.ceiling = 4
+        threads = [FakeThread(key(f"burst{i}")) for i in range(40)]
+        stored: list[int] = []
+        woke: list[int] = []  # messages stored when a 0 s timer, set before the burst, fired
+        loop = asyncio.get_running_loop()
+        loop.call_later(0, lambda: woke.append(len(stored)))
+
+        async def take(i: int) -> None:
+            await rt.engine.handle(threads[i], Incoming(f"a clip number {i}", user=f"b{i}"))
+            stored.append(i)
+
+        await asyncio.gather(*(take(i) for i in range(40)))
+        assert len(stored) == 40
+        assert woke and woke[0] < 40, "the whole burst ran before the timer"
+        await rt.engine.idle(30)
+        # each heard back (the anonymous credits run out part way: those are told so)
+        assert all(len(t.log) >= 2 for t in threads)

@@ -204,3 +204,56 @@ async def test_its_watch_shrinks_the_bound_when_the_loop_is_blocked_and_stops_wh
     await asyncio.sleep(0.05)
     assert pacer._watch is not None and pacer._watch.done()  # no task left behind
     await pacer.close()
+
+
+async def test_phases_that_never_wait_are_let_in_a_bound_per_turn_of_the_loop() -> None:
+    """Each leaves before the next arrives, so the bound on those at once never bites: without
+    one per turn of the loop, a burst runs whole in one turn and holds every timer back."""
+    pacer = fixed(3)
+    entered: list[int] = []
+    seen: list[int] = []  # how many had entered each time the loop came round to the ticker
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        while not done.is_set():
+            seen.append(len(entered))
+            await asyncio.sleep(0)
+
+    async def phase(n: int) -> None:
+        async with pacer.hold():
+            entered.append(n)  # no await inside: over before the next one asks
+
+    watching = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    await asyncio.gather(*(phase(n) for n in range(10)))
+    done.set()
+    await watching
+    assert entered == list(range(10))  # all of them, in the order they asked
+    steps = [b - a for a, b in zip(seen, seen[1:], strict=False)]
+    assert max(steps) <= 3 and sum(1 for s in steps if s) >= 4  # in batches of at most three
+    assert pacer.active == 0 and pacer.this_round <= 3
+    await pacer.close()
+
+
+async def test_an_urgent_phase_goes_before_older_waiters() -> None:
+    """Taking a message in (what the ack waits for) never queues behind conversations' ends."""
+    pacer = fixed(1)
+    release = asyncio.Event()
+    order: list[str] = []
+
+    async def phase(name: str, since: float, *, urgent: bool = False) -> None:
+        async with pacer.hold(since, urgent=urgent):
+            order.append(name)
+            if name == "holder":
+                await release.wait()
+
+    holder = asyncio.create_task(phase("holder", 0.0))
+    await settle()
+    old = asyncio.create_task(phase("an hour-old turn's end", time.time() - 3600))
+    first = asyncio.create_task(phase("intake", time.time(), urgent=True))
+    second = asyncio.create_task(phase("next intake", time.time() + 1, urgent=True))
+    await settle()
+    release.set()
+    await asyncio.gather(holder, old, first, second)
+    assert order == ["holder", "intake", "next intake", "an hour-old turn's end"]
+    await pacer.close()
