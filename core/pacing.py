@@ -21,10 +21,10 @@ own thread): each one leaves before the next arrives, so a bound on those at onc
 burst of a thousand run in one turn of the loop and hold every timer back for its whole length.
 The rest wait for the next turn, when the loop has run its timers and I/O.
 
-Taking a message in (storing it, so it can be acknowledged) is `urgent`: it waits only for
-other intakes, in arrival order, never behind the busy phases of conversations already under
-way, so a burst is acknowledged as fast as before while the loop still gets its ticks between
-batches.
+Taking a message in (storing it, so it can be acknowledged) is `urgent`, and so are a worker's
+claim of its thread and start of its next turn: they wait only for one another, in arrival
+order, never behind the busy phases of conversations already under way, so a burst is
+acknowledged as fast as before while the loop still gets its ticks between batches.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class Pacer:
 
     async def _enter(self, since: float, urgent: bool) -> None:
         self._watching()
-        if self.active < self.limit and self.this_round < self.limit and not self._waiting:
+        if self._room() and not self._waiting:
             self._admit()
             return
         granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -110,12 +110,16 @@ class Pacer:
         self._let_in()
 
     def _let_in(self) -> None:
-        while self._waiting and self.active < self.limit and self.this_round < self.limit:
+        while self._waiting and self._room():
             *_, granted = heapq.heappop(self._waiting)
             if granted.done():  # its waiter was cancelled
                 continue
             granted.set_result(None)
             self._admit()
+
+    def _room(self) -> bool:
+        """Under the bound twice: those at once, and those let in during this turn of the loop."""
+        return self.active < self.limit and self.this_round < self.limit
 
     def _admit(self) -> None:
         self.active += 1
