@@ -21,16 +21,20 @@ own thread): each one leaves before the next arrives, so a bound on those at onc
 burst of a thousand run in one turn of the loop and hold every timer back for its whole length.
 The rest wait for the next turn, when the loop has run its timers and I/O.
 
-Taking a message in (storing it, so it can be acknowledged) is `urgent`, and so are a worker's
-claim of its thread and start of its next turn: they wait only for one another, in arrival
-order, never behind the busy phases of conversations already under way, so a burst is
-acknowledged as fast as before while the loop still gets its ticks between batches.
+Waiters queue in three lanes (`Lane`), each oldest first. Taking a message in (storing it, so
+it can be acknowledged) is `URGENT`, and so are a worker's claim of its thread and start of its
+next turn: they wait only for one another, never behind the busy phases of conversations already
+under way, so a burst is acknowledged as fast as before while the loop still gets its ticks
+between batches. Work no one is waiting for yet (a link minted while its turn streams) is
+`SPARE`: it goes after every other waiter, into the time a burst leaves over, instead of
+spending the loop that the burst's starts are queueing for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import heapq
 import itertools
 import time
@@ -45,6 +49,14 @@ TICK_SECONDS = 0.02  # how often the watch looks at the loop
 FIRST_LIMIT = 64
 FLOOR = 8  # never fewer at once: a slow loop still moves
 CEILING = 4096
+
+
+class Lane(enum.IntEnum):
+    """Which waiters go first; within a lane, the oldest arrival."""
+
+    URGENT = 0  # a message taken in, a worker's claim and start: what acknowledgements wait for
+    TURN = 1  # a conversation's busy phases
+    SPARE = 2  # work done ahead of need: only when no one else waits
 
 
 class Pacer:
@@ -63,7 +75,7 @@ class Pacer:
         self.limit = max(floor, min(limit, ceiling))
         self.active = 0
         self.this_round = 0  # let in during this turn of the loop
-        self._waiting: list[tuple[bool, float, int, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[Lane, float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
         self._holders: set[asyncio.Task[object]] = set()
         self._watch: asyncio.Task[None] | None = None
@@ -74,15 +86,15 @@ class Pacer:
 
     @contextlib.asynccontextmanager
     async def hold(
-        self, since: float | None = None, *, urgent: bool = False
+        self, since: float | None = None, *, lane: Lane = Lane.TURN
     ) -> AsyncIterator[None]:
-        """One busy phase; `since` (epoch seconds) orders the waiters, else `ARRIVED`, else now;
-        `urgent` ones go before every other waiter."""
+        """One busy phase; waiters go by `lane`, then by `since` (epoch seconds), else
+        `ARRIVED`, else now."""
         task = asyncio.current_task()
         if task is None or task in self._holders:
             yield
             return
-        await self._enter(since if since is not None else ARRIVED.get() or time.time(), urgent)
+        await self._enter(since if since is not None else ARRIVED.get() or time.time(), lane)
         self._holders.add(task)
         try:
             yield
@@ -90,13 +102,13 @@ class Pacer:
             self._holders.discard(task)
             self._leave()
 
-    async def _enter(self, since: float, urgent: bool) -> None:
+    async def _enter(self, since: float, lane: Lane) -> None:
         self._watching()
         if self._room() and not self._waiting:
             self._admit()
             return
         granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (not urgent, since, next(self._order), granted))
+        heapq.heappush(self._waiting, (lane, since, next(self._order), granted))
         self._let_in()  # room left by waiters that were cancelled
         try:
             await granted
@@ -159,4 +171,4 @@ class Pacer:
                 await watch
 
 
-__all__ = ["ARRIVED", "Pacer"]
+__all__ = ["ARRIVED", "Lane", "Pacer"]

@@ -45,7 +45,7 @@ from core.engine.voice import Voice
 from core.engine.workflow import Workflow
 from core.metrics import Metrics
 from core.models import Balance
-from core.pacing import Pacer
+from core.pacing import Lane, Pacer
 from core.port import ChatThread, Incoming, ThreadKey, ThreadResolver
 from core.renders import Renders
 from core.store import Store
@@ -205,7 +205,7 @@ class Engine:
     async def handle(self, thread: ChatThread, incoming: Incoming) -> None:
         """Take one message. Returns quickly: the work runs on the engine's own tasks. Paced
         as urgent (`core.pacing`): a burst is stored in batches the loop can breathe between."""
-        async with self.pacer.hold(urgent=True):
+        async with self.pacer.hold(lane=Lane.URGENT):
             await self.intake.handle(thread, incoming)
 
     async def idle(self, timeout: float | None = None) -> None:  # noqa: ASYNC109

@@ -34,7 +34,7 @@ from core.errors import (
 from core.gui import GuiAction, translate
 from core.messages import Msg
 from core.models import Draft, QuestionEvent, TextEvent, ToolCallEvent, ToolResultEvent
-from core.pacing import Pacer
+from core.pacing import Lane, Pacer
 from core.port import Action, Incoming, Reply, ReplyKind
 from core.redact import chat_safe
 from core.store import Store
@@ -70,6 +70,7 @@ class Heard:
     # a new session's link, minted while the turn streams rather than in the answer's way
     mint: bool = False
     ahead: asyncio.Task[Minted | None] | None = None
+    minting: bool = False  # the link ahead is on its way (no longer waiting for spare time)
 
     @property
     def moves(self) -> int:
@@ -233,7 +234,7 @@ class AgentTurn:
             question=question,
             question_id=new_question_id() if question is not None else None,
             link=await self.identities.task_link(
-                ctx.key, only_new=True, ahead=await heard.ahead if heard.ahead else None
+                ctx.key, only_new=True, ahead=await self._ahead(heard)
             ),
         )
 
@@ -283,8 +284,8 @@ class AgentTurn:
         relay = heard.relay
         try:
             async for event in self.client.run_turn(creds, heard.session_id, text):
-                if heard.mint and heard.ahead is None:  # the stream is open: the loop idles
-                    heard.ahead = asyncio.create_task(self.identities.claim_ahead(ctx.key))
+                if heard.mint and heard.ahead is None:  # the stream is open: the backend idles
+                    heard.ahead = asyncio.create_task(self._mint_ahead(ctx, heard))
                 if isinstance(event, TextEvent):
                     translated = translate(chat_safe(event.text))
                     heard.actions.extend(translated.actions)
@@ -300,6 +301,22 @@ class AgentTurn:
         except NemoError:
             await relay.flush()
             raise
+
+    async def _mint_ahead(self, ctx: TurnContext, heard: Heard) -> Minted | None:
+        """The link, in the loop's spare time: a burst's starts go first (`Lane.SPARE`)."""
+        async with self.pacer.hold(lane=Lane.SPARE):
+            heard.minting = True
+            return await self.identities.claim_ahead(ctx.key)
+
+    async def _ahead(self, heard: Heard) -> Minted | None:
+        """The link minted ahead, waited for once on its way; one still waiting for spare time
+        is called off (the answer mints its own), since the answer holds the pacer meanwhile."""
+        if heard.ahead is None:
+            return None
+        if not heard.minting:
+            heard.ahead.cancel()
+            return None
+        return await heard.ahead
 
     async def _stage(
         self, ctx: TurnContext, heard: Heard, event: ToolCallEvent | ToolResultEvent

@@ -135,9 +135,7 @@ class Intake:
         busy = self.queue.busy(key)
         waiting = 0
         if busy:
-            waiting = await _stored(self.store.queued_count(key))
-            if waiting and not self.queue.running(key):
-                waiting -= 1  # the worker is about to take the first one: it does not wait
+            waiting = await _stored(self.store.waiting_count(key))
             if waiting >= self.max_queued:
                 await self._refuse_full(ctx)
                 return

@@ -22,7 +22,7 @@ from core.engine.voice import Voice
 from core.errors import NemoError
 from core.messages import Msg, say
 from core.metrics import Metrics
-from core.pacing import ARRIVED, Pacer
+from core.pacing import ARRIVED, Lane, Pacer
 from core.port import ThreadKey
 from core.store import Store, TurnRow, TurnStatus
 
@@ -105,7 +105,7 @@ class TurnQueue:
                 # Taking the lease while running nothing: a `running` turn here was left by a
                 # process that died (marked interrupted in the same write). Say so before the
                 # next message runs.
-                async with self.pacer.hold(urgent=True):  # as the intake that started it
+                async with self.pacer.hold(lane=Lane.URGENT):  # as the intake that started it
                     stale = await self.store.take_thread(key, self.owner, self.lease)
                 if stale is None:
                     return  # another replica runs this thread; the supervisor retries later
@@ -116,7 +116,7 @@ class TurnQueue:
                 if not await self.store.claim_thread(key, self.owner, self.lease):
                     return
                 claimed_at = time.monotonic()
-            async with self.pacer.hold(urgent=True):
+            async with self.pacer.hold(lane=Lane.URGENT):
                 turn = await self.store.start_next_turn(key)
             if turn is None:
                 await self.store.release_thread(key, self.owner)

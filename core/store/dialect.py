@@ -155,6 +155,15 @@ class SQLiteDatabase:
     thread. Every write, even a single statement, runs in `BEGIN IMMEDIATE`, so it takes the
     file's write lock up front instead of failing when a read turns into a write.
 
+    Commits are shared: the transactions of one turn of the event loop are savepoints in one
+    SQLite transaction, committed once after them (`_commit`, queued with `call_soon` as the
+    first one begins). A commit writes every page the transaction touched to the WAL, and a
+    burst's transactions touch the same few pages, so a thousand conversations starting
+    together write each page once per turn of the loop, not once per transaction. Nothing
+    returns before its commit: a transaction, and a read made while one is open (it may
+    have seen its rows), return once it is done, and fail with it if it fails. One that fails
+    rolls back to its savepoint; the others commit without it.
+
     Commits do not checkpoint (`wal_autocheckpoint = 0`: a checkpoint writes and syncs the
     database file, which must not stall the loop); a second connection, aiosqlite's, does it in
     its own thread every `CHECKPOINT_SECONDS` after writes."""
@@ -165,6 +174,7 @@ class SQLiteDatabase:
         self._db = db
         self._conn = _SQLiteConn(db)
         self._lock = asyncio.Lock()
+        self._batch: asyncio.Future[None] | None = None  # the open transaction's commit
         self._checkpoints = checkpoints
         self._written = False
         self._checkpointer = (
@@ -208,15 +218,63 @@ class SQLiteDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
         async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
+            batch = await self._begin()
+            self._db.execute("SAVEPOINT tx").close()
             try:
                 yield self._conn
-                self._db.commit()
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.rollback()
+            except BaseException as exc:
+                self._undo(batch, exc)
                 raise
-            self._written = True
+            self._db.execute("RELEASE tx").close()
+        await asyncio.shield(batch)
+
+    async def _begin(self) -> asyncio.Future[None]:
+        """The open transaction's commit, beginning one (and queueing its commit) if none is."""
+        if self._batch is None:
+            await _patiently(lambda: self._db.execute("BEGIN IMMEDIATE").close())
+            loop = asyncio.get_running_loop()
+            self._batch = loop.create_future()
+            loop.call_soon(self._commit)
+        return self._batch
+
+    def _undo(self, batch: asyncio.Future[None], exc: BaseException) -> None:
+        """One transaction's writes, rolled back to its savepoint; when SQLite has rolled back
+        the whole transaction itself (a full disk), the others fail with it."""
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK TO tx").close()
+                self._db.execute("RELEASE tx").close()
+                return
+        except sqlite3.Error:
+            pass
+        self._fail(batch, exc)
+
+    def _commit(self) -> None:
+        batch = self._batch
+        if batch is None or batch.done():
+            return
+        if self._lock.locked():  # a transaction is half-way through: after it
+            asyncio.get_running_loop().call_soon(self._commit)
+            return
+        self._settle(batch)
+
+    def _settle(self, batch: asyncio.Future[None]) -> None:
+        try:
+            self._db.commit()
+        except sqlite3.Error as exc:
+            self._fail(batch, exc)
+            return
+        self._batch = None
+        self._written = True
+        batch.set_result(None)
+
+    def _fail(self, batch: asyncio.Future[None], exc: BaseException) -> None:
+        self._batch = None
+        if self._db.in_transaction:
+            self._db.rollback()
+        if not batch.done():
+            batch.set_exception(exc if isinstance(exc, Exception) else sqlite3.OperationalError())
+            batch.exception()  # retrieved, even when every waiter was cancelled
 
     async def execute(self, sql: str, *args: object) -> int:
         async with self.transaction() as tx:
@@ -224,11 +282,15 @@ class SQLiteDatabase:
 
     async def fetch(self, sql: str, *args: object) -> list[Row]:
         async with self._lock:
-            return await self._conn.fetch(sql, *args)
+            rows = await self._conn.fetch(sql, *args)
+            batch = self._batch
+        if batch is not None:  # it read what the open transaction wrote
+            await asyncio.shield(batch)
+        return rows
 
     async def fetchrow(self, sql: str, *args: object) -> Row | None:
-        async with self._lock:
-            return await self._conn.fetchrow(sql, *args)
+        rows = await self.fetch(sql, *args)
+        return rows[0] if rows else None
 
     async def lock_schema(self, tx: Conn) -> int:
         row = await tx.fetchrow("PRAGMA user_version")  # BEGIN IMMEDIATE already holds the file
@@ -245,6 +307,8 @@ class SQLiteDatabase:
 
     async def close(self) -> None:
         async with self._lock:
+            if self._batch is not None:
+                self._settle(self._batch)
             checkpointer, checkpoints = self._checkpointer, self._checkpoints
             self._checkpointer = self._checkpoints = None  # closing twice is closing once
             if checkpointer is not None:

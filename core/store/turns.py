@@ -182,6 +182,24 @@ class TurnQueue(SQLTables):
         )
         return int(row["n"]) if row else 0
 
+    async def waiting_count(self, key: ThreadKey) -> int:
+        """The thread's queued turns that wait behind another, read at one moment: with none
+        running, the first queued turn is the next to start and does not wait."""
+        row = await self._db.fetchrow(
+            f"""SELECT COALESCE(SUM(CASE WHEN status = ? THEN 1 ELSE 0 END), 0) AS queued,
+                       COALESCE(SUM(CASE WHEN status = ? THEN 1 ELSE 0 END), 0) AS running
+                FROM turns WHERE {KEY_WHERE} AND status IN (?, ?)""",
+            _QUEUED,
+            _RUNNING,
+            *key_params(key),
+            _QUEUED,
+            _RUNNING,
+        )
+        if row is None:
+            return 0
+        queued = int(row["queued"])
+        return queued if int(row["running"]) else max(queued - 1, 0)
+
     async def turns_ahead(self, key: ThreadKey, turn_id: int) -> int:
         """The thread's turns queued or running before `turn_id`: its place in the queue, read
         at one moment (a turn that starts meanwhile is counted once, as queued or as running)."""

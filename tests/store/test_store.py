@@ -275,12 +275,15 @@ async def test_turn_lifecycle(store: Store) -> None:
     await store.enqueue_turn(OTHER, Incoming("elsewhere"))
     assert first is not None and second is not None and third is not None
     assert set(await store.threads_with_queued_turns()) == {KEY, OTHER}
+    assert await store.waiting_count(KEY) == 2  # the first is the next to start: it does not wait
 
     assert await store.start_turn(first) is True
     assert await store.start_turn(first) is False  # only once
     turn = await store.next_turn(KEY)
     assert turn is not None and turn.id == second
     assert await store.queued_count(KEY) == 2
+    assert await store.waiting_count(KEY) == 2  # both behind the running one
+    assert await store.waiting_count(OTHER) == 0
 
     assert [await store.turns_ahead(KEY, t) for t in (first, second, third)] == [0, 1, 2]
     await store.finish_turn(first, TurnStatus.FAILED, "backend said no")

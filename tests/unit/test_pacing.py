@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from core.pacing import ARRIVED, Pacer
+from core.pacing import ARRIVED, Lane, Pacer
 
 
 def fixed(limit: int) -> Pacer:
@@ -235,25 +235,41 @@ async def test_phases_that_never_wait_are_let_in_a_bound_per_turn_of_the_loop() 
     await pacer.close()
 
 
-async def test_an_urgent_phase_goes_before_older_waiters() -> None:
-    """Taking a message in (what the ack waits for) never queues behind conversations' ends."""
+async def test_lanes_go_urgent_then_turns_then_spare_work_each_oldest_first() -> None:
+    """Taking a message in (what the ack waits for) never queues behind conversations' ends, and
+    work done ahead of need (a link minted while a turn streams) waits for everyone, however
+    long it has waited itself."""
     pacer = fixed(1)
     release = asyncio.Event()
     order: list[str] = []
 
-    async def phase(name: str, since: float, *, urgent: bool = False) -> None:
-        async with pacer.hold(since, urgent=urgent):
+    async def phase(name: str, since: float, lane: Lane = Lane.TURN) -> None:
+        async with pacer.hold(since, lane=lane):
             order.append(name)
             if name == "holder":
                 await release.wait()
 
+    now = time.time()
     holder = asyncio.create_task(phase("holder", 0.0))
     await settle()
-    old = asyncio.create_task(phase("an hour-old turn's end", time.time() - 3600))
-    first = asyncio.create_task(phase("intake", time.time(), urgent=True))
-    second = asyncio.create_task(phase("next intake", time.time() + 1, urgent=True))
+    waiters = [
+        asyncio.create_task(phase("a day-old link", now - 86400, Lane.SPARE)),
+        asyncio.create_task(phase("a new link", now, Lane.SPARE)),
+        asyncio.create_task(phase("a minute-old turn's end", now - 60)),
+        asyncio.create_task(phase("an hour-old turn's end", now - 3600)),
+        asyncio.create_task(phase("next intake", now + 1, Lane.URGENT)),
+        asyncio.create_task(phase("intake", now, Lane.URGENT)),
+    ]
     await settle()
     release.set()
-    await asyncio.gather(holder, old, first, second)
-    assert order == ["holder", "intake", "next intake", "an hour-old turn's end"]
+    await asyncio.gather(holder, *waiters)
+    assert order == [
+        "holder",
+        "intake",
+        "next intake",
+        "an hour-old turn's end",
+        "a minute-old turn's end",
+        "a day-old link",
+        "a new link",
+    ]
     await pacer.close()
