@@ -22,12 +22,15 @@ burst of a thousand run in one turn of the loop and hold every timer back for it
 The rest wait for the next turn, when the loop has run its timers and I/O.
 
 Waiters queue in three lanes (`Lane`), each oldest first. Taking a message in (storing it, so
-it can be acknowledged) is `URGENT`, and so are a worker's claim of its thread and start of its
-next turn: they wait only for one another, never behind the busy phases of conversations already
-under way, so a burst is acknowledged as fast as before while the loop still gets its ticks
-between batches. Work no one is waiting for yet (a link minted while its turn streams) is
-`SPARE`: it goes after every other waiter, into the time a burst leaves over, instead of
-spending the loop that the burst's starts are queueing for.
+it can be acknowledged) is `URGENT`: it waits only for other messages taken in, never behind the
+busy phases of conversations already under way, so a burst is acknowledged as fast as before
+while the loop still gets its ticks between batches. A worker's claim of its thread and start of
+its next turn are `TURN` work, in line by when the worker was called: a burst's conversations
+then start oldest first, each through to its stream, where all claims first and every start
+after them left the middle of the burst waiting for both (engine level, 1,000 turns, eight runs
+each: answer p50 median 1.29x -> 1.24x the turn). Work no one is waiting for yet (a link minted while
+its turn streams) is `SPARE`: it goes after every other waiter, into the time a burst leaves
+over, instead of spending the loop that the burst's starts are queueing for.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from core.engine.voice import Voice
 from core.errors import NemoError
 from core.messages import Msg, say
 from core.metrics import Metrics
-from core.pacing import ARRIVED, Lane, Pacer
+from core.pacing import ARRIVED, Pacer
 from core.port import ThreadKey
 from core.store import Store, TurnRow, TurnStatus
 
@@ -99,13 +99,14 @@ class TurnQueue:
 
     async def _work(self, key: ThreadKey) -> None:
         claimed_at: float | None = None
+        since = time.time()  # the claim and start wait in line by when the worker was called
         while True:
             # (Re)claim unless the lease is fresh: a turn's renewals keep it alive.
             if claimed_at is None:
                 # Taking the lease while running nothing: a `running` turn here was left by a
                 # process that died (marked interrupted in the same write). Say so before the
                 # next message runs.
-                async with self.pacer.hold(lane=Lane.URGENT):  # as the intake that started it
+                async with self.pacer.hold(since):
                     stale = await self.store.take_thread(key, self.owner, self.lease)
                 if stale is None:
                     return  # another replica runs this thread; the supervisor retries later
@@ -116,7 +117,7 @@ class TurnQueue:
                 if not await self.store.claim_thread(key, self.owner, self.lease):
                     return
                 claimed_at = time.monotonic()
-            async with self.pacer.hold(lane=Lane.URGENT):
+            async with self.pacer.hold(since):
                 turn = await self.store.start_next_turn(key)
             if turn is None:
                 await self.store.release_thread(key, self.owner)
@@ -125,6 +126,7 @@ class TurnQueue:
                 claimed_at = None  # queued while the lease was handed back: take it again
                 continue
             await self._run(key, turn)
+            since = time.time()
 
     async def _run(self, key: ThreadKey, turn: TurnRow) -> None:
         thread = self.directory.get(key)

@@ -125,3 +125,30 @@ async def test_a_burst_of_messages_is_taken_in_batches_the_loop_breathes_between
         await rt.engine.idle(30)
         # each heard back (the anonymous credits run out part way: those are told so)
         assert all(len(t.log) >= 2 for t in threads)
+
+
+async def test_a_bursts_conversations_start_oldest_first_each_through_to_its_stream(
+    runtime: RuntimeFactory, sim: LocalBackend
+) -> None:
+    """The first conversation of a burst says "Connecting..." before the last one's turn is
+    even taken: claims and starts wait in line with the busy phases, by age, instead of all
+    claims going first and leaving every conversation waiting for all of them."""
+    sim.set_faults({"credits": 10_000})
+    async with runtime() as rt:
+        store, last = rt.store, key("b3")
+        seen: list[int] = []
+
+        class Watched(FakeThread):
+            async def post(self, reply):  # type: ignore[no-untyped-def]
+                if not seen:
+                    seen.append(await store.queued_count(last))
+                return await super().post(reply)
+
+        first = Watched(key("b1"))
+        threads = [first, FakeThread(key("b2")), FakeThread(last)]
+        async with full(rt.engine.pacer):
+            for n, thread in enumerate(threads):
+                await rt.engine.handle(thread, Incoming(f"a {n + 3}-second sunset", user=f"u{n}"))
+        await rt.engine.idle(15)
+        assert seen == [1]  # the last one's message was still queued, not yet started
+        assert all(answered(t) for t in threads)
