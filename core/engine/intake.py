@@ -146,8 +146,7 @@ class Intake:
         if turn_id is None:
             log.info("duplicate delivery ignored", extra={"thread_key": str(key)})
             return
-        if not busy:
-            self.queue.start(key)
+        if self.queue.wake(key):  # (the worker seen above may have stopped meanwhile)
             return
         self.metrics.queued.inc()
         self.tasks.spawn(self.voice.guard(ctx, self._tell_queued(ctx, turn_id)), f"queued {key}")

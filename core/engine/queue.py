@@ -62,6 +62,7 @@ class TurnQueue:
         self._running: dict[ThreadKey, asyncio.Task[None]] = {}
         self.typical_seconds = FIRST_ESTIMATE_SECONDS  # a moving average of turn durations
         self.unfinished: set[int] = set()  # turns whose outcome the store has not taken yet
+        self._poked: set[ThreadKey] = set()  # messages queued since the worker last looked
 
     def estimate(self, turns: int, language: str) -> str:
         """About how long `turns` turns take, in words, from the turns measured so far."""
@@ -81,6 +82,15 @@ class TurnQueue:
     def start(self, key: ThreadKey) -> None:
         self.workers.spawn_keyed(key, self._work(key), f"worker {key}")
 
+    def wake(self, key: ThreadKey) -> bool:
+        """A message was queued: its thread's worker looks again before it stops (it may have
+        looked already), or one starts. True when one started (the message does not wait)."""
+        if self.busy(key):
+            self._poked.add(key)
+            return False
+        self.start(key)
+        return True
+
     def cancel_running(self, key: ThreadKey) -> bool:
         running = self._running.get(key)
         if running is None or running.done():
@@ -98,6 +108,12 @@ class TurnQueue:
                 await self.store.release_thread(key, self.owner)  # type: ignore[arg-type]
 
     async def _work(self, key: ThreadKey) -> None:
+        try:
+            await self._serve(key)
+        finally:
+            self._poked.discard(key)
+
+    async def _serve(self, key: ThreadKey) -> None:
         claimed_at: float | None = None
         since = time.time()  # the claim and start wait in line by when the worker was called
         while True:
@@ -118,11 +134,12 @@ class TurnQueue:
                     return
                 claimed_at = time.monotonic()
             async with self.pacer.hold(since):
+                self._poked.discard(key)  # what this finds, or a message queued after it
                 turn = await self.store.start_next_turn(key)
             if turn is None:
                 await self.store.release_thread(key, self.owner)
-                if not await self.store.queued_count(key):
-                    return
+                if not await self.store.queued_count(key) and key not in self._poked:
+                    return  # (nothing awaited since the look: a message now starts a worker)
                 claimed_at = None  # queued while the lease was handed back: take it again
                 continue
             await self._run(key, turn)

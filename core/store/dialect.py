@@ -277,8 +277,18 @@ class SQLiteDatabase:
             batch.exception()  # retrieved, even when every waiter was cancelled
 
     async def execute(self, sql: str, *args: object) -> int:
-        async with self.transaction() as tx:
-            return await tx.execute(sql, *args)
+        """One statement needs no savepoint: SQLite takes back a failed statement's writes by
+        itself, and what rolls back the whole transaction fails the batch (`_fail`)."""
+        async with self._lock:
+            batch = await self._begin()
+            try:
+                written = await self._conn.execute(sql, *args)
+            except BaseException as exc:
+                if not self._db.in_transaction:
+                    self._fail(batch, exc)
+                raise
+        await asyncio.shield(batch)
+        return written
 
     async def fetch(self, sql: str, *args: object) -> list[Row]:
         async with self._lock:

@@ -56,6 +56,27 @@ async def test_a_loop_turns_transactions_share_one_commit_and_each_returns_after
         await db.close()
 
 
+async def test_a_failing_statement_takes_back_only_its_own_writes(tmp_path: Path) -> None:
+    """A single statement runs without a savepoint: SQLite undoes a failed one by itself."""
+    path = tmp_path / "b.db"
+    db, commits = await _open(path)
+    await db.execute("CREATE TABLE u (n INTEGER PRIMARY KEY CHECK (n < 10))")
+    try:
+        results = await asyncio.gather(
+            db.execute("INSERT INTO t VALUES (?)", 1),
+            db.execute("INSERT INTO u SELECT n FROM (SELECT 1 AS n UNION ALL SELECT 20)"),
+            db.execute("INSERT INTO t VALUES (?)", 2),
+            return_exceptions=True,
+        )
+        assert results[0] == 1 and results[2] == 1
+        assert isinstance(results[1], sqlite3.IntegrityError)  # its second row broke the check
+        assert _committed(path) == [1, 2]
+        assert _committed(path, "SELECT n FROM u") == []  # not even its first row
+        assert len(commits) == 2  # the table's, then the three writers'
+    finally:
+        await db.close()
+
+
 async def test_a_failing_transaction_takes_back_only_its_own_writes(tmp_path: Path) -> None:
     path = tmp_path / "b.db"
     db, commits = await _open(path)
