@@ -57,8 +57,9 @@ async def test_a_message_whose_worker_stopped_while_it_was_taken_in_starts_one(
 
         async def slow_count(k: ThreadKey) -> int:
             seen = await waiting(k)  # the intake saw a worker; it stops meanwhile
-            while engine.queue.busy(k):
-                await asyncio.sleep(0.01)
+            worker = engine.queue.workers.get(k)
+            if worker is not None:
+                await asyncio.wait([worker])
             return seen
 
         store.waiting_count = slow_count  # type: ignore[method-assign]
