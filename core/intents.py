@@ -6,7 +6,6 @@ Keyword intents fire only for short, command-like messages ("export", "send me t
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 from enum import StrEnum
@@ -125,10 +124,11 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 def normalize(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(
-        ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc") or ch in "\n\t"
-    )
+    if not (text.isascii() and text.isprintable()):  # (printable ASCII is its own NFKC form)
+        text = unicodedata.normalize("NFKC", text)
+        text = "".join(
+            ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc") or ch in "\n\t"
+        )
     text = re.sub(r"[!！。.,，~～]+$", "", text.strip().lower())
     previous = None
     while previous != text:
@@ -158,30 +158,30 @@ def classify(text: str, has_files: bool = False) -> Intent:
     # Chinese has no spaces between words: count characters there, words elsewhere
     short = len(norm) <= 8 if is_chinese(norm) else len(words) <= _MAX_COMMAND_WORDS
     edit = _EDIT_VERB.match(norm) is not None
-    for intent, keywords in _TABLE:
-        for keyword in keywords:
-            if norm == keyword:
-                return intent
-            if not short or edit or intent is Intent.HELP:
-                continue
-            if intent is Intent.STOP and not _STOP_PHRASE.match(norm):
-                continue  # "cancel the title" is an edit, "cancel it" is a stop
-            if _contains(norm, keyword):
-                return intent
+    for intent, exact, words, chinese in _MATCHERS:
+        if norm in exact:
+            return intent
+        if not short or edit or intent is Intent.HELP:
+            continue
+        if intent is Intent.STOP and not _STOP_PHRASE.match(norm):
+            continue  # "cancel the title" is an edit, "cancel it" is a stop
+        if words.search(norm) or any(keyword in norm for keyword in chinese):
+            return intent
     return Intent.TURN
 
 
-def _contains(text: str, keyword: str) -> bool:
-    pattern = _keyword_pattern(keyword)
-    return keyword in text if pattern is None else pattern.search(text) is not None
+def _matcher(
+    intent: Intent, keywords: tuple[str, ...]
+) -> tuple[Intent, frozenset[str], re.Pattern[str], tuple[str, ...]]:
+    """An intent's keywords as one test each way: the whole message, one of them as a whole
+    word (one search for all), or a Chinese one anywhere (Chinese has no spaces to bound it)."""
+    chinese = tuple(k for k in keywords if is_chinese(k))
+    words = "|".join(re.escape(k) for k in sorted(set(keywords) - set(chinese), key=len)[::-1])
+    pattern = re.compile(rf"(?<![\w-])(?:{words})(?![\w-])" if words else r"(?!)")
+    return intent, frozenset(keywords), pattern, chinese
 
 
-@functools.cache  # the keywords are the table's, a fixed few hundred
-def _keyword_pattern(keyword: str) -> re.Pattern[str] | None:
-    """The keyword as a whole word; None for Chinese, which has no spaces to bound it."""
-    if is_chinese(keyword):
-        return None
-    return re.compile(rf"(?<![\w-]){re.escape(keyword)}(?![\w-])")
+_MATCHERS = tuple(_matcher(intent, keywords) for intent, keywords in _TABLE)
 
 
 def export_version(text: str) -> int | None:

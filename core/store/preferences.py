@@ -4,7 +4,7 @@ spent today. The user's own defaults apply over the workspace's."""
 from __future__ import annotations
 
 import time
-from dataclasses import astuple
+from typing import Any
 
 from core.store.base import Defaults, SQLTables
 
@@ -24,11 +24,21 @@ class Preferences(SQLTables):
         return Defaults(row["aspect"], row["duration"], row["style"], row["language"])
 
     async def effective_defaults(self, platform: str, tenant: str, user: str) -> Defaults:
-        """The user's defaults over the workspace's, field by field."""
-        mine = await self.get_defaults(platform, tenant, user)
-        theirs = await self.get_defaults(platform, tenant, WORKSPACE)
-        pairs = zip(astuple(mine), astuple(theirs), strict=True)
-        return Defaults(*(m if m is not None else t for m, t in pairs))
+        """The user's defaults over the workspace's, field by field (both rows in one read)."""
+        rows = await self._db.fetch(
+            """SELECT * FROM preferences
+                WHERE platform = ? AND tenant = ? AND user_id IN (?, ?)""",
+            platform,
+            tenant,
+            user,
+            WORKSPACE,
+        )
+        ranked = sorted(rows, key=lambda row: row["user_id"] == WORKSPACE)  # the user's first
+
+        def field(name: str) -> Any:
+            return next((row[name] for row in ranked if row[name] is not None), None)
+
+        return Defaults(field("aspect"), field("duration"), field("style"), field("language"))
 
     async def put_defaults(self, platform: str, tenant: str, user: str, value: Defaults) -> None:
         await self._db.execute(

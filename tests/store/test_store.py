@@ -572,3 +572,20 @@ async def test_a_postgres_statement_is_one_round_trip_and_leaves_the_connection_
         assert sent == ["SELECT COUNT(*) AS n FROM t"]
     finally:
         await db.close()
+
+
+async def test_a_users_defaults_apply_over_the_workspaces_field_by_field(store: Store) -> None:
+    from core.store.base import Defaults
+    from core.store.preferences import WORKSPACE
+
+    assert await store.effective_defaults("slack", "T1", "U1") == Defaults()
+    await store.put_defaults("slack", "T1", WORKSPACE, Defaults("9:16", None, "anime", None))
+    assert await store.effective_defaults("slack", "T1", "U1") == Defaults("9:16", None, "anime")
+    await store.put_defaults("slack", "T1", "U1", Defaults(None, 10, "cinematic", "zh"))
+    mine = Defaults("9:16", 10, "cinematic", "zh")  # the workspace's aspect, the user's rest
+    assert await store.effective_defaults("slack", "T1", "U1") == mine
+    assert await store.effective_defaults("slack", "T1", "U2") == Defaults("9:16", None, "anime")
+    assert await store.effective_defaults("slack", "T2", "U1") == Defaults()
+    assert await store.effective_defaults("slack", "T1", WORKSPACE) == Defaults(
+        "9:16", None, "anime"
+    )
