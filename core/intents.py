@@ -158,14 +158,14 @@ def classify(text: str, has_files: bool = False) -> Intent:
     # Chinese has no spaces between words: count characters there, words elsewhere
     short = len(norm) <= 8 if is_chinese(norm) else len(words) <= _MAX_COMMAND_WORDS
     edit = _EDIT_VERB.match(norm) is not None
-    for intent, exact, words, chinese in _MATCHERS:
+    for intent, exact, whole_word, chinese in _MATCHERS:
         if norm in exact:
             return intent
         if not short or edit or intent is Intent.HELP:
             continue
         if intent is Intent.STOP and not _STOP_PHRASE.match(norm):
             continue  # "cancel the title" is an edit, "cancel it" is a stop
-        if words.search(norm) or any(keyword in norm for keyword in chinese):
+        if whole_word.search(norm) or any(keyword in norm for keyword in chinese):
             return intent
     return Intent.TURN
 
