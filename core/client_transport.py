@@ -19,7 +19,6 @@ Every answer is read within `client_envelopes.MAX_BODY_BYTES` before it is parse
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -32,6 +31,7 @@ import httpx
 from core import SKILL_SOURCE
 from core.client_envelopes import Answer, parse, read_capped, unwrap
 from core.errors import BackendUnavailable, MissingClientId, RateLimited, TokenRejected
+from core.jsonio import json_bytes
 from core.models import Token
 from core.wire import AiohttpTransport
 
@@ -330,11 +330,6 @@ async def _read_answer(response: Answer, path: str, *, missing_id: bool) -> Any:
     finally:
         await response.aclose()
     return unwrap(response.status_code, path, content)
-
-
-def json_bytes(value: Any) -> bytes:
-    """A request's JSON body, encoded as httpx encodes `json=`."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 def transport_error(exc: httpx.TransportError) -> BackendUnavailable:

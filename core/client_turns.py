@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 
 from core.client_envelopes import Answer, read_capped, unwrap
-from core.client_transport import Credentials, Transport, json_bytes
+from core.client_transport import Credentials, Transport
 from core.errors import (
     NemoError,
     OutOfCredits,
@@ -41,6 +41,7 @@ from core.errors import (
     TurnFailed,
     TurnTimedOut,
 )
+from core.jsonio import json_bytes
 from core.models import (
     EndEvent,
     ErrorEvent,

@@ -30,13 +30,14 @@ from slack_sdk.signature import SignatureVerifier
 
 from bots.base.adapter import Engine
 from bots.health import BODY_SECONDS, HealthRuntime, add_health_routes, web_app, web_runner
+from core.jsonio import json_text
 from core.metrics import Metrics
 from core.port import ThreadResolver
 from core.redact import register_secret_patterns
 from core.settings import Settings, SettingsError, load
 
 from . import words
-from .client import BoundedResponse, build_client, json_text, own_road
+from .client import BoundedResponse, build_client, own_road
 from .handlers import build_app
 from .oauth import TeamClients, add_oauth_routes, oauth_flow
 from .settings import SlackSettings

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import weakref
@@ -34,6 +33,7 @@ from slack_sdk.web.internal_utils import _get_url, get_user_agent
 
 from core import http1
 from core.http1 import Limits, Pool
+from core.jsonio import json_bytes
 from core.metrics import Metrics
 
 from .settings import SlackSettings
@@ -160,21 +160,6 @@ class BoundedResponse(aiohttp.ClientResponse):
                 raise AnswerTooLarge(f"Slack's answer is too large (over {limit} bytes)")
             parts.append(chunk)
         return b"".join(parts)
-
-
-def json_body(value: Any) -> bytes:
-    """A Web API call's JSON body: orjson (a tenth of the standard library's time for Block
-    Kit); what it cannot encode (an integer past 64 bits, a key that is not a string) the
-    standard library does."""
-    try:
-        return orjson.dumps(value)
-    except TypeError:
-        return json.dumps(value).encode()
-
-
-def json_text(value: Any) -> str:
-    """`json_body` as aiohttp's `json_serialize` wants it (slack_sdk's own road)."""
-    return json_body(value).decode()
 
 
 _POOLS: weakref.WeakKeyDictionary[aiohttp.ClientSession, Pool] = weakref.WeakKeyDictionary()
@@ -374,7 +359,7 @@ def _own_road(
         return None
     body, params = req_args.get("json"), req_args.get("params")
     if http_verb == "POST" and body is not None and not params:
-        return url, json_body(body)
+        return url, json_bytes(body)
     if http_verb == "GET" and body is None:
         if not params:
             return url, None

@@ -14,12 +14,12 @@ refusal means no link this time and another try next time.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from dataclasses import dataclass
 
 from core.client import Credentials, NemoClient, new_client_id, task_link
+from core.jsonio import json_text
 from core.language import session_language
 from core.models import ClaimToken, Draft
 from core.port import Incoming, ThreadKey
@@ -183,5 +183,5 @@ class Identities:
 
     async def fresh_draft(self, key: ThreadKey, creds: Credentials, session_id: str) -> Draft:
         state = await self.client.state(creds, session_id)
-        await self.store.put_draft(key, json.dumps(state.draft.raw))
+        await self.store.put_draft(key, json_text(state.draft.raw))
         return state.draft

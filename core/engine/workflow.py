@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import re
 
 from core.engine.context import Contexts, TurnContext
 from core.intents import setting_change
+from core.jsonio import json_text
 from core.messages import Msg, supported
 from core.models import Draft
 from core.port import Action, ReplyKind
@@ -85,7 +85,7 @@ class Workflow:
         if not changes or not draft.ready:
             return None
         return await self.store.add_version(
-            ctx.key, session_id, json.dumps(draft.raw), message, "; ".join(changes)
+            ctx.key, session_id, json_text(draft.raw), message, "; ".join(changes)
         )
 
     async def versions(self, ctx: TurnContext) -> None:

@@ -322,15 +322,6 @@ async def test_a_chinese_user_gets_the_usage_in_chinese(
     assert "我还不在这个频道里" in answer["text"]
 
 
-def test_web_api_bodies_are_the_json_the_standard_library_would_send() -> None:
-    from bots.slack.client import json_text as _json_text
-
-    blocks = {"channel": "C1", "text": "café <!here>", "blocks": [{"type": "section"}], "n": 3}
-    assert json.loads(_json_text(blocks)) == blocks
-    odd = {1: "a key that is not a string", "big": 2**70}  # orjson refuses both
-    assert _json_text(odd) == json.dumps(odd)
-
-
 async def test_a_users_locale_is_asked_for_once_and_kept_past_a_caller_that_stopped_waiting(
     slack: FakeSlack, tmp_path: Path
 ) -> None:
