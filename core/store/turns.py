@@ -138,19 +138,18 @@ class TurnQueue(SQLTables):
         when none is queued (or it was cancelled as it was taken: the caller looks again).
         Where rows lock, a racer passes over the turn another is taking rather than waiting
         for it and then finding it taken: each racer gets a turn while one is left."""
-        async with self._db.transaction() as tx:
-            row = await tx.fetchrow(
-                f"""UPDATE turns SET status = ?, updated_at = ?
-                    WHERE id = (SELECT id FROM turns WHERE {KEY_WHERE} AND status = ?
-                                ORDER BY id LIMIT 1 {self._db.dialect.skip_locked()})
-                      AND status = ?
-                    RETURNING *""",
-                _RUNNING,
-                time.time(),
-                *key_params(key),
-                _QUEUED,
-                _QUEUED,
-            )
+        row = await self._db.fetchrow(
+            f"""UPDATE turns SET status = ?, updated_at = ?
+                WHERE id = (SELECT id FROM turns WHERE {KEY_WHERE} AND status = ?
+                            ORDER BY id LIMIT 1 {self._db.dialect.skip_locked()})
+                  AND status = ?
+                RETURNING *""",
+            _RUNNING,
+            time.time(),
+            *key_params(key),
+            _QUEUED,
+            _QUEUED,
+        )
         return turn_from_row(row) if row else None
 
     async def start_turn(self, turn_id: int) -> bool:

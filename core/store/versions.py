@@ -19,25 +19,22 @@ class Versions(SQLTables):
     ) -> Version:
         """Record the next version; one turn at a time runs per thread, so the next number
         is free (the unique index refuses a duplicate rather than overwrite one)."""
-        async with self._db.transaction() as tx:
-            row = await tx.fetchrow(
-                f"SELECT COALESCE(MAX(number), 0) AS n FROM versions WHERE {KEY_WHERE}",
-                *key_params(key),
-            )
-            number = int(row["n"] if row is not None else 0) + 1
-            now = time.time()
-            await tx.execute(
-                """INSERT INTO versions (platform, tenant, channel, thread, number, session_id,
-                      draft_json, message, changes, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                *key_params(key),
-                number,
-                session_id,
-                draft_json,
-                message,
-                changes,
-                now,
-            )
+        now = time.time()
+        row = await self._db.fetchrow(  # the next number and the row in one statement
+            f"""INSERT INTO versions (platform, tenant, channel, thread, number, session_id,
+                  draft_json, message, changes, created_at)
+                SELECT ?, ?, ?, ?, COALESCE(MAX(number), 0) + 1, ?, ?, ?, ?, ?
+                FROM versions WHERE {KEY_WHERE}
+                RETURNING number""",
+            *key_params(key),
+            session_id,
+            draft_json,
+            message,
+            changes,
+            now,
+            *key_params(key),
+        )
+        number = int(row["number"]) if row is not None else 1
         return Version(key, number, session_id, draft_json, message, changes, now)
 
     async def get_version(self, key: ThreadKey, number: int) -> Version | None:

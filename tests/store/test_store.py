@@ -589,3 +589,12 @@ async def test_a_users_defaults_apply_over_the_workspaces_field_by_field(store: 
     assert await store.effective_defaults("slack", "T1", WORKSPACE) == Defaults(
         "9:16", None, "anime"
     )
+
+
+async def test_versions_number_themselves_per_thread(store: Store) -> None:
+    made = [await store.add_version(KEY, "s1", f'{{"n": {n}}}', f"v{n}", "") for n in (1, 2, 3)]
+    assert [v.number for v in made] == [1, 2, 3]
+    assert (await store.add_version(OTHER, "s9", "{}", "elsewhere", "")).number == 1
+    kept = await store.get_version(KEY, 2)
+    assert kept is not None and kept.draft_json == '{"n": 2}' and kept.message == "v2"
+    assert [v.number for v in await store.list_versions(KEY)] == [1, 2, 3]
