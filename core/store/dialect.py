@@ -291,9 +291,15 @@ class SQLiteDatabase:
         return written
 
     async def fetch(self, sql: str, *args: object) -> list[Row]:
+        """A read, or a single write with RETURNING (no savepoint, as `execute`)."""
         async with self._lock:
-            rows = await self._conn.fetch(sql, *args)
             batch = self._batch
+            try:
+                rows = await self._conn.fetch(sql, *args)
+            except BaseException as exc:
+                if batch is not None and not self._db.in_transaction:
+                    self._fail(batch, exc)  # it rolled the open transaction back whole
+                raise
         if batch is not None:  # it read what the open transaction wrote
             await asyncio.shield(batch)
         return rows

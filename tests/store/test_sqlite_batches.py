@@ -139,6 +139,43 @@ async def test_a_failed_commit_fails_every_transaction_in_it_and_the_next_one_wo
         await db.close()
 
 
+@pytest.mark.parametrize("road", ["execute", "fetch", "transaction"])
+async def test_a_statement_that_rolls_back_the_whole_transaction_fails_everyone_in_it(
+    tmp_path: Path, road: str
+) -> None:
+    """What SQLite rolls back whole (a full disk; here a trigger's RAISE(ROLLBACK)) takes the
+    transactions of the loop's turn before it with it: none of them may be acknowledged,
+    whichever road the statement came by (a write through `fetch` too: INSERT ... RETURNING)."""
+    path = tmp_path / "b.db"
+    db, _ = await _open(path)
+    try:
+        await db.execute("CREATE TABLE u (n INTEGER)")
+        await db.execute(
+            "CREATE TRIGGER no_u BEFORE INSERT ON u BEGIN SELECT RAISE(ROLLBACK, 'no'); END"
+        )
+        insert = "INSERT INTO u VALUES (?) RETURNING n"
+
+        async def breaks() -> object:
+            if road == "execute":
+                return await db.execute(insert, 5)
+            if road == "fetch":
+                return await db.fetch(insert, 5)
+            async with db.transaction() as tx:
+                return await tx.fetch(insert, 5)
+
+        results = await asyncio.gather(
+            db.execute("INSERT INTO t VALUES (?)", 1),
+            breaks(),
+            db.execute("INSERT INTO t VALUES (?)", 2),
+            return_exceptions=True,
+        )
+        assert isinstance(results[0], sqlite3.Error) and isinstance(results[1], sqlite3.Error)
+        assert results[2] == 1  # it began after the rollback, in a transaction of its own
+        assert _committed(path) == [2]  # and 1, acknowledged as nothing, is not there either
+    finally:
+        await db.close()
+
+
 CHILD = textwrap.dedent(
     """
     import asyncio, os, signal, sys
