@@ -269,9 +269,14 @@ class SQLiteDatabase:
         batch.set_result(None)
 
     def _fail(self, batch: asyncio.Future[None], exc: BaseException) -> None:
+        """Every transaction of the batch fails with `exc`, even when the rollback fails too
+        (a callback that raised would leave its waiters waiting for ever)."""
         self._batch = None
-        if self._db.in_transaction:
-            self._db.rollback()
+        try:
+            if self._db.in_transaction:
+                self._db.rollback()
+        except sqlite3.Error:
+            log.warning("rollback failed", extra={"error": exc.__class__.__name__})
         if not batch.done():
             batch.set_exception(exc if isinstance(exc, Exception) else sqlite3.OperationalError())
             batch.exception()  # retrieved, even when every waiter was cancelled

@@ -139,6 +139,45 @@ async def test_a_failed_commit_fails_every_transaction_in_it_and_the_next_one_wo
         await db.close()
 
 
+class _RollbackComplains:
+    """The connection, whose rollback reports an error (after rolling back, as an I/O error on
+    the journal's clean-up would)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._real = db
+
+    def rollback(self) -> None:
+        self._real.rollback()
+        raise sqlite3.OperationalError("disk I/O error")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+
+async def test_a_failed_commit_whose_rollback_fails_too_still_answers_every_writer(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "b.db"
+    db, _ = await _open(path)
+    try:
+        db._db.execute("PRAGMA foreign_keys = ON")
+        await db.execute(
+            "CREATE TABLE child (parent INTEGER REFERENCES t (n) DEFERRABLE INITIALLY DEFERRED)"
+        )
+        db._db = _RollbackComplains(db._db)  # type: ignore[assignment]
+        async with asyncio.timeout(5):  # a waiter left waiting would hang here
+            results = await asyncio.gather(
+                db.execute("INSERT INTO t VALUES (?)", 1),
+                db.execute("INSERT INTO child VALUES (?)", 99),  # fails the shared commit
+                return_exceptions=True,
+            )
+        assert all(isinstance(r, sqlite3.IntegrityError) for r in results), results
+        assert await db.execute("INSERT INTO t VALUES (?)", 2) == 1
+        assert _committed(path) == [2]
+    finally:
+        await db.close()
+
+
 @pytest.mark.parametrize("road", ["execute", "fetch", "transaction"])
 async def test_a_statement_that_rolls_back_the_whole_transaction_fails_everyone_in_it(
     tmp_path: Path, road: str
