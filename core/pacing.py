@@ -28,9 +28,9 @@ while the loop still gets its ticks between batches. A worker's claim of its thr
 its next turn are `TURN` work, in line by when the worker was called: a burst's conversations
 then start oldest first, each through to its stream, where all claims first and every start
 after them left the middle of the burst waiting for both (engine level, 1,000 turns, eight runs
-each: answer p50 median 1.29x -> 1.24x the turn). Work no one is waiting for yet (a link minted while
-its turn streams) is `SPARE`: it goes after every other waiter, into the time a burst leaves
-over, instead of spending the loop that the burst's starts are queueing for.
+each: answer p50 median 1.29x -> 1.24x the turn). Work no one is waiting for yet (a link
+minted while its turn streams) is `SPARE`: it goes after every other waiter, into the time a
+burst leaves over, instead of spending the loop that the burst's starts are queueing for.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ CEILING = 4096
 class Lane(enum.IntEnum):
     """Which waiters go first; within a lane, the oldest arrival."""
 
-    URGENT = 0  # a message taken in, a worker's claim and start: what acknowledgements wait for
+    URGENT = 0  # a message taken in: what acknowledgements wait for
     TURN = 1  # a conversation's busy phases
     SPARE = 2  # work done ahead of need: only when no one else waits
 
