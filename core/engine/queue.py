@@ -74,11 +74,6 @@ class TurnQueue:
     def busy(self, key: ThreadKey) -> bool:
         return self.workers.get(key) is not None
 
-    def running(self, key: ThreadKey) -> bool:
-        """A turn of this thread is under way here (not merely queued)."""
-        task = self._running.get(key)
-        return task is not None and not task.done()
-
     def start(self, key: ThreadKey) -> None:
         self.workers.spawn_keyed(key, self._work(key), f"worker {key}")
 
