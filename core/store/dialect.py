@@ -27,7 +27,7 @@ import logging
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,8 +152,10 @@ def _make_parent(path: str) -> None:
 
 class SQLiteDatabase:
     """One connection per process (WAL, `synchronous = NORMAL`), used from the event loop's
-    thread. Every write, even a single statement, runs in `BEGIN IMMEDIATE`, so it takes the
-    file's write lock up front instead of failing when a read turns into a write.
+    thread. Every `execute` and `transaction`, even of a single statement, runs in `BEGIN
+    IMMEDIATE`, so it takes the file's write lock up front instead of failing when a read turns
+    into a write. A write through `fetch` (one statement with RETURNING) joins the open
+    transaction, or commits on its own when none is open.
 
     Commits are shared: the transactions of one turn of the event loop are savepoints in one
     SQLite transaction, committed once after them (`_commit`, queued with `call_soon` as the
@@ -286,12 +288,7 @@ class SQLiteDatabase:
         itself, and what rolls back the whole transaction fails the batch (`_fail`)."""
         async with self._lock:
             batch = await self._begin()
-            try:
-                written = await self._conn.execute(sql, *args)
-            except BaseException as exc:
-                if not self._db.in_transaction:
-                    self._fail(batch, exc)
-                raise
+            written = await self._alone(batch, self._conn.execute(sql, *args))
         await asyncio.shield(batch)
         return written
 
@@ -299,15 +296,20 @@ class SQLiteDatabase:
         """A read, or a single write with RETURNING (no savepoint, as `execute`)."""
         async with self._lock:
             batch = self._batch
-            try:
-                rows = await self._conn.fetch(sql, *args)
-            except BaseException as exc:
-                if batch is not None and not self._db.in_transaction:
-                    self._fail(batch, exc)  # it rolled the open transaction back whole
-                raise
+            rows = await self._alone(batch, self._conn.fetch(sql, *args))
         if batch is not None:  # it read what the open transaction wrote
             await asyncio.shield(batch)
         return rows
+
+    async def _alone(self, batch: asyncio.Future[None] | None, statement: Awaitable[_T]) -> _T:
+        """One statement outside a savepoint (under the lock); when it made SQLite roll the
+        open transaction back whole, the batch fails with it."""
+        try:
+            return await statement
+        except BaseException as exc:
+            if batch is not None and not self._db.in_transaction:
+                self._fail(batch, exc)
+            raise
 
     async def fetchrow(self, sql: str, *args: object) -> Row | None:
         rows = await self.fetch(sql, *args)
