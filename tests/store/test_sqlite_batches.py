@@ -10,6 +10,8 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -34,85 +36,86 @@ async def _open(path: Path) -> tuple[SQLiteDatabase, list[str]]:
     return db, commits
 
 
-async def test_a_loop_turns_transactions_share_one_commit_and_each_returns_after_it(
-    tmp_path: Path,
-) -> None:
+@dataclass
+class Opened:
+    path: Path
+    db: SQLiteDatabase
+    commits: list[str]  # the COMMITs the connection ran, in order
+
+
+@pytest.fixture
+async def opened(tmp_path: Path) -> AsyncIterator[Opened]:
     path = tmp_path / "b.db"
     db, commits = await _open(path)
+    try:
+        yield Opened(path, db, commits)
+    finally:
+        await db.close()
+
+
+async def test_a_loop_turns_transactions_share_one_commit_and_each_returns_after_it(
+    opened: Opened,
+) -> None:
+    path, db, commits = opened.path, opened.db, opened.commits
     seen_on_return: dict[int, list[int]] = {}
 
     async def write(n: int) -> None:
         await db.execute("INSERT INTO t VALUES (?)", n)
         seen_on_return[n] = _committed(path)
 
-    try:
-        await asyncio.gather(*(write(n) for n in range(50)))
-        assert len(commits) == 1  # fifty transactions, one commit
-        assert all(n in seen for n, seen in seen_on_return.items())  # durable when it returned
-        assert _committed(path) == list(range(50))
-        await db.execute("INSERT INTO t VALUES (?)", 50)  # the next turn of the loop: its own
-        assert len(commits) == 2
-    finally:
-        await db.close()
+    await asyncio.gather(*(write(n) for n in range(50)))
+    assert len(commits) == 1  # fifty transactions, one commit
+    assert all(n in seen for n, seen in seen_on_return.items())  # durable when it returned
+    assert _committed(path) == list(range(50))
+    await db.execute("INSERT INTO t VALUES (?)", 50)  # the next turn of the loop: its own
+    assert len(commits) == 2
 
 
-async def test_a_failing_statement_takes_back_only_its_own_writes(tmp_path: Path) -> None:
+async def test_a_failing_statement_takes_back_only_its_own_writes(opened: Opened) -> None:
     """A single statement runs without a savepoint: SQLite undoes a failed one by itself."""
-    path = tmp_path / "b.db"
-    db, commits = await _open(path)
+    path, db, commits = opened.path, opened.db, opened.commits
     await db.execute("CREATE TABLE u (n INTEGER PRIMARY KEY CHECK (n < 10))")
-    try:
-        results = await asyncio.gather(
-            db.execute("INSERT INTO t VALUES (?)", 1),
-            db.execute("INSERT INTO u SELECT n FROM (SELECT 1 AS n UNION ALL SELECT 20)"),
-            db.execute("INSERT INTO t VALUES (?)", 2),
-            return_exceptions=True,
-        )
-        assert results[0] == 1 and results[2] == 1
-        assert isinstance(results[1], sqlite3.IntegrityError)  # its second row broke the check
-        assert _committed(path) == [1, 2]
-        assert _committed(path, "SELECT n FROM u") == []  # not even its first row
-        assert len(commits) == 2  # the table's, then the three writers'
-    finally:
-        await db.close()
+    results = await asyncio.gather(
+        db.execute("INSERT INTO t VALUES (?)", 1),
+        db.execute("INSERT INTO u SELECT n FROM (SELECT 1 AS n UNION ALL SELECT 20)"),
+        db.execute("INSERT INTO t VALUES (?)", 2),
+        return_exceptions=True,
+    )
+    assert results[0] == 1 and results[2] == 1
+    assert isinstance(results[1], sqlite3.IntegrityError)  # its second row broke the check
+    assert _committed(path) == [1, 2]
+    assert _committed(path, "SELECT n FROM u") == []  # not even its first row
+    assert len(commits) == 2  # the table's, then the three writers'
 
 
-async def test_a_failing_transaction_takes_back_only_its_own_writes(tmp_path: Path) -> None:
-    path = tmp_path / "b.db"
-    db, commits = await _open(path)
+async def test_a_failing_transaction_takes_back_only_its_own_writes(opened: Opened) -> None:
+    path, db, commits = opened.path, opened.db, opened.commits
 
     async def fails() -> None:
         async with db.transaction() as tx:
             await tx.execute("INSERT INTO t VALUES (?)", 100)
             await tx.execute("INSERT INTO t VALUES (?)", 1)  # taken by the first writer below
 
-    try:
-        results = await asyncio.gather(
-            db.execute("INSERT INTO t VALUES (?)", 1),
-            fails(),
-            db.execute("INSERT INTO t VALUES (?)", 2),
-            return_exceptions=True,
-        )
-        assert results[0] == 1 and results[2] == 1
-        assert isinstance(results[1], sqlite3.IntegrityError)
-        assert _committed(path) == [1, 2]  # not 100: its transaction went back whole
-        assert len(commits) == 1
-    finally:
-        await db.close()
+    results = await asyncio.gather(
+        db.execute("INSERT INTO t VALUES (?)", 1),
+        fails(),
+        db.execute("INSERT INTO t VALUES (?)", 2),
+        return_exceptions=True,
+    )
+    assert results[0] == 1 and results[2] == 1
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    assert _committed(path) == [1, 2]  # not 100: its transaction went back whole
+    assert len(commits) == 1
 
 
-async def test_a_read_of_uncommitted_rows_returns_once_they_are_committed(tmp_path: Path) -> None:
-    path = tmp_path / "b.db"
-    db, _ = await _open(path)
-    try:
-        writer = asyncio.create_task(db.execute("INSERT INTO t VALUES (?)", 7))
-        await asyncio.sleep(0)  # the writer's body has run; its commit is queued behind us
-        rows = await db.fetch("SELECT n FROM t")
-        assert [row["n"] for row in rows] == [7]
-        assert _committed(path) == [7]  # what it read was on disk before it returned
-        await writer
-    finally:
-        await db.close()
+async def test_a_read_of_uncommitted_rows_returns_once_they_are_committed(opened: Opened) -> None:
+    path, db = opened.path, opened.db
+    writer = asyncio.create_task(db.execute("INSERT INTO t VALUES (?)", 7))
+    await asyncio.sleep(0)  # the writer's body has run; its commit is queued behind us
+    rows = await db.fetch("SELECT n FROM t")
+    assert [row["n"] for row in rows] == [7]
+    assert _committed(path) == [7]  # what it read was on disk before it returned
+    await writer
 
 
 class _RollbackComplains:
@@ -132,68 +135,60 @@ class _RollbackComplains:
 
 @pytest.mark.parametrize("rollback_fails", [False, True])
 async def test_a_failed_commit_fails_every_transaction_in_it_and_the_next_one_works(
-    tmp_path: Path, rollback_fails: bool
+    opened: Opened, rollback_fails: bool
 ) -> None:
     """A deferred foreign key is checked at COMMIT: one bad row fails the shared commit, and
     every writer hears it even when the rollback after it reports an error too."""
-    path = tmp_path / "b.db"
-    db, _ = await _open(path)
-    try:
-        db._db.execute("PRAGMA foreign_keys = ON")
-        await db.execute(
-            "CREATE TABLE child (parent INTEGER REFERENCES t (n) DEFERRABLE INITIALLY DEFERRED)"
+    path, db = opened.path, opened.db
+    db._db.execute("PRAGMA foreign_keys = ON")
+    await db.execute(
+        "CREATE TABLE child (parent INTEGER REFERENCES t (n) DEFERRABLE INITIALLY DEFERRED)"
+    )
+    if rollback_fails:
+        db._db = _RollbackComplains(db._db)  # type: ignore[assignment]
+    async with asyncio.timeout(5):  # a writer left waiting would hang here
+        results = await asyncio.gather(
+            db.execute("INSERT INTO t VALUES (?)", 1),
+            db.execute("INSERT INTO child VALUES (?)", 99),  # no such parent
+            return_exceptions=True,
         )
-        if rollback_fails:
-            db._db = _RollbackComplains(db._db)  # type: ignore[assignment]
-        async with asyncio.timeout(5):  # a writer left waiting would hang here
-            results = await asyncio.gather(
-                db.execute("INSERT INTO t VALUES (?)", 1),
-                db.execute("INSERT INTO child VALUES (?)", 99),  # no such parent
-                return_exceptions=True,
-            )
-        assert all(isinstance(r, sqlite3.IntegrityError) for r in results), results
-        assert _committed(path) == [] and _committed(path, "SELECT parent FROM child") == []
-        assert await db.execute("INSERT INTO t VALUES (?)", 2) == 1
-        assert _committed(path) == [2]
-    finally:
-        await db.close()
+    assert all(isinstance(r, sqlite3.IntegrityError) for r in results), results
+    assert _committed(path) == [] and _committed(path, "SELECT parent FROM child") == []
+    assert await db.execute("INSERT INTO t VALUES (?)", 2) == 1
+    assert _committed(path) == [2]
 
 
 @pytest.mark.parametrize("road", ["execute", "fetch", "transaction"])
 async def test_a_statement_that_rolls_back_the_whole_transaction_fails_everyone_in_it(
-    tmp_path: Path, road: str
+    opened: Opened, road: str
 ) -> None:
     """What SQLite rolls back whole (a full disk; here a trigger's RAISE(ROLLBACK)) takes the
     transactions of the loop's turn before it with it: none of them may be acknowledged,
     whichever road the statement came by (a write through `fetch` too: INSERT ... RETURNING)."""
-    path = tmp_path / "b.db"
-    db, _ = await _open(path)
-    try:
-        await db.execute("CREATE TABLE u (n INTEGER)")
-        await db.execute(
-            "CREATE TRIGGER no_u BEFORE INSERT ON u BEGIN SELECT RAISE(ROLLBACK, 'no'); END"
-        )
-        insert = "INSERT INTO u VALUES (?) RETURNING n"
+    path, db = opened.path, opened.db
+    await db.execute("CREATE TABLE u (n INTEGER)")
+    await db.execute(
+        "CREATE TRIGGER no_u BEFORE INSERT ON u BEGIN SELECT RAISE(ROLLBACK, 'no'); END"
+    )
+    insert = "INSERT INTO u VALUES (?) RETURNING n"
 
-        async def breaks() -> object:
-            if road == "execute":
-                return await db.execute(insert, 5)
-            if road == "fetch":
-                return await db.fetch(insert, 5)
-            async with db.transaction() as tx:
-                return await tx.fetch(insert, 5)
+    async def breaks() -> object:
+        if road == "execute":
+            return await db.execute(insert, 5)
+        if road == "fetch":
+            return await db.fetch(insert, 5)
+        async with db.transaction() as tx:
+            return await tx.fetch(insert, 5)
 
-        results = await asyncio.gather(
-            db.execute("INSERT INTO t VALUES (?)", 1),
-            breaks(),
-            db.execute("INSERT INTO t VALUES (?)", 2),
-            return_exceptions=True,
-        )
-        assert isinstance(results[0], sqlite3.Error) and isinstance(results[1], sqlite3.Error)
-        assert results[2] == 1  # it began after the rollback, in a transaction of its own
-        assert _committed(path) == [2]  # and 1, acknowledged as nothing, is not there either
-    finally:
-        await db.close()
+    results = await asyncio.gather(
+        db.execute("INSERT INTO t VALUES (?)", 1),
+        breaks(),
+        db.execute("INSERT INTO t VALUES (?)", 2),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], sqlite3.Error) and isinstance(results[1], sqlite3.Error)
+    assert results[2] == 1  # it began after the rollback, in a transaction of its own
+    assert _committed(path) == [2]  # and 1, acknowledged as nothing, is not there either
 
 
 CHILD = textwrap.dedent(
